@@ -1,0 +1,352 @@
+//! Builds a layer index from tar entries: a tree in memory, then the
+//! breadth-first records of the format drawn in `index/mod.rs`.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::{Kind, FLAG_OPAQUE, HEADER_LEN, MAGIC, RECORD_LEN, VERSION};
+use crate::error::IndexError;
+use crate::tar::{EntryType, RawEntry, Source, TarReader};
+
+const WHITEOUT_PREFIX: &[u8] = b".wh.";
+const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+
+struct Node {
+    name: Vec<u8>,
+    kind: Kind,
+    flags: u8,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    mtime_nsec: u32,
+    size: u64,
+    data: u64,
+    link: Vec<u8>,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    children: BTreeMap<Vec<u8>, usize>,
+    /// Hard-link group; nodes sharing it are one inode.
+    group: usize,
+}
+
+impl Node {
+    fn implicit_dir(name: Vec<u8>, group: usize) -> Node {
+        Node {
+            name,
+            kind: Kind::Dir,
+            flags: 0,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            size: 0,
+            data: 0,
+            link: Vec::new(),
+            xattrs: Vec::new(),
+            children: BTreeMap::new(),
+            group,
+        }
+    }
+}
+
+/// Builds an index from entries in archive order.
+///
+/// How odd and hostile entries are treated (nothing ever names a path outside
+/// the layer's root, because paths are stored as components and never
+/// resolved through symlinks):
+/// - leading `/` and `./`, repeated and trailing slashes: stripped;
+/// - a `..` component, or a NUL byte in a name: the layer is refused;
+/// - an entry naming the root (`./`, `/`, empty): sets the root's attributes
+///   when it is a directory, refused otherwise;
+/// - a path whose parent is a file or symlink in this layer: refused;
+/// - missing parent directories: created as 0755 root:root, mtime 0;
+/// - duplicate paths: the later entry wins, as when extracting; a directory
+///   replaced by a non-directory loses its subtree; a directory over a
+///   directory keeps the children and takes the new attributes;
+/// - a hard link to a missing, later or directory entry: refused;
+/// - `.wh.NAME` hides NAME below unless this layer has NAME itself (then the
+///   entry already hides it); `.wh.` and `.wh..`/`.wh...` are refused; other
+///   `.wh..wh.*` names (aufs metadata) are dropped;
+/// - a directory placed where this layer whited out the name is opaque, as
+///   applying the layer would have removed what lies below.
+pub struct IndexBuilder {
+    nodes: Vec<Node>,
+    groups: usize,
+}
+
+impl Default for IndexBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IndexBuilder {
+    /// An empty layer: a root directory only.
+    pub fn new() -> Self {
+        IndexBuilder { nodes: vec![Node::implicit_dir(Vec::new(), 0)], groups: 1 }
+    }
+
+    /// Adds one entry in archive order.
+    pub fn add(&mut self, e: &RawEntry) -> Result<(), IndexError> {
+        let refuse = |why: &str| IndexError::Entry { path: String::from_utf8_lossy(&e.path).into(), why: why.into() };
+        let parts = components(&e.path).map_err(refuse)?;
+        let Some((name, dirs)) = parts.split_last() else {
+            if e.kind != Some(EntryType::Dir) {
+                return Err(refuse("names the root but is not a directory"));
+            }
+            let root = &mut self.nodes[0];
+            set_attrs(root, e);
+            return Ok(());
+        };
+        let parent = self.ensure_dirs(dirs).map_err(refuse)?;
+        if *name == OPAQUE_MARKER {
+            self.nodes[parent].flags |= FLAG_OPAQUE;
+            return Ok(());
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.starts_with(WHITEOUT_PREFIX) {
+                return Ok(());
+            }
+            if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                return Err(refuse("whiteout of an invalid name"));
+            }
+            if self.nodes[parent].children.contains_key(hidden) {
+                return Ok(());
+            }
+            let mut node = self.new_node(hidden.to_vec(), Kind::Whiteout, e);
+            node.mode = e.mode;
+            self.insert(parent, node);
+            return Ok(());
+        }
+        let kind = match e.kind {
+            Some(EntryType::File) => Kind::File,
+            Some(EntryType::Dir) => Kind::Dir,
+            Some(EntryType::Symlink) => Kind::Symlink,
+            Some(EntryType::CharDev) => Kind::CharDev,
+            Some(EntryType::BlockDev) => Kind::BlockDev,
+            Some(EntryType::Fifo) => Kind::Fifo,
+            Some(EntryType::HardLink) => return self.add_hard_link(parent, name, e).map_err(refuse),
+            None => return Err(refuse("entry without a type")),
+        };
+        let existing = self.nodes[parent].children.get(*name).copied();
+        match existing {
+            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Dir => set_attrs(&mut self.nodes[id], e),
+            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Whiteout => {
+                let mut node = self.new_node(name.to_vec(), kind, e);
+                node.flags |= FLAG_OPAQUE;
+                self.insert(parent, node);
+            }
+            _ => {
+                let node = self.new_node(name.to_vec(), kind, e);
+                self.insert(parent, node);
+            }
+        }
+        Ok(())
+    }
+
+    fn new_node(&mut self, name: Vec<u8>, kind: Kind, e: &RawEntry) -> Node {
+        self.groups += 1;
+        let mut n = Node::implicit_dir(name, self.groups - 1);
+        n.kind = kind;
+        set_attrs(&mut n, e);
+        match kind {
+            Kind::File => {
+                n.size = e.size;
+                n.data = e.data_offset;
+            }
+            Kind::Symlink => {
+                n.size = e.link.len() as u64;
+                n.link = e.link.clone();
+            }
+            Kind::CharDev | Kind::BlockDev => n.data = (e.dev_major as u64) << 32 | e.dev_minor as u64,
+            _ => {}
+        }
+        n
+    }
+
+    fn insert(&mut self, parent: usize, node: Node) {
+        let id = self.nodes.len();
+        let name = node.name.clone();
+        self.nodes.push(node);
+        // A replaced node stays in `nodes` but is unreachable, so it is not written.
+        self.nodes[parent].children.insert(name, id);
+    }
+
+    fn add_hard_link(&mut self, parent: usize, name: &[u8], e: &RawEntry) -> Result<(), &'static str> {
+        let target = components(&e.link).map_err(|_| "hard link target escapes the rootfs")?;
+        let mut id = 0;
+        for part in &target {
+            id = *self.nodes[id].children.get(*part).ok_or("hard link to a missing or later entry")?;
+        }
+        let t = &self.nodes[id];
+        if matches!(t.kind, Kind::Dir | Kind::Whiteout) || target.is_empty() {
+            return Err("hard link to a directory or whiteout");
+        }
+        let node = Node {
+            name: name.to_vec(),
+            kind: t.kind,
+            flags: 0,
+            mode: t.mode,
+            uid: t.uid,
+            gid: t.gid,
+            mtime: t.mtime,
+            mtime_nsec: t.mtime_nsec,
+            size: t.size,
+            data: t.data,
+            link: t.link.clone(),
+            xattrs: t.xattrs.clone(),
+            children: BTreeMap::new(),
+            group: t.group,
+        };
+        self.insert(parent, node);
+        Ok(())
+    }
+
+    /// Walks `dirs` from the root, creating missing directories.
+    fn ensure_dirs(&mut self, dirs: &[&[u8]]) -> Result<usize, &'static str> {
+        let mut cur = 0;
+        for part in dirs {
+            cur = match self.nodes[cur].children.get(*part).copied() {
+                Some(id) if self.nodes[id].kind == Kind::Dir => id,
+                Some(id) if self.nodes[id].kind == Kind::Whiteout => {
+                    self.groups += 1;
+                    let mut d = Node::implicit_dir(part.to_vec(), self.groups - 1);
+                    d.flags |= FLAG_OPAQUE;
+                    self.insert(cur, d);
+                    self.nodes.len() - 1
+                }
+                Some(_) => return Err("a parent directory is not a directory in this layer"),
+                None => {
+                    self.groups += 1;
+                    let d = Node::implicit_dir(part.to_vec(), self.groups - 1);
+                    self.insert(cur, d);
+                    self.nodes.len() - 1
+                }
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Writes the index file bytes for the blob `digest` of `blob_size` bytes.
+    pub fn finish(self, digest: &[u8; 32], blob_size: u64) -> Result<Vec<u8>, IndexError> {
+        // Breadth-first order: every directory's children become contiguous.
+        let mut order = vec![0usize];
+        let mut first_child = vec![0u32];
+        let mut i = 0;
+        while i < order.len() {
+            let node = &self.nodes[order[i]];
+            first_child[i] = order.len() as u32;
+            order.extend(node.children.values().copied());
+            first_child.resize(order.len(), 0);
+            i += 1;
+        }
+        if order.len() > u32::MAX as usize {
+            return Err(IndexError::Corrupt("too many entries"));
+        }
+        let mut parent = vec![0u32; order.len()];
+        for (pos, &n) in order.iter().enumerate() {
+            let (first, count) = (first_child[pos] as usize, self.nodes[n].children.len());
+            for slot in parent.iter_mut().skip(first).take(count) {
+                *slot = pos as u32;
+            }
+        }
+        // Hard-link groups: the first record of a group stands for the inode.
+        let mut group_first: BTreeMap<usize, (u32, u32)> = BTreeMap::new();
+        for (pos, &n) in order.iter().enumerate() {
+            let g = group_first.entry(self.nodes[n].group).or_insert((pos as u32, 0));
+            g.1 += 1;
+        }
+        let mut strings: Vec<u8> = Vec::new();
+        let mut records = Vec::with_capacity(order.len() * RECORD_LEN);
+        let put = |strings: &mut Vec<u8>, b: &[u8]| -> Result<(u32, u32), IndexError> {
+            let off = u32::try_from(strings.len()).map_err(|_| IndexError::Corrupt("string table over 4 GiB"))?;
+            let len = u32::try_from(b.len()).map_err(|_| IndexError::Corrupt("string over 4 GiB"))?;
+            strings.extend_from_slice(b);
+            Ok((off, len))
+        };
+        for (pos, &n) in order.iter().enumerate() {
+            let node = &self.nodes[n];
+            let (name_off, name_len) = put(&mut strings, &node.name)?;
+            let (link_off, link_len) = put(&mut strings, &node.link)?;
+            let mut xb = Vec::new();
+            for (k, v) in &node.xattrs {
+                xb.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                xb.extend_from_slice(k);
+                xb.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                xb.extend_from_slice(v);
+            }
+            let (x_off, x_len) = put(&mut strings, &xb)?;
+            let (inode, nlink) = if node.kind == Kind::Dir { (pos as u32, 1) } else { group_first[&node.group] };
+            let r = &mut records;
+            r.extend_from_slice(&parent[pos].to_le_bytes());
+            r.extend_from_slice(&name_off.to_le_bytes());
+            r.extend_from_slice(&name_len.to_le_bytes());
+            r.extend_from_slice(&[node.kind as u8, node.flags, 0, 0]);
+            for v in [node.mode, node.uid, node.gid, node.mtime_nsec] {
+                r.extend_from_slice(&v.to_le_bytes());
+            }
+            r.extend_from_slice(&node.mtime.to_le_bytes());
+            let children = if node.children.is_empty() { 0 } else { first_child[pos] };
+            for v in [nlink, inode, children, node.children.len() as u32] {
+                r.extend_from_slice(&v.to_le_bytes());
+            }
+            r.extend_from_slice(&node.size.to_le_bytes());
+            r.extend_from_slice(&node.data.to_le_bytes());
+            for v in [link_off, link_len, x_off, x_len] {
+                r.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let mut out = Vec::with_capacity(HEADER_LEN + records.len() + strings.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(RECORD_LEN as u32).to_le_bytes());
+        out.extend_from_slice(digest);
+        out.extend_from_slice(&blob_size.to_le_bytes());
+        out.extend_from_slice(&(order.len() as u64).to_le_bytes());
+        let strings_off = (HEADER_LEN + records.len()) as u64;
+        out.extend_from_slice(&strings_off.to_le_bytes());
+        out.extend_from_slice(&(strings.len() as u64).to_le_bytes());
+        out.extend_from_slice(&[0u8; 48]);
+        out.extend_from_slice(&records);
+        out.extend_from_slice(&strings);
+        let sum = Sha256::digest(&out[HEADER_LEN..]);
+        out[80..112].copy_from_slice(&sum);
+        Ok(out)
+    }
+}
+
+fn set_attrs(n: &mut Node, e: &RawEntry) {
+    n.mode = e.mode & 0o7777;
+    n.uid = e.uid;
+    n.gid = e.gid;
+    n.mtime = e.mtime;
+    n.mtime_nsec = e.mtime_nsec;
+    n.xattrs = e.xattrs.clone();
+}
+
+/// Splits a tar path into its components; see [`IndexBuilder`] for the rules.
+pub fn components(path: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
+    let mut out = Vec::new();
+    for part in path.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => return Err("path escapes the rootfs through '..'"),
+            p if p.contains(&0) => return Err("path contains a NUL byte"),
+            p => out.push(p),
+        }
+    }
+    Ok(out)
+}
+
+/// Scans a whole tar from `src` and returns the builder holding its tree.
+/// Reads headers only; data is skipped through [`Source::skip`].
+pub fn build_index<S: Source>(src: S) -> Result<(IndexBuilder, S), IndexError> {
+    let mut reader = TarReader::new(src);
+    let mut b = IndexBuilder::new();
+    while let Some(e) = reader.next_entry()? {
+        b.add(&e)?;
+    }
+    Ok((b, reader.into_inner()))
+}

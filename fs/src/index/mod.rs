@@ -1,0 +1,381 @@
+//! The layer index: one file per layer blob that lets us look up, list and
+//! read the tar's entries without scanning it. Built once by [`build`] in a
+//! single pass over the tar, opened with mmap, bound to the blob's digest.
+//!
+//! ```text
+//! file = header | record[count] | strings          (all little-endian)
+//!
+//! header (128 bytes)
+//!    0  8  magic "SEALIDX\0"
+//!    8  4  version (1)               12  4  record size (88)
+//!   16 32  sha256 of the layer blob  48  8  blob size
+//!   56  8  record count              64  8  strings offset
+//!   72  8  strings length            80 32  sha256 of bytes 128..end
+//!  112 16  zero
+//!
+//! record (88 bytes), one per entry, in breadth-first order: the root is 0,
+//! the children of a directory are contiguous and sorted by name bytes, so a
+//! lookup is a binary search within the parent's child range.
+//!    0  4  parent                     4  4  name offset   8  4  name length
+//!   12  1  kind                      13  1  flags (1 = opaque dir)   14 2 zero
+//!   16  4  mode (07777)              20  4  uid          24  4  gid
+//!   28  4  mtime nanoseconds         32  8  mtime seconds (i64)
+//!   40  4  nlink                     44  4  inode (first record of its hard-link group)
+//!   48  4  first child               52  4  child count
+//!   56  8  size                      64  8  data offset in blob | major<<32|minor
+//!   72  4  link target offset        76  4  link target length
+//!   80  4  xattrs offset             84  4  xattrs length
+//!
+//! xattrs = (u32 name length, name, u32 value length, value)*
+//! ```
+//!
+//! Whiteouts (`.wh.NAME`) are records of kind [`Kind::Whiteout`] named NAME;
+//! `.wh..wh..opq` is the opaque flag on its directory. What a hostile tar
+//! gets is documented on [`build::IndexBuilder`].
+
+pub mod build;
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+pub use self::build::{build_index, IndexBuilder};
+use crate::error::IndexError;
+
+/// Magic bytes at the start of every index file.
+pub const MAGIC: &[u8; 8] = b"SEALIDX\0";
+/// Format version; a different version is stale and gets rebuilt.
+pub const VERSION: u32 = 1;
+/// Size of the header.
+pub const HEADER_LEN: usize = 128;
+/// Size of one entry record.
+pub const RECORD_LEN: usize = 88;
+
+/// Index of an entry within one layer's index; the root is [`ROOT`].
+pub type EntryId = u32;
+/// The root directory of every layer.
+pub const ROOT: EntryId = 0;
+/// Record flag: the directory is opaque (`.wh..wh..opq`).
+pub const FLAG_OPAQUE: u8 = 1;
+
+/// What an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// Regular file; its data lies in the blob.
+    File = 1,
+    /// Directory.
+    Dir = 2,
+    /// Symbolic link.
+    Symlink = 3,
+    /// Character device.
+    CharDev = 4,
+    /// Block device.
+    BlockDev = 5,
+    /// Named pipe.
+    Fifo = 6,
+    /// A whiteout: hides this name in the layers below.
+    Whiteout = 7,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Option<Kind> {
+        Some(match v {
+            1 => Kind::File,
+            2 => Kind::Dir,
+            3 => Kind::Symlink,
+            4 => Kind::CharDev,
+            5 => Kind::BlockDev,
+            6 => Kind::Fifo,
+            7 => Kind::Whiteout,
+            _ => return None,
+        })
+    }
+}
+
+/// The fixed-size attributes of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Kind of entry.
+    pub kind: Kind,
+    /// Opaque directory.
+    pub opaque: bool,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time (seconds).
+    pub mtime: i64,
+    /// Modification time (nanoseconds).
+    pub mtime_nsec: u32,
+    /// Number of names of this inode within the layer (1 for dirs).
+    pub nlink: u32,
+    /// The entry that stands for this inode (first of its hard-link group).
+    pub inode: EntryId,
+    /// Size in bytes (files: data length; symlinks: target length).
+    pub size: u64,
+    /// Files: offset of the data in the blob. Devices: major << 32 | minor.
+    pub data: u64,
+}
+
+impl Meta {
+    /// Device number for `st_rdev` (devices only).
+    pub fn rdev(&self) -> u64 {
+        let (major, minor) = ((self.data >> 32) as u32, self.data as u32);
+        libc::makedev(major, minor)
+    }
+}
+
+enum Backing {
+    Map(memmap2::Mmap),
+    Heap(Vec<u8>),
+}
+
+/// An opened, validated layer index.
+pub struct LayerIndex {
+    bytes: Backing,
+    count: u32,
+    strings: Range<usize>,
+    digest: [u8; 32],
+    blob_size: u64,
+}
+
+impl LayerIndex {
+    /// Opens an index file and checks it belongs to the blob `digest` of
+    /// `blob_size` bytes. Stale and corrupt files are errors (the caller
+    /// rebuilds them).
+    pub fn open(path: &Path, digest: &[u8; 32], blob_size: u64) -> Result<LayerIndex, IndexError> {
+        let file = File::open(path)?;
+        // SAFETY: index files are written to a temporary name and renamed into
+        // place, never modified afterwards, so the mapping does not change.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let idx = LayerIndex::parse(Backing::Map(map))?;
+        if &idx.digest != digest {
+            return Err(IndexError::Stale("built for another blob"));
+        }
+        if idx.blob_size != blob_size {
+            return Err(IndexError::Stale("blob size differs"));
+        }
+        Ok(idx)
+    }
+
+    /// Takes an index held in memory (as [`IndexBuilder::finish`] returns it).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<LayerIndex, IndexError> {
+        LayerIndex::parse(Backing::Heap(bytes))
+    }
+
+    fn parse(bytes: Backing) -> Result<LayerIndex, IndexError> {
+        let b: &[u8] = match &bytes {
+            Backing::Map(m) => m,
+            Backing::Heap(v) => v,
+        };
+        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+            return Err(IndexError::Corrupt("bad magic"));
+        }
+        if u32_at(b, 8) != VERSION || u32_at(b, 12) as usize != RECORD_LEN {
+            return Err(IndexError::Stale("other format version"));
+        }
+        if Sha256::digest(&b[HEADER_LEN..]).as_slice() != &b[80..112] {
+            return Err(IndexError::Corrupt("checksum mismatch"));
+        }
+        let count = u64_at(b, 56);
+        let (s_off, s_len) = (u64_at(b, 64), u64_at(b, 72));
+        let records_end = (HEADER_LEN as u64).checked_add(count.checked_mul(RECORD_LEN as u64).unwrap_or(u64::MAX));
+        if count == 0 || count > u32::MAX as u64 || records_end != Some(s_off) || s_off.checked_add(s_len) != Some(b.len() as u64)
+        {
+            return Err(IndexError::Corrupt("bad section sizes"));
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[16..48]);
+        let idx = LayerIndex {
+            count: count as u32,
+            strings: s_off as usize..(s_off + s_len) as usize,
+            digest,
+            blob_size: u64_at(b, 48),
+            bytes,
+        };
+        idx.validate()?;
+        Ok(idx)
+    }
+
+    /// Checks every record's references once, so later accessors cannot go
+    /// out of bounds even on a crafted file whose checksum matches.
+    fn validate(&self) -> Result<(), IndexError> {
+        let slen = self.strings.len() as u64;
+        let in_strings = |off: u32, len: u32| off as u64 + len as u64 <= slen;
+        for id in 0..self.count {
+            let r = self.record(id);
+            let (parent, kind) = (u32_at(r, 0), Kind::from_u8(r[12]));
+            let (first, n) = (u32_at(r, 48), u32_at(r, 52));
+            let ok = kind.is_some()
+                && (if id == ROOT { parent == ROOT && kind == Some(Kind::Dir) } else { parent < id })
+                && in_strings(u32_at(r, 4), u32_at(r, 8))
+                && in_strings(u32_at(r, 72), u32_at(r, 76))
+                && in_strings(u32_at(r, 80), u32_at(r, 84))
+                && u32_at(r, 44) < self.count
+                && (n == 0 || (first > id && first as u64 + n as u64 <= self.count as u64));
+            if !ok {
+                return Err(IndexError::Corrupt("record out of bounds"));
+            }
+        }
+        Ok(())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Backing::Map(m) => m,
+            Backing::Heap(v) => v,
+        }
+    }
+
+    fn record(&self, id: EntryId) -> &[u8] {
+        let at = HEADER_LEN + id as usize * RECORD_LEN;
+        &self.bytes()[at..at + RECORD_LEN]
+    }
+
+    fn string(&self, off: u32, len: u32) -> &[u8] {
+        let s = &self.bytes()[self.strings.clone()];
+        &s[off as usize..off as usize + len as usize]
+    }
+
+    /// The digest of the blob this index describes.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// Size of the blob this index describes.
+    pub fn blob_size(&self) -> u64 {
+        self.blob_size
+    }
+
+    /// Number of entries, the root included.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Always false: every index has a root.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Bytes of the index file (header, records, strings).
+    pub fn file_size(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// Attributes of an entry. `id` must be below [`len`](Self::len).
+    pub fn meta(&self, id: EntryId) -> Meta {
+        let r = self.record(id);
+        Meta {
+            kind: Kind::from_u8(r[12]).unwrap_or(Kind::File),
+            opaque: r[13] & FLAG_OPAQUE != 0,
+            mode: u32_at(r, 16),
+            uid: u32_at(r, 20),
+            gid: u32_at(r, 24),
+            mtime_nsec: u32_at(r, 28),
+            mtime: u64_at(r, 32) as i64,
+            nlink: u32_at(r, 40),
+            inode: u32_at(r, 44),
+            size: u64_at(r, 56),
+            data: u64_at(r, 64),
+        }
+    }
+
+    /// The entry's kind (cheaper than [`meta`](Self::meta)).
+    pub fn kind(&self, id: EntryId) -> Kind {
+        Kind::from_u8(self.record(id)[12]).unwrap_or(Kind::File)
+    }
+
+    /// The entry's parent directory (the root is its own parent).
+    pub fn parent(&self, id: EntryId) -> EntryId {
+        u32_at(self.record(id), 0)
+    }
+
+    /// The entry's name within its directory (empty for the root).
+    pub fn name(&self, id: EntryId) -> &[u8] {
+        let r = self.record(id);
+        self.string(u32_at(r, 4), u32_at(r, 8))
+    }
+
+    /// A symlink's target.
+    pub fn link_target(&self, id: EntryId) -> &[u8] {
+        let r = self.record(id);
+        self.string(u32_at(r, 72), u32_at(r, 76))
+    }
+
+    /// The entry's extended attributes, in stored order.
+    pub fn xattrs(&self, id: EntryId) -> Xattrs<'_> {
+        let r = self.record(id);
+        Xattrs { rest: self.string(u32_at(r, 80), u32_at(r, 84)) }
+    }
+
+    /// The ids of a directory's children, sorted by name.
+    pub fn children(&self, dir: EntryId) -> Range<EntryId> {
+        let r = self.record(dir);
+        let first = u32_at(r, 48);
+        first..first + u32_at(r, 52)
+    }
+
+    /// Finds `name` among the children of `dir` by binary search.
+    pub fn lookup(&self, dir: EntryId, name: &[u8]) -> Option<EntryId> {
+        let range = self.children(dir);
+        let (mut lo, mut hi) = (range.start, range.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// The full path of an entry, without a leading slash ("" for the root).
+    pub fn path(&self, mut id: EntryId) -> Vec<u8> {
+        let mut parts = Vec::new();
+        while id != ROOT {
+            parts.push(self.name(id));
+            id = self.parent(id);
+        }
+        parts.reverse();
+        parts.join(&b'/')
+    }
+}
+
+/// Iterator over an entry's `(name, value)` extended attributes.
+pub struct Xattrs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Xattrs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (name, rest) = take_sized(self.rest)?;
+        let (value, rest) = take_sized(rest)?;
+        self.rest = rest;
+        Some((name, value))
+    }
+}
+
+fn take_sized(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    let body = b.get(4..4 + len)?;
+    Some((body, &b[4 + len..]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}

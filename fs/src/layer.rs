@@ -1,0 +1,55 @@
+//! An open layer: its blob and its index, and reads of file data by offset.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use crate::index::{EntryId, Kind, LayerIndex};
+
+/// A layer blob opened together with its index.
+pub struct Layer {
+    /// The layer's index.
+    pub index: LayerIndex,
+    blob: File,
+}
+
+impl Layer {
+    /// Pairs a blob with its (already validated) index.
+    pub fn new(blob: File, index: LayerIndex) -> Layer {
+        Layer { index, blob }
+    }
+
+    /// Reads file data of `id` at `offset` into `buf`; returns the bytes read
+    /// (0 at the end of the file). Errors if the blob is shorter than the
+    /// index says (a truncated or replaced blob).
+    pub fn read_at(&self, id: EntryId, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let m = self.index.meta(id);
+        if m.kind != Kind::File || offset >= m.size {
+            return Ok(0);
+        }
+        let want = buf.len().min((m.size - offset) as usize);
+        let buf = &mut buf[..want];
+        self.blob.read_exact_at(buf, m.data + offset).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(io::ErrorKind::InvalidData, "layer blob is shorter than its index says")
+            } else {
+                e
+            }
+        })?;
+        Ok(want)
+    }
+
+    /// Copies the whole content of file `id` to `out`.
+    pub fn copy_to(&self, id: EntryId, out: &mut impl io::Write) -> io::Result<u64> {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut off = 0u64;
+        loop {
+            let n = self.read_at(id, off, &mut buf)?;
+            if n == 0 {
+                return Ok(off);
+            }
+            out.write_all(&buf[..n])?;
+            off += n as u64;
+        }
+    }
+}
