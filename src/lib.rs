@@ -1,1 +1,15 @@
+//! `sealer`: ClusterImages for Kubernetes without unpacking. The store (an
+//! OCI image layout), images, the Kubefile build, and the command line, on top
+//! of `sealer-fs`, which serves tar layers as one filesystem.
 
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod cli;
+pub mod digest;
+pub mod error;
+pub mod human;
+pub mod image;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo containerd-rootless.sh

@@ -1,0 +1,194 @@
+//! `sealer build`: runs a Kubefile's instructions against the store. Each
+//! COPY/ADD/APP/CNI/CSI streams one deterministic layer tar straight into
+//! ingest; config-only instructions add history; the tag is written only
+//! after every step succeeded.
+
+pub mod context;
+pub mod copy;
+pub mod kubefile;
+pub mod layer;
+mod steps;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use sealer_fs::Layer;
+
+use crate::digest::Digest;
+use crate::error::{invalid, Error, IoContext, Result};
+use crate::image::oci::{host_arch, Config, History, RootFs};
+use crate::image::{Image, Reference};
+use crate::store::Store;
+
+/// Largest Kubefile we read: far beyond any real one, small enough to hold.
+const MAX_KUBEFILE: u64 = 16 << 20;
+
+/// What `sealer build` was asked to do.
+pub struct BuildOptions {
+    /// `-t NAME[:TAG]`.
+    pub tag: String,
+    /// `-f FILE`, default `CONTEXT/Kubefile`.
+    pub file: Option<PathBuf>,
+    /// The build context directory.
+    pub context: PathBuf,
+    /// `--build-arg K=V`.
+    pub build_args: Vec<(String, String)>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// Show a progress bar for big copies (stderr is a terminal).
+    pub progress: bool,
+}
+
+/// The image being built, step by step.
+struct State<'s> {
+    store: &'s Store,
+    file: String,
+    context: copy::Context,
+    opts: &'s BuildOptions,
+    vars: HashMap<String, String>,
+    args: BTreeMap<String, String>,
+    used_args: Vec<String>,
+    config: Config,
+    /// Layers, bottom first, with their sizes and opened for lookups.
+    layers: Vec<(Digest, u64, Layer)>,
+    /// Cache chain: the parent image id, then each instruction.
+    chain: Digest,
+    from_seen: bool,
+}
+
+/// Builds and tags an image; on any error nothing is tagged.
+pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
+    let name = Reference::parse(&opts.tag)?.full_name();
+    let ctx_md = std::fs::metadata(&opts.context).map_err(|e| invalid(format!("build context {}: {e}", opts.context.display())))?;
+    if !ctx_md.is_dir() {
+        return Err(invalid(format!("build context {} is not a directory", opts.context.display())));
+    }
+    let file = opts.file.clone().unwrap_or_else(|| opts.context.join("Kubefile"));
+    let text = read_kubefile(&file)?;
+    let shown = file.display().to_string();
+    let instructions = kubefile::parse(&text).map_err(|(line, msg)| Error::Kubefile { file: shown.clone(), line, msg })?;
+    if instructions.is_empty() {
+        return Err(Error::Kubefile { file: shown, line: 1, msg: "no instructions".into() });
+    }
+    let real = std::fs::canonicalize(&opts.context).at(&opts.context)?;
+    let mut st = State {
+        store,
+        file: shown,
+        context: copy::Context { ignore: context::Ignore::load(&real)?, real },
+        opts,
+        vars: HashMap::from([("ARCH".to_string(), host_arch().to_string())]),
+        args: BTreeMap::new(),
+        used_args: Vec::new(),
+        config: Config::default(),
+        layers: Vec::new(),
+        chain: Digest::of(b"sealer-build-cache-v1"),
+        from_seen: false,
+    };
+    let total = instructions.len();
+    for (i, ins) in instructions.iter().enumerate() {
+        eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
+        st.step(ins).map_err(|e| match e {
+            Error::Kubefile { .. } => e,
+            other => Error::Kubefile { file: st.file.clone(), line: ins.line, msg: other.to_string() },
+        })?;
+    }
+    for (k, _) in &opts.build_args {
+        if !st.used_args.contains(k) {
+            eprintln!("warning: build arg {k} was given but no ARG declares it");
+        }
+    }
+    st.finish(&name)
+}
+
+fn read_kubefile(file: &Path) -> Result<String> {
+    let md = std::fs::metadata(file).map_err(|e| invalid(format!("Kubefile {}: {e}", file.display())))?;
+    if md.len() > MAX_KUBEFILE {
+        return Err(invalid(format!("Kubefile {} is {} bytes; the limit is 16 MiB", file.display(), md.len())));
+    }
+    let bytes = std::fs::read(file).at(file)?;
+    String::from_utf8(bytes).map_err(|_| invalid(format!("Kubefile {} is not UTF-8 text", file.display())))
+}
+
+impl State<'_> {
+    fn finish(mut self, name: &str) -> Result<Image> {
+        if !self.args.is_empty() {
+            let args = serde_json::to_string(&self.args).map_err(|e| invalid(e.to_string()))?;
+            self.config.config.labels.insert(crate::image::spec::LABEL_ARGS.into(), args);
+        }
+        self.config.created = Some(now_rfc3339());
+        if self.config.architecture.is_empty() {
+            self.config.architecture = host_arch().into();
+        }
+        if self.config.os.is_empty() {
+            self.config.os = "linux".into();
+        }
+        let layers: Vec<(Digest, u64)> = self.layers.iter().map(|(d, s, _)| (*d, *s)).collect();
+        self.config.rootfs = RootFs { kind: "layers".into(), diff_ids: layers.iter().map(|l| l.0).collect() };
+        let img = self.store.commit_image(&self.config, &layers, name)?;
+        eprintln!("Successfully built {name} (id {})", img.id.short());
+        Ok(img)
+    }
+
+    fn history(&mut self, created_by: String, empty_layer: bool) {
+        self.config.history.push(History { created: Some(now_rfc3339()), created_by: Some(created_by), comment: None, empty_layer });
+    }
+
+    fn kubefile_error(&self, line: usize, msg: impl Into<String>) -> Error {
+        Error::Kubefile { file: self.file.clone(), line, msg: msg.into() }
+    }
+
+    /// Starts from a base image's layers and config.
+    fn from_image(&mut self, base: Image) -> Result<()> {
+        for l in &base.manifest.layers {
+            let layer = self.store.open_layer(&l.digest)?;
+            self.layers.push((l.digest, l.size, layer));
+        }
+        let mut config = base.config.clone();
+        let labels = &mut config.config.labels;
+        if let Some(args) = labels.remove(crate::image::spec::LABEL_ARGS) {
+            labels.insert(crate::image::spec::LABEL_ARGS_PARENT.into(), args);
+        }
+        if let Some(cmd) = &config.config.cmd {
+            let cmd = serde_json::to_string(cmd).map_err(|e| invalid(e.to_string()))?;
+            labels.insert(crate::image::spec::LABEL_CMD_PARENT.into(), cmd);
+        }
+        config.config.cmd = None;
+        self.chain = Digest::of(format!("{}\n{}", self.chain, base.id).as_bytes());
+        self.config = config;
+        Ok(())
+    }
+}
+
+/// The current time as RFC 3339 UTC (`SOURCE_DATE_EPOCH` wins when set).
+pub fn now_rfc3339() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+    format_time(secs, 'T', "Z")
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DD<sep>hh:mm:ss<suffix>` (UTC).
+pub fn format_time(secs: i64, sep: char, suffix: &str) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}{suffix}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_format() {
+        assert_eq!(super::format_time(0, 'T', "Z"), "1970-01-01T00:00:00Z");
+        assert_eq!(super::format_time(1_700_000_000, ' ', ""), "2023-11-14 22:13:20");
+    }
+}

@@ -1,0 +1,269 @@
+//! One method per Kubefile instruction; layer steps stream their tar into ingest.
+
+use std::io::BufWriter;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use super::copy::{plan_copy, Below, CopyRequest};
+use super::kubefile::{expand, words, Instruction};
+use super::layer::{fingerprint, write_tar, Items};
+use super::State;
+use crate::digest::Digest;
+use crate::error::{invalid, Error, Result};
+use crate::human::bytes as human_bytes;
+
+/// Copies bigger than this get a progress line on a terminal.
+const PROGRESS_MIN: u64 = 64 << 20;
+
+impl State<'_> {
+    pub(super) fn step(&mut self, ins: &Instruction) -> Result<()> {
+        let kw = ins.keyword.as_str();
+        if !self.from_seen && kw != "FROM" && kw != "ARG" {
+            return Err(self.kubefile_error(ins.line, format!("{kw} before FROM: a Kubefile starts with FROM")));
+        }
+        match kw {
+            "FROM" => self.from(ins),
+            "ARG" => self.arg(ins),
+            "ENV" => self.env(ins),
+            "LABEL" => {
+                for (k, v) in self.pairs(ins)? {
+                    self.config.config.labels.insert(k, v);
+                }
+                self.history(format!("LABEL {}", ins.rest), true);
+                Ok(())
+            }
+            "MAINTAINER" => {
+                self.config.author = Some(expand(&ins.rest, &self.vars).map_err(invalid)?);
+                self.history(format!("MAINTAINER {}", ins.rest), true);
+                Ok(())
+            }
+            "CMD" => {
+                let cmd = match &ins.json {
+                    Some(v) => v.clone(),
+                    None => vec!["/bin/sh".into(), "-c".into(), ins.rest.clone()],
+                };
+                self.config.config.cmd = Some(cmd);
+                self.history(format!("CMD {}", ins.rest), true);
+                Ok(())
+            }
+            "CMDS" | "LAUNCH" => {
+                let list = self.list(ins)?;
+                let key = if kw == "CMDS" { "launch.sealer.io/cmds" } else { "launch.sealer.io/apps" };
+                let value = serde_json::to_string(&list).map_err(|e| invalid(e.to_string()))?;
+                self.config.config.labels.insert(key.into(), value);
+                self.history(format!("{kw} {}", ins.rest), true);
+                Ok(())
+            }
+            "KUBEVERSION" => {
+                let w = self.words(ins)?;
+                let [v] = w.as_slice() else { return Err(invalid("KUBEVERSION takes one version, e.g. v1.22.15")) };
+                self.config.config.labels.insert("cluster.alpha.sealer.io/kube-version".into(), v.clone());
+                self.history(format!("KUBEVERSION {v}"), true);
+                Ok(())
+            }
+            "COPY" | "ADD" => self.copy(ins, kw == "ADD"),
+            "APP" | "CNI" | "CSI" => self.app(ins, kw),
+            "RUN" => Err(invalid("RUN is not supported yet: it needs writable mounts (see the RUN issue)")),
+            other => Err(invalid(format!("unknown instruction {other}"))),
+        }
+    }
+
+    fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
+        words(&ins.rest, &self.vars).map_err(invalid)
+    }
+
+    /// JSON array (expanded) or shell words.
+    fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
+        match &ins.json {
+            Some(v) => v.iter().map(|s| expand(s, &self.vars).map_err(invalid)).collect(),
+            None => self.words(ins),
+        }
+    }
+
+    /// `K=V` words.
+    fn pairs(&self, ins: &Instruction) -> Result<Vec<(String, String)>> {
+        self.words(ins)?
+            .into_iter()
+            .map(|w| match w.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => Err(invalid(format!("{} expects KEY=VALUE, got {w:?}", ins.keyword))),
+            })
+            .collect()
+    }
+
+    fn from(&mut self, ins: &Instruction) -> Result<()> {
+        if self.from_seen {
+            return Err(invalid("a second FROM: multi-stage Kubefiles are not supported"));
+        }
+        self.from_seen = true;
+        let w = self.words(ins)?;
+        let image = match w.as_slice() {
+            [image] => image,
+            [image, as_, _] if as_.eq_ignore_ascii_case("as") => image,
+            _ => return Err(invalid("FROM takes one image (scratch or a local image)")),
+        };
+        if image != "scratch" {
+            let base = self.store.resolve(image).map_err(|e| match e {
+                Error::ImageNotFound(n) => invalid(format!("base image {n} is not in the store (build, pull or load it first)")),
+                other => other,
+            })?;
+            eprintln!(" ---> base {} ({} layers)", base.id.short(), base.manifest.layers.len());
+            self.from_image(base)?;
+        }
+        Ok(())
+    }
+
+    fn arg(&mut self, ins: &Instruction) -> Result<()> {
+        for w in self.words(ins)? {
+            let (k, default) = match w.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (w.clone(), None),
+            };
+            let given = self.opts.build_args.iter().rev().find(|(bk, _)| *bk == k).map(|(_, v)| v.clone());
+            if given.is_some() {
+                self.used_args.push(k.clone());
+            }
+            if let Some(v) = given.or(default) {
+                self.vars.insert(k.clone(), v.clone());
+                self.args.insert(k, v);
+            }
+        }
+        Ok(())
+    }
+
+    fn env(&mut self, ins: &Instruction) -> Result<()> {
+        let w = self.words(ins)?;
+        let pairs = if w.first().is_some_and(|f| f.contains('=')) {
+            self.pairs(ins)?
+        } else {
+            // Legacy form: ENV KEY value with spaces
+            let (k, v) = ins.rest.split_once(char::is_whitespace).ok_or_else(|| invalid("ENV expects KEY=VALUE"))?;
+            vec![(k.to_string(), expand(v.trim(), &self.vars).map_err(invalid)?)]
+        };
+        for (k, v) in pairs {
+            self.config.config.env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(&k));
+            self.config.config.env.push(format!("{k}={v}"));
+            self.vars.insert(k, v);
+        }
+        self.history(format!("ENV {}", ins.rest), true);
+        Ok(())
+    }
+
+    fn copy(&mut self, ins: &Instruction, add: bool) -> Result<()> {
+        let mut args = self.list(ins)?;
+        let mut req = CopyRequest { sources: Vec::new(), dest: String::new(), chown: None, chmod: None, add };
+        while args.first().is_some_and(|a| a.starts_with("--")) {
+            let flag = args.remove(0);
+            let (name, value) = flag.split_once('=').unwrap_or((&flag, ""));
+            match name {
+                "--chown" => {
+                    let (u, g) = value.split_once(':').unwrap_or((value, value));
+                    let (u, g) = (u.parse(), g.parse());
+                    let (Ok(u), Ok(g)) = (u, g) else { return Err(invalid(format!("--chown={value}: use numeric UID[:GID]"))) };
+                    req.chown = Some((u, g));
+                }
+                "--chmod" => {
+                    req.chmod = Some(u32::from_str_radix(value, 8).map_err(|_| invalid(format!("--chmod={value}: use an octal mode")))?);
+                }
+                _ => return Err(invalid(format!("unsupported {} flag {name}", ins.keyword))),
+            }
+        }
+        if args.len() < 2 {
+            return Err(invalid(format!("{} needs at least one source and a destination", ins.keyword)));
+        }
+        if let Some(url) = args.iter().find(|a| a.contains("://")) {
+            return Err(invalid(format!("{url}: only sources in the build context can be copied")));
+        }
+        req.dest = args.pop().unwrap_or_default();
+        req.sources = args;
+        self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest))
+    }
+
+    fn app(&mut self, ins: &Instruction, kw: &str) -> Result<()> {
+        let w = self.list(ins)?;
+        let [name, sources @ ..] = w.as_slice() else { return Err(invalid(format!("{kw} NAME local://PATH...")) ) };
+        if sources.is_empty() {
+            return Err(invalid(format!("{kw} {name}: no sources (use local://PATH)")));
+        }
+        if !name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)) || name.starts_with('.') {
+            return Err(invalid(format!("{kw}: bad application name {name:?}")));
+        }
+        let mut paths = Vec::new();
+        for s in sources {
+            let p = s.strip_prefix("local://").ok_or_else(|| invalid(format!("{s}: only local:// sources are supported")))?;
+            paths.push(p.to_string());
+        }
+        let req = CopyRequest { sources: paths, dest: format!("application/apps/{name}/"), chown: None, chmod: None, add: false };
+        self.layer_step(&req, format!("{kw} {}", ins.rest))?;
+        let labels = &mut self.config.config.labels;
+        labels.insert(format!("app.alpha.sealer.io/{name}"), sources.join(","));
+        if kw != "APP" {
+            labels.insert(format!("cluster.alpha.sealer.io/kube-{}-{name}", kw.to_ascii_lowercase()), "true".into());
+        }
+        Ok(())
+    }
+
+    /// Plans, caches and writes one layer.
+    fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
+        let below = Below { layers: self.layers.iter().rev().map(|(_, _, l)| l).collect() };
+        let items = plan_copy(&self.context, req, &below, &self.store.tmp_path("add"))?;
+        let mut h = Sha256::new();
+        h.update(self.chain.0);
+        h.update(created_by.as_bytes());
+        fingerprint(&items, &mut h);
+        let key = Digest(h.finalize().into());
+        self.chain = key;
+        if !self.opts.no_cache {
+            if let Some((digest, size)) = self.store.cache_get(&key) {
+                let layer = self.store.open_layer(&digest)?;
+                eprintln!(" ---> Using cache {digest}");
+                self.layers.push((digest, size, layer));
+                self.history(created_by, false);
+                return Ok(());
+            }
+        }
+        let ingested = self.stream_layer(&items)?;
+        self.store.cache_put(&key, &ingested.digest)?;
+        let layer = self.store.open_layer(&ingested.digest)?;
+        eprintln!(" ---> layer {} ({} entries, {})", ingested.digest, items.len(), human_bytes(ingested.size));
+        self.layers.push((ingested.digest, ingested.size, layer));
+        self.history(created_by, false);
+        Ok(())
+    }
+
+    /// Writes the tar on one thread and ingests it on this one, through a pipe.
+    fn stream_layer(&self, items: &Items) -> Result<crate::store::Ingested> {
+        let (reader, writer) = std::io::pipe().map_err(|e| invalid(format!("creating a pipe: {e}")))?;
+        let written = AtomicU64::new(0);
+        let done = AtomicBool::new(false);
+        let total: u64 = items.values().map(|i| i.size).sum();
+        std::thread::scope(|s| {
+            let tar = s.spawn(|| {
+                let r = write_tar(items, BufWriter::with_capacity(1 << 20, writer), &written);
+                done.store(true, Ordering::Relaxed);
+                r
+            });
+            if self.opts.progress && total >= PROGRESS_MIN {
+                s.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        let n = written.load(Ordering::Relaxed);
+                        eprint!("\r     copying {} / {} ({}%)  ", human_bytes(n), human_bytes(total), n * 100 / total.max(1));
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    eprint!("\r{:60}\r", "");
+                });
+            }
+            let mut tar = Some(tar);
+            self.store.ingest_layer_checked(reader, None, || {
+                let joined = tar.take().map(|t| t.join());
+                match joined {
+                    Some(Ok(Ok(()))) => Ok(()),
+                    Some(Ok(Err(e))) => Err(invalid(format!("writing the layer: {e}"))),
+                    _ => Err(invalid("the layer writer stopped unexpectedly")),
+                }
+            })
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! `sealer inspect NAME|ID [--format yaml|json]`
+
+use std::io::Write;
+
+use crate::image::spec::image_spec;
+use crate::image::view::RootView;
+use crate::store::Store;
+
+/// Flags of `sealer inspect`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image (name or id)
+    image: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Yaml)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
+    let img = store.resolve(&a.image)?;
+    let view = RootView::open(store, &img)?;
+    let metadata = view.read_file("Metadata").unwrap_or(None);
+    let spec = image_spec(&img, metadata);
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Yaml => out.write_all(serde_yaml::to_string(&spec)?.as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &spec)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The command line: clap types, one thin file per command, and the one place
+//! that turns errors into `error: ...` and exit status 1.
+
+mod build;
+mod images;
+mod inspect;
+mod ls;
+mod rmi;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::store::Store;
+
+/// ClusterImages for Kubernetes, without unpacking.
+#[derive(Parser)]
+#[command(name = "sealer", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Store directory [default: /var/lib/sealer as root, else $XDG_DATA_HOME/sealer]
+    #[arg(long, global = true, env = "SEALER_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a ClusterImage from a Kubefile and a build context
+    Build(build::Args),
+    /// List images
+    Images(images::Args),
+    /// Show an image's spec, layers and rootfs Metadata
+    Inspect(inspect::Args),
+    /// Give an image another name
+    Tag {
+        /// Existing image (name or id)
+        source: String,
+        /// New name
+        target: String,
+    },
+    /// Remove images (by name or id)
+    Rmi(rmi::Args),
+    /// List files of an image without unpacking it
+    Ls(ls::Args),
+    /// Print a file of an image without unpacking it
+    Cat {
+        /// Image (name or id)
+        image: String,
+        /// Path inside the image's rootfs
+        path: String,
+    },
+    /// Print shell completions
+    Completion {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) if e.chain().any(is_broken_pipe) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        || matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let root = cli.root.clone().unwrap_or_else(Store::default_root);
+    if let Command::Completion { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "sealer", &mut std::io::stdout());
+        return Ok(());
+    }
+    let store = Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
+    match cli.command {
+        Command::Build(a) => build::run(&store, a),
+        Command::Images(a) => images::run(&store, a),
+        Command::Inspect(a) => inspect::run(&store, a),
+        Command::Tag { source, target } => {
+            let img = store.resolve(&source)?;
+            let name = crate::image::Reference::parse(&target)?.full_name();
+            let lock = store.lock()?;
+            let desc = crate::image::oci::Descriptor::new(
+                crate::image::oci::MEDIA_MANIFEST,
+                img.manifest_digest,
+                std::fs::metadata(store.blob_path(&img.manifest_digest))?.len(),
+            );
+            store.set_tag(&name, desc, &lock)?;
+            Ok(())
+        }
+        Command::Rmi(a) => rmi::run(&store, a),
+        Command::Ls(a) => ls::run(&store, a),
+        Command::Cat { image, path } => {
+            let img = store.resolve(&image)?;
+            let view = crate::image::view::RootView::open(&store, &img)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            view.copy_file(&path, &mut out).with_context(|| format!("image {image}"))?;
+            out.flush()?;
+            Ok(())
+        }
+        Command::Completion { .. } => Ok(()),
+    }
+}

@@ -1,0 +1,39 @@
+//! Images: OCI types, references, loading an image from the store, and the
+//! ImageSpec view that `sealer inspect` prints.
+
+pub mod oci;
+pub mod reference;
+pub mod spec;
+pub mod view;
+
+pub use reference::Reference;
+
+use crate::digest::Digest;
+use oci::{Config, Manifest};
+
+/// An image in the store: its manifest and config.
+#[derive(Clone, Debug)]
+pub struct Image {
+    /// The name it was found by (`repo:tag`), if any.
+    pub name: Option<String>,
+    /// Digest of the manifest blob.
+    pub manifest_digest: Digest,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Digest of the config blob: the image id.
+    pub id: Digest,
+    /// The config.
+    pub config: Config,
+}
+
+impl Image {
+    /// Layer digests, bottom first.
+    pub fn layers(&self) -> Vec<Digest> {
+        self.manifest.layers.iter().map(|l| l.digest).collect()
+    }
+
+    /// Sum of the layers' sizes.
+    pub fn size(&self) -> u64 {
+        self.manifest.layers.iter().map(|l| l.size).sum()
+    }
+}

@@ -1,0 +1,137 @@
+//! Reading an image's merged rootfs without unpacking or mounting: resolve a
+//! path through the layers' indexes, list directories, read files.
+
+use sealer_fs::merge::{self, Merged, Node};
+use sealer_fs::{Kind, Layer, LayerIndex, Meta};
+
+use super::Image;
+use crate::error::{invalid, IoContext, Result};
+use crate::store::Store;
+
+/// Symlink hops followed before giving up (as the kernel's ELOOP).
+const MAX_HOPS: usize = 40;
+
+/// An image's layers opened for reading, top first.
+pub struct RootView {
+    layers: Vec<Layer>,
+}
+
+/// One visible entry.
+pub struct ViewEntry<'a> {
+    /// Name in its directory.
+    pub name: &'a [u8],
+    /// The merged entry.
+    pub merged: Merged,
+    /// Its attributes (from the topmost layer having it).
+    pub meta: Meta,
+}
+
+impl RootView {
+    /// Opens every layer of `img` (rebuilding indexes where needed).
+    pub fn open(store: &Store, img: &Image) -> Result<RootView> {
+        let mut layers = Vec::new();
+        for d in img.layers().iter().rev() {
+            layers.push(store.open_layer(d)?);
+        }
+        Ok(RootView { layers })
+    }
+
+    /// The layers' indexes, top first.
+    pub fn stack(&self) -> Vec<&LayerIndex> {
+        self.layers.iter().map(|l| &l.index).collect()
+    }
+
+    /// The index holding a node.
+    pub fn index(&self, n: Node) -> &LayerIndex {
+        &self.layers[n.layer].index
+    }
+
+    /// Attributes of a merged entry.
+    pub fn meta(&self, m: &Merged) -> Meta {
+        let top = m.top();
+        self.index(top).meta(top.id)
+    }
+
+    /// Resolves `path` without following a final symlink.
+    pub fn resolve(&self, path: &str) -> Option<Merged> {
+        if self.layers.is_empty() {
+            return path.split('/').all(|p| p.is_empty() || p == ".").then(|| Merged::Dir(Vec::new()));
+        }
+        merge::resolve(&self.stack(), path.as_bytes())
+    }
+
+    /// Resolves `path`, following symlinks (inside the image, never outside:
+    /// `..` at the root stays at the root, as in a chroot).
+    pub fn resolve_follow(&self, path: &str) -> Result<Merged> {
+        let mut todo: Vec<Vec<u8>> = split(path.as_bytes()).into_iter().rev().collect();
+        let mut done: Vec<Vec<u8>> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = todo.pop() {
+            if part == b".." {
+                done.pop();
+                continue;
+            }
+            done.push(part);
+            let here = done.join(&b'/');
+            let m = self.resolve(&String::from_utf8_lossy(&here)).ok_or_else(|| not_found(path))?;
+            let top = m.top();
+            if self.index(top).kind(top.id) == Kind::Symlink {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return Err(invalid(format!("{path}: too many levels of symbolic links")));
+                }
+                let target = self.index(top).link_target(top.id).to_vec();
+                done.pop();
+                if target.starts_with(b"/") {
+                    done.clear();
+                }
+                todo.extend(split(&target).into_iter().rev());
+            }
+        }
+        self.resolve(&String::from_utf8_lossy(&done.join(&b'/'))).ok_or_else(|| not_found(path))
+    }
+
+    /// The visible children of a merged directory, sorted by name.
+    pub fn read_dir(&self, dir: &Merged) -> Vec<ViewEntry<'_>> {
+        let Merged::Dir(parts) = dir else { return Vec::new() };
+        if parts.is_empty() {
+            return Vec::new();
+        }
+        merge::read_dir(&self.stack(), parts)
+            .into_iter()
+            .map(|(name, merged)| {
+                let meta = self.meta(&merged);
+                ViewEntry { name, merged, meta }
+            })
+            .collect()
+    }
+
+    /// Copies a regular file's content (following symlinks) to `out`.
+    pub fn copy_file(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
+        let m = self.resolve_follow(path)?;
+        let top = m.top();
+        match self.index(top).kind(top.id) {
+            Kind::File => self.layers[top.layer].copy_to(top.id, out).at(path),
+            Kind::Dir => Err(invalid(format!("{path}: is a directory"))),
+            _ => Err(invalid(format!("{path}: not a regular file"))),
+        }
+    }
+
+    /// A regular file's content, if it exists.
+    pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        if self.resolve(path).is_none() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        self.copy_file(path, &mut out)?;
+        Ok(Some(out))
+    }
+}
+
+fn split(p: &[u8]) -> Vec<Vec<u8>> {
+    p.split(|&b| b == b'/').filter(|s| !s.is_empty() && *s != b".").map(<[u8]>::to_vec).collect()
+}
+
+fn not_found(path: &str) -> crate::error::Error {
+    invalid(format!("{path}: no such file or directory in the image"))
+}

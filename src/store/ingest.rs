@@ -1,0 +1,147 @@
+//! Layer ingest and layer opening. Ingest makes one pass over the incoming
+//! tar: every byte is hashed and written to `tmp/` while the tar's headers are
+//! indexed; then the digest is checked, the blob and its index are synced and
+//! renamed into place. Opening a layer rebuilds a missing, stale or corrupt
+//! index from the blob (verifying the blob's digest on the way).
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+use sealer_fs::index::build_index;
+use sealer_fs::tar::StreamSource;
+use sealer_fs::{IndexError, Layer, LayerIndex};
+
+use super::Store;
+use crate::digest::Digest;
+use crate::error::{Error, IoContext, Result};
+
+/// What an ingest stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Ingested {
+    /// The layer's digest (= diff_id = layer id).
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The blob was already in the store.
+    pub existed: bool,
+    /// Entries in its index (root included).
+    pub entries: u32,
+}
+
+/// Hashes and copies everything read through it.
+struct Tee<R, W> {
+    inner: R,
+    out: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.out.write_all(&buf[..n])?;
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+impl Store {
+    /// Ingests a layer tar from a stream. With `expected`, a digest mismatch is
+    /// an error and nothing is stored.
+    pub fn ingest_layer(&self, src: impl Read, expected: Option<&Digest>) -> Result<Ingested> {
+        self.ingest_layer_checked(src, expected, || Ok(()))
+    }
+
+    /// [`ingest_layer`](Self::ingest_layer), asking `before_publish` (e.g. the
+    /// producer of the stream: did it finish well?) before anything is stored.
+    pub fn ingest_layer_checked(
+        &self,
+        src: impl Read,
+        expected: Option<&Digest>,
+        before_publish: impl FnOnce() -> Result<()>,
+    ) -> Result<Ingested> {
+        let tmp = self.tmp_path("layer");
+        let result = self.ingest_to(&tmp, src, expected, before_publish);
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    fn ingest_to(
+        &self,
+        tmp: &Path,
+        src: impl Read,
+        expected: Option<&Digest>,
+        before_publish: impl FnOnce() -> Result<()>,
+    ) -> Result<Ingested> {
+        let file = File::create(tmp).at(tmp)?;
+        let tee = Tee { inner: src, out: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), size: 0 };
+        let (builder, StreamSource(mut tee)) = match build_index(StreamSource(tee)) {
+            Ok(r) => r,
+            Err(IndexError::Tar(sealer_fs::TarError::Io { source, .. })) => return Err(Error::Io { path: tmp.into(), source }),
+            Err(e) => return Err(Error::Invalid(format!("layer is not a valid tar: {e}"))),
+        };
+        // Whatever follows the end-of-archive blocks is part of the blob too.
+        io::copy(&mut tee, &mut io::sink()).at(tmp)?;
+        before_publish()?;
+        let digest = Digest(tee.hasher.finalize().into());
+        if let Some(want) = expected {
+            if *want != digest {
+                return Err(Error::Blob { digest: *want, why: format!("content hashes to {digest}") });
+            }
+        }
+        let size = tee.size;
+        let file = tee.out.into_inner().map_err(|e| e.into_error()).at(tmp)?;
+        let blob = self.blob_path(&digest);
+        let existed = blob.is_file();
+        let index = builder.finish(&digest.0, size).map_err(|source| Error::Layer { digest, source })?;
+        let entries = u32::from_le_bytes([index[56], index[57], index[58], index[59]]);
+        if !existed {
+            file.sync_all().at(tmp)?;
+            self.publish(tmp, &blob)?;
+        }
+        if !existed || !self.index_path(&digest).is_file() {
+            self.write_atomic(&self.index_path(&digest), &index)?;
+        }
+        Ok(Ingested { digest, size, existed, entries })
+    }
+
+    /// Opens a layer: its blob and its index, rebuilding the index if it is
+    /// missing, stale or corrupt.
+    pub fn open_layer(&self, digest: &Digest) -> Result<Layer> {
+        let path = self.blob_path(digest);
+        let blob = File::open(&path).map_err(|e| Error::Blob {
+            digest: *digest,
+            why: if e.kind() == io::ErrorKind::NotFound { "missing from the store".into() } else { e.to_string() },
+        })?;
+        let size = blob.metadata().at(&path)?.len();
+        let index = match LayerIndex::open(&self.index_path(digest), &digest.0, size) {
+            Ok(i) => i,
+            Err(e) => {
+                if !matches!(&e, IndexError::Io(io) if io.kind() == io::ErrorKind::NotFound) {
+                    eprintln!("warning: index of layer {digest}: {e}; rebuilding it");
+                }
+                self.rebuild_index(digest, &blob)?
+            }
+        };
+        Ok(Layer::new(blob, index))
+    }
+
+    /// Rebuilds a layer's index from its blob, checking the blob's digest.
+    pub fn rebuild_index(&self, digest: &Digest, blob: &File) -> Result<LayerIndex> {
+        let path = self.blob_path(digest);
+        let tee = Tee { inner: io::BufReader::with_capacity(1 << 20, blob), out: io::sink(), hasher: Sha256::new(), size: 0 };
+        let (builder, StreamSource(mut tee)) =
+            build_index(StreamSource(tee)).map_err(|source| Error::Layer { digest: *digest, source })?;
+        io::copy(&mut tee, &mut io::sink()).at(&path)?;
+        let got = Digest(tee.hasher.finalize().into());
+        if got != *digest {
+            return Err(Error::Blob { digest: *digest, why: format!("corrupt: content hashes to {got}") });
+        }
+        let bytes = builder.finish(&digest.0, tee.size).map_err(|source| Error::Layer { digest: *digest, source })?;
+        self.write_atomic(&self.index_path(digest), &bytes)?;
+        LayerIndex::from_bytes(bytes).map_err(|source| Error::Layer { digest: *digest, source })
+    }
+}

@@ -1,0 +1,157 @@
+//! The store: an OCI image layout on disk plus our derived layer indexes.
+//!
+//! ```text
+//! <root>/oci-layout            {"imageLayoutVersion":"1.0.0"}
+//! <root>/index.json            one manifest descriptor per tag (ref.name annotation)
+//! <root>/blobs/sha256/<hex>    manifests, configs, uncompressed layer tars
+//! <root>/index/sha256/<hex>    layer index of blob <hex> (derived, rebuilt when bad)
+//! <root>/cache/<hex>           build cache: key -> layer digest
+//! <root>/tmp/                  in-flight writes, renamed into place when complete
+//! <root>/mounts/ data/overlay2/ lock
+//! ```
+//!
+//! Every file is written to `tmp/`, fsynced and renamed, so a crash leaves the
+//! old state or the new one. Writers of `index.json` and deleters of blobs
+//! hold the exclusive lock on `<root>/lock`.
+
+mod ingest;
+mod lock;
+mod refs;
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use self::ingest::Ingested;
+pub use self::lock::StoreLock;
+use crate::digest::Digest;
+use crate::error::{IoContext, Result};
+
+/// An open store.
+pub struct Store {
+    root: PathBuf,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Opens the store at `root`, creating the layout if missing.
+    pub fn open(root: &Path) -> Result<Store> {
+        for d in ["blobs/sha256", "index/sha256", "tmp", "cache"] {
+            fs::create_dir_all(root.join(d)).at(root.join(d))?;
+        }
+        let store = Store { root: root.to_path_buf() };
+        let layout = root.join("oci-layout");
+        if !layout.exists() {
+            store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        if !root.join("index.json").exists() {
+            let _lock = store.lock()?;
+            if !root.join("index.json").exists() {
+                store.write_index(&refs::empty_index(), &_lock)?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// `/var/lib/sealer` for root, else `$XDG_DATA_HOME/sealer` (or
+    /// `~/.local/share/sealer`).
+    pub fn default_root() -> PathBuf {
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/lib/sealer");
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("sealer");
+        }
+        let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+        PathBuf::from(home).join(".local/share/sealer")
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of a blob.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(d.hex())
+    }
+
+    /// Path of a layer's index.
+    pub fn index_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("index/sha256").join(d.hex())
+    }
+
+    /// Whether the blob is present.
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        self.blob_path(d).is_file()
+    }
+
+    /// A new unique path under `tmp/`.
+    pub fn tmp_path(&self, what: &str) -> PathBuf {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        self.root.join("tmp").join(format!("{what}-{}-{n}", std::process::id()))
+    }
+
+    /// Reads a small blob (manifest, config) and checks its digest.
+    pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(d);
+        let bytes = fs::read(&path).map_err(|e| crate::error::Error::Blob {
+            digest: *d,
+            why: if e.kind() == std::io::ErrorKind::NotFound { "missing from the store".into() } else { e.to_string() },
+        })?;
+        if Digest::of(&bytes) != *d {
+            return Err(crate::error::Error::Blob { digest: *d, why: "content does not match its digest".into() });
+        }
+        Ok(bytes)
+    }
+
+    /// Stores a small blob, returning its digest.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let d = Digest::of(bytes);
+        let path = self.blob_path(&d);
+        if !path.exists() {
+            self.write_atomic(&path, bytes)?;
+        }
+        Ok(d)
+    }
+
+    /// The layer a build step made before under the same cache key, if its
+    /// blob is still here: (digest, size).
+    pub fn cache_get(&self, key: &Digest) -> Option<(Digest, u64)> {
+        let text = fs::read_to_string(self.root.join("cache").join(key.hex())).ok()?;
+        let d: Digest = text.trim().parse().ok()?;
+        let size = fs::metadata(self.blob_path(&d)).ok()?.len();
+        Some((d, size))
+    }
+
+    /// Remembers the layer a build step made under `key`.
+    pub fn cache_put(&self, key: &Digest, layer: &Digest) -> Result<()> {
+        self.write_atomic(&self.root.join("cache").join(key.hex()), layer.to_string().as_bytes())
+    }
+
+    /// Writes `bytes` to `path` through `tmp/`: write, fsync, rename, fsync dir.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let tmp = self.tmp_path("write");
+        let result = (|| {
+            let mut f = File::create(&tmp).at(&tmp)?;
+            f.write_all(bytes).at(&tmp)?;
+            f.sync_all().at(&tmp)?;
+            self.publish(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Renames a complete, synced file from `tmp/` into place durably.
+    fn publish(&self, tmp: &Path, path: &Path) -> Result<()> {
+        fs::rename(tmp, path).at(path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! Names and images: `index.json` (one descriptor per tag), resolving what a
+//! user typed (name, name:tag, full registry name, image id or its prefix),
+//! writing new images, untagging and collecting unreferenced blobs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+
+use super::{Store, StoreLock};
+use crate::digest::Digest;
+use crate::error::{invalid, Error, Result};
+use crate::image::oci::{Config, Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_MANIFEST, REF_NAME};
+use crate::image::{Image, Reference};
+
+/// Layer media types we can read straight from the store (uncompressed tars).
+const READABLE_LAYERS: [&str; 2] = [MEDIA_LAYER, "application/vnd.docker.image.rootfs.diff.tar"];
+
+pub(super) fn empty_index() -> Index {
+    Index { schema_version: 2, media_type: MEDIA_INDEX.into(), manifests: Vec::new() }
+}
+
+impl Store {
+    /// Reads `index.json`.
+    pub fn read_index(&self) -> Result<Index> {
+        let path = self.root.join("index.json");
+        let bytes = fs::read(&path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{}: not a valid OCI index: {e}", path.display())))
+    }
+
+    /// Replaces `index.json` atomically; the caller holds the lock.
+    pub fn write_index(&self, index: &Index, _lock: &StoreLock) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(index).map_err(|e| invalid(e.to_string()))?;
+        self.write_atomic(&self.root.join("index.json"), &bytes)
+    }
+
+    /// Every tagged image: (name, manifest descriptor), in index order.
+    pub fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
+        let index = self.read_index()?;
+        Ok(index
+            .manifests
+            .into_iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|n| (n, d)))
+            .collect())
+    }
+
+    /// Loads an image by manifest digest, checking it is one we can serve.
+    pub fn load_image(&self, manifest_digest: &Digest, name: Option<String>) -> Result<Image> {
+        let bytes = self.read_blob(manifest_digest)?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Blob { digest: *manifest_digest, why: format!("not an image manifest: {e}") })?;
+        let config_bytes = self.read_blob(&manifest.config.digest)?;
+        let config: Config = serde_json::from_slice(&config_bytes)
+            .map_err(|e| Error::Blob { digest: manifest.config.digest, why: format!("not an image config: {e}") })?;
+        for l in &manifest.layers {
+            if !READABLE_LAYERS.contains(&l.media_type.as_str()) {
+                return Err(Error::Blob { digest: l.digest, why: format!("unsupported layer media type {}", l.media_type) });
+            }
+        }
+        if config.rootfs.diff_ids != manifest.layers.iter().map(|l| l.digest).collect::<Vec<_>>() {
+            return Err(Error::Blob { digest: manifest.config.digest, why: "rootfs.diff_ids do not match the manifest's layers".into() });
+        }
+        Ok(Image { name, manifest_digest: *manifest_digest, id: manifest.config.digest, manifest, config })
+    }
+
+    /// Finds the image a user means: a name (with or without tag or
+    /// `docker.io/library/`), `name@digest`, or an image id or unique prefix.
+    pub fn resolve(&self, what: &str) -> Result<Image> {
+        let tags = self.tags()?;
+        if let Ok(r) = Reference::parse(what) {
+            let names = [Some(r.full_name()), r.docker_alias()];
+            for (name, desc) in &tags {
+                if names.iter().flatten().any(|n| n == name) {
+                    return self.load_image(&desc.digest, Some(name.clone()));
+                }
+            }
+            if let (Some(d), None) = (&r.digest, &r.tag) {
+                let d: Digest = d.parse().map_err(invalid)?;
+                if let Some((name, desc)) = tags.iter().find(|(n, desc)| desc.digest == d && n.starts_with(&r.repo)) {
+                    return self.load_image(&desc.digest, Some(name.clone()));
+                }
+            }
+        }
+        let hex = what.strip_prefix("sha256:").unwrap_or(what);
+        if hex.len() >= 3 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            let mut found: BTreeMap<Digest, Image> = BTreeMap::new();
+            for (name, desc) in &tags {
+                let img = self.load_image(&desc.digest, Some(name.clone()))?;
+                if img.id.hex().starts_with(hex) {
+                    found.entry(img.id).or_insert(img);
+                }
+            }
+            match found.len() {
+                1 => return Ok(found.into_values().next().expect("one image")),
+                0 => {}
+                _ => return Err(invalid(format!("image id prefix {what:?} is ambiguous"))),
+            }
+        }
+        Err(Error::ImageNotFound(what.to_string()))
+    }
+
+    /// Writes config and manifest for `layers` and tags the result `name`.
+    /// Every layer must already be in the store.
+    pub fn commit_image(&self, config: &Config, layers: &[(Digest, u64)], name: &str) -> Result<Image> {
+        let lock = self.lock()?;
+        for (d, _) in layers {
+            if !self.has_blob(d) {
+                return Err(Error::Blob { digest: *d, why: "layer vanished from the store before tagging".into() });
+            }
+        }
+        let config_bytes = serde_json::to_vec(config).map_err(|e| invalid(e.to_string()))?;
+        let id = self.write_blob(&config_bytes)?;
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: MEDIA_MANIFEST.into(),
+            config: Descriptor::new(MEDIA_CONFIG, id, config_bytes.len() as u64),
+            layers: layers.iter().map(|(d, size)| Descriptor::new(MEDIA_LAYER, *d, *size)).collect(),
+            annotations: BTreeMap::new(),
+        };
+        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+        let manifest_digest = self.write_blob(&manifest_bytes)?;
+        let desc = Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
+        self.set_tag(name, desc, &lock)?;
+        Ok(Image { name: Some(name.into()), manifest_digest, manifest, id, config: config.clone() })
+    }
+
+    /// Points `name` at a manifest, replacing an existing tag of that name.
+    pub fn set_tag(&self, name: &str, mut desc: Descriptor, lock: &StoreLock) -> Result<()> {
+        let mut index = self.read_index()?;
+        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+        desc.annotations.insert(REF_NAME.into(), name.into());
+        index.manifests.push(desc);
+        self.write_index(&index, lock)
+    }
+
+    /// Removes tags; then deletes every blob and index no tag reaches.
+    /// Returns the digests of the deleted blobs.
+    pub fn untag(&self, names: &[String], lock: &StoreLock) -> Result<Vec<Digest>> {
+        let mut index = self.read_index()?;
+        index.manifests.retain(|d| d.annotations.get(REF_NAME).is_none_or(|n| !names.contains(n)));
+        self.write_index(&index, lock)?;
+        self.collect_garbage(&index, lock)
+    }
+
+    fn collect_garbage(&self, index: &Index, _lock: &StoreLock) -> Result<Vec<Digest>> {
+        let mut live: HashSet<Digest> = HashSet::new();
+        for desc in &index.manifests {
+            live.insert(desc.digest);
+            let Ok(bytes) = self.read_blob(&desc.digest) else { continue };
+            if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
+                live.insert(m.config.digest);
+                live.extend(m.layers.iter().map(|l| l.digest));
+            } else if let Ok(i) = serde_json::from_slice::<Index>(&bytes) {
+                // A multi-platform index: keep what it names (best effort).
+                live.extend(i.manifests.iter().map(|d| d.digest));
+            }
+        }
+        let mut removed = Vec::new();
+        let dir = self.root.join("blobs/sha256");
+        let entries = fs::read_dir(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        for entry in entries.flatten() {
+            let Some(d) = entry.file_name().to_str().and_then(Digest::from_hex) else { continue };
+            if !live.contains(&d) {
+                let _ = fs::remove_file(self.index_path(&d));
+                fs::remove_file(entry.path()).map_err(|e| Error::Io { path: entry.path(), source: e })?;
+                removed.push(d);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Descriptor {
+    /// A descriptor without annotations or platform.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor { media_type: media_type.into(), digest, size, annotations: BTreeMap::new(), platform: None }
+    }
+}
