@@ -54,6 +54,10 @@ struct State<'s> {
     /// Cache chain: the parent image id, then each instruction.
     chain: Digest,
     from_seen: bool,
+    /// Layer blobs this build added to the store, removed again if it fails.
+    new_blobs: Vec<Digest>,
+    /// Cache entries (key, layer) to record once the image is tagged.
+    cache_entries: Vec<(Digest, Digest)>,
 }
 
 /// Builds and tags an image; on any error nothing is tagged.
@@ -83,21 +87,14 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
         layers: Vec::new(),
         chain: Digest::of(b"sealer-build-cache-v1"),
         from_seen: false,
+        new_blobs: Vec::new(),
+        cache_entries: Vec::new(),
     };
-    let total = instructions.len();
-    for (i, ins) in instructions.iter().enumerate() {
-        eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
-        st.step(ins).map_err(|e| match e {
-            Error::Kubefile { .. } => e,
-            other => Error::Kubefile { file: st.file.clone(), line: ins.line, msg: other.to_string() },
-        })?;
+    let built = st.run(&instructions, &name);
+    if built.is_err() {
+        st.discard();
     }
-    for (k, _) in &opts.build_args {
-        if !st.used_args.contains(k) {
-            eprintln!("warning: build arg {k} was given but no ARG declares it");
-        }
-    }
-    st.finish(&name)
+    built
 }
 
 fn read_kubefile(file: &Path) -> Result<String> {
@@ -110,7 +107,36 @@ fn read_kubefile(file: &Path) -> Result<String> {
 }
 
 impl State<'_> {
-    fn finish(mut self, name: &str) -> Result<Image> {
+    fn run(&mut self, instructions: &[kubefile::Instruction], name: &str) -> Result<Image> {
+        let total = instructions.len();
+        for (i, ins) in instructions.iter().enumerate() {
+            eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
+            self.step(ins).map_err(|e| match e {
+                Error::Kubefile { .. } => e,
+                other => Error::Kubefile { file: self.file.clone(), line: ins.line, msg: other.to_string() },
+            })?;
+        }
+        for (k, _) in &self.opts.build_args {
+            if !self.used_args.contains(k) {
+                eprintln!("warning: build arg {k} was given but no ARG declares it");
+            }
+        }
+        self.finish(name)
+    }
+
+    /// After a failed step: removes the layers this build stored, so the
+    /// store is as before (a layer a tag reaches meanwhile stays).
+    fn discard(&self) {
+        if self.new_blobs.is_empty() {
+            return;
+        }
+        let removed = self.store.lock().and_then(|lock| self.store.remove_unreferenced(&self.new_blobs, &lock));
+        if let Err(e) = removed {
+            eprintln!("warning: removing the layers of the failed build: {e}");
+        }
+    }
+
+    fn finish(&mut self, name: &str) -> Result<Image> {
         if !self.args.is_empty() {
             let args = serde_json::to_string(&self.args).map_err(|e| invalid(e.to_string()))?;
             self.config.config.labels.insert(crate::image::spec::LABEL_ARGS.into(), args);
@@ -125,6 +151,11 @@ impl State<'_> {
         let layers: Vec<(Digest, u64)> = self.layers.iter().map(|(d, s, _)| (*d, *s)).collect();
         self.config.rootfs = RootFs { kind: "layers".into(), diff_ids: layers.iter().map(|l| l.0).collect() };
         let img = self.store.commit_image(&self.config, &layers, name)?;
+        for (key, layer) in &self.cache_entries {
+            if let Err(e) = self.store.cache_put(key, layer) {
+                eprintln!("warning: recording the build cache: {e}");
+            }
+        }
         eprintln!("Successfully built {name} (id {})", img.id.short());
         Ok(img)
     }

@@ -225,7 +225,10 @@ impl State<'_> {
             }
         }
         let ingested = self.stream_layer(&items)?;
-        self.store.cache_put(&key, &ingested.digest)?;
+        if !ingested.existed {
+            self.new_blobs.push(ingested.digest);
+        }
+        self.cache_entries.push((key, ingested.digest));
         let layer = self.store.open_layer(&ingested.digest)?;
         eprintln!(" ---> layer {} ({} entries, {})", ingested.digest, items.len(), human_bytes(ingested.size));
         self.layers.push((ingested.digest, ingested.size, layer));

@@ -66,10 +66,27 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) if e.chain().any(is_broken_pipe) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             1
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already holds (our error types print their source themselves).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {

@@ -116,8 +116,21 @@ impl Store {
             digest: *digest,
             why: if e.kind() == io::ErrorKind::NotFound { "missing from the store".into() } else { e.to_string() },
         })?;
-        let size = blob.metadata().at(&path)?.len();
-        let index = match LayerIndex::open(&self.index_path(digest), &digest.0, size) {
+        let blob_md = blob.metadata().at(&path)?;
+        let index_path = self.index_path(digest);
+        // An index is written after its blob; a blob modified later (flipped
+        // bytes, replaced content of the same size) is caught by the rebuild,
+        // which checks the digest.
+        let modified_since = match (blob_md.modified(), fs::metadata(&index_path).and_then(|m| m.modified())) {
+            (Ok(blob_time), Ok(index_time)) => blob_time > index_time,
+            _ => false,
+        };
+        let opened = if modified_since {
+            Err(IndexError::Stale("the blob was modified after its index was written"))
+        } else {
+            LayerIndex::open(&index_path, &digest.0, blob_md.len())
+        };
+        let index = match opened {
             Ok(i) => i,
             Err(e) => {
                 if !matches!(&e, IndexError::Io(io) if io.kind() == io::ErrorKind::NotFound) {

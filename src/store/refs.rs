@@ -140,19 +140,23 @@ impl Store {
         self.collect_garbage(&index, lock)
     }
 
-    fn collect_garbage(&self, index: &Index, _lock: &StoreLock) -> Result<Vec<Digest>> {
-        let mut live: HashSet<Digest> = HashSet::new();
-        for desc in &index.manifests {
-            live.insert(desc.digest);
-            let Ok(bytes) = self.read_blob(&desc.digest) else { continue };
-            if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
-                live.insert(m.config.digest);
-                live.extend(m.layers.iter().map(|l| l.digest));
-            } else if let Ok(i) = serde_json::from_slice::<Index>(&bytes) {
-                // A multi-platform index: keep what it names (best effort).
-                live.extend(i.manifests.iter().map(|d| d.digest));
+    /// Deletes those of `blobs` (and their indexes) that no tag reaches, e.g.
+    /// the layers a failed build stored.
+    pub fn remove_unreferenced(&self, blobs: &[Digest], _lock: &StoreLock) -> Result<()> {
+        let live = self.live_blobs(&self.read_index()?);
+        for d in blobs.iter().filter(|d| !live.contains(d)) {
+            let _ = fs::remove_file(self.index_path(d));
+            let path = self.blob_path(d);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::Io { path, source: e }),
+                _ => {}
             }
         }
+        Ok(())
+    }
+
+    fn collect_garbage(&self, index: &Index, _lock: &StoreLock) -> Result<Vec<Digest>> {
+        let live = self.live_blobs(index);
         let mut removed = Vec::new();
         let dir = self.root.join("blobs/sha256");
         let entries = fs::read_dir(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
@@ -165,6 +169,23 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// Every blob a tag in `index` reaches: manifests, configs, layers.
+    fn live_blobs(&self, index: &Index) -> HashSet<Digest> {
+        let mut live: HashSet<Digest> = HashSet::new();
+        for desc in &index.manifests {
+            live.insert(desc.digest);
+            let Ok(bytes) = self.read_blob(&desc.digest) else { continue };
+            if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
+                live.insert(m.config.digest);
+                live.extend(m.layers.iter().map(|l| l.digest));
+            } else if let Ok(i) = serde_json::from_slice::<Index>(&bytes) {
+                // A multi-platform index: keep what it names (best effort).
+                live.extend(i.manifests.iter().map(|d| d.digest));
+            }
+        }
+        live
     }
 }
 
