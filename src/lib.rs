@@ -10,6 +10,7 @@ pub mod digest;
 pub mod error;
 pub mod human;
 pub mod image;
+pub mod mount;
 pub mod store;
 
 pub use error::{Error, Result};

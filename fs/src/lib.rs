@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod fuse;
 pub mod index;
 pub mod layer;
 pub mod merge;

@@ -5,6 +5,7 @@ mod build;
 mod images;
 mod inspect;
 mod ls;
+mod mount;
 mod rmi;
 
 use std::io::Write;
@@ -52,6 +53,10 @@ enum Command {
         /// Path inside the image's rootfs
         path: String,
     },
+    /// Mount an image's rootfs (or every layer) without unpacking; no arguments lists mounts
+    Mount(mount::Args),
+    /// Unmount what `sealer mount` mounted and stop its server
+    Umount(mount::UmountArgs),
     /// Print shell completions
     Completion {
         /// bash, zsh, fish, elvish or powershell
@@ -90,7 +95,8 @@ fn message(e: &anyhow::Error) -> String {
 }
 
 fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
-    e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
         || matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
@@ -100,7 +106,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut Cli::command(), "sealer", &mut std::io::stdout());
         return Ok(());
     }
-    let store = Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
+    let store =
+        Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
     match cli.command {
         Command::Build(a) => build::run(&store, a),
         Command::Images(a) => images::run(&store, a),
@@ -123,10 +130,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let img = store.resolve(&image)?;
             let view = crate::image::view::RootView::open(&store, &img)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            view.copy_file(&path, &mut out).with_context(|| format!("image {image}"))?;
+            view.copy_file(&path, &mut out)
+                .with_context(|| format!("image {image}"))?;
             out.flush()?;
             Ok(())
         }
+        Command::Mount(a) => mount::run(&store, a),
+        Command::Umount(a) => mount::run_umount(&store, a),
         Command::Completion { .. } => Ok(()),
     }
 }

@@ -9,7 +9,7 @@ pub struct Args {
     /// Images (names or ids)
     #[arg(required = true)]
     images: Vec<String>,
-    /// Remove every name of an image given by id
+    /// Remove every name of an image given by id, and images in use by mounts
     #[arg(short, long)]
     force: bool,
 }
@@ -20,8 +20,22 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let mut names = Vec::new();
     for what in &a.images {
         let img = store.resolve(what)?;
+        if let Some(m) = store
+            .mounts()?
+            .into_iter()
+            .find(|m| m.image_id == img.id.to_string() && m.alive())
+        {
+            if !a.force {
+                anyhow::bail!(
+                    "image {what} is mounted at {} (pid {}); umount it first or use -f",
+                    m.mountpoint.display(),
+                    m.pid
+                );
+            }
+        }
         let by_name = img.name.as_deref().is_some_and(|n| {
-            crate::image::Reference::parse(what).is_ok_and(|r| r.full_name() == n || r.docker_alias().as_deref() == Some(n))
+            crate::image::Reference::parse(what)
+                .is_ok_and(|r| r.full_name() == n || r.docker_alias().as_deref() == Some(n))
         });
         if by_name {
             names.extend(img.name.clone());
@@ -34,7 +48,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             .filter_map(|d| d.annotations.get(REF_NAME).cloned())
             .collect();
         if all.len() > 1 && !a.force {
-            anyhow::bail!("image {what} has several names ({}); remove them by name or use -f", all.join(", "));
+            anyhow::bail!(
+                "image {what} has several names ({}); remove them by name or use -f",
+                all.join(", ")
+            );
         }
         names.extend(all);
     }
