@@ -85,6 +85,25 @@ impl MergedFs {
             .then_some(Node { layer, id })
     }
 
+    /// Attributes of a merged entry. Directories get the kernel overlayfs's
+    /// link count: 1 when merged from several layers (it cannot be known
+    /// cheaply), else 2 + the subdirectories of the one layer holding it.
+    fn merged_attr(&self, ino: u64, top: Node, parts: Option<&[Node]>) -> FileAttr {
+        let index = &self.layers[top.layer].index;
+        let mut a = attr(ino, &index.meta(top.id));
+        if let Some(parts) = parts {
+            a.nlink = if parts.len() > 1 {
+                1
+            } else {
+                2 + index
+                    .children(top.id)
+                    .filter(|&c| index.kind(c) == Kind::Dir)
+                    .count() as u32
+            };
+        }
+        a
+    }
+
     fn attr_of(&self, ino: u64) -> Option<FileAttr> {
         if self.layers.is_empty() && ino == INodeNo::ROOT.0 {
             let root = crate::index::Meta {
@@ -103,7 +122,8 @@ impl MergedFs {
             return Some(attr(ino, &root));
         }
         let n = self.node_of(ino)?;
-        Some(attr(ino, &self.layers[n.layer].index.meta(n.id)))
+        let dir = self.dir(ino);
+        Some(self.merged_attr(ino, n, dir.as_ref().map(|(p, _)| &p[..])))
     }
 
     fn dir(&self, ino: u64) -> Option<(Arc<[Node]>, u64)> {
@@ -144,13 +164,20 @@ impl MergedFs {
         }
         for (name, m) in merge::read_dir(&self.stack(), &parts) {
             let child = self.remember(&m, ino);
-            let n = m.top();
+            let attr = self.merged_attr(child, m.top(), dir_parts(&m));
             list.push(DirEntry {
                 name: name.into(),
-                attr: attr(child, &self.layers[n.layer].index.meta(n.id)),
+                attr,
             });
         }
         Some(list)
+    }
+}
+
+fn dir_parts(m: &Merged) -> Option<&[Node]> {
+    match m {
+        Merged::Dir(parts) => Some(parts),
+        Merged::Leaf(_) => None,
     }
 }
 
@@ -174,10 +201,9 @@ impl Filesystem for MergedFs {
         match merge::lookup(&self.stack(), &parts, name.as_bytes()) {
             Some(m) => {
                 let ino = self.remember(&m, parent.0);
-                let n = m.top();
                 reply.entry(
                     &TTL,
-                    &attr(ino, &self.layers[n.layer].index.meta(n.id)),
+                    &self.merged_attr(ino, m.top(), dir_parts(&m)),
                     Generation(0),
                 );
             }

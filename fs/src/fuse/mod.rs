@@ -118,8 +118,18 @@ pub fn attr(ino: u64, m: &Meta) -> FileAttr {
     };
     FileAttr {
         ino: INodeNo(ino),
-        size: if m.kind == Kind::Whiteout { 0 } else { m.size },
-        blocks: m.size.div_ceil(512),
+        size: match m.kind {
+            Kind::Whiteout => 0,
+            // What ext4 shows for a small directory, and so the kernel's
+            // overlayfs over unpacked layers; no tool relies on more.
+            Kind::Dir => 4096,
+            _ => m.size,
+        },
+        blocks: if m.kind == Kind::Dir {
+            8
+        } else {
+            m.size.div_ceil(512)
+        },
         atime: t,
         mtime: t,
         ctime: t,
