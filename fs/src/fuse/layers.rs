@@ -19,7 +19,9 @@ use fuser::{
     ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
 };
 
-use super::{attr, hex, init_kernel, reply_xattr_list, reply_xattr_value, DirEntry, OpenDirs, TTL};
+use super::{
+    attr, dir_nlink, hex, init_kernel, reply_xattr_list, reply_xattr_value, DirEntry, OpenDirs, TTL,
+};
 use crate::index::{EntryId, Kind, Meta, ROOT};
 use crate::layer::Layer;
 
@@ -29,6 +31,16 @@ pub trait LayerSource: Send + Sync + 'static {
     fn list(&self) -> Vec<String>;
     /// Opens a layer by hex digest; `None` (after logging why) if it cannot.
     fn open(&self, hex: &str) -> Option<Layer>;
+}
+
+/// An entry's attributes; directories count their subdirectories as links,
+/// as the kernel's overlayfs expects of a lower directory.
+fn entry_attr(ino: u64, layer: &Layer, id: EntryId) -> FileAttr {
+    let mut a = attr(ino, &layer.index.meta(id));
+    if layer.index.kind(id) == Kind::Dir {
+        a.nlink = dir_nlink(&layer.index, id);
+    }
+    a
 }
 
 const OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
@@ -118,7 +130,7 @@ impl<S: LayerSource> LayerDirFs<S> {
             return Some(Self::root_attr());
         }
         let (layer, id) = self.node(ino)?;
-        Some(attr(ino, &layer.index.meta(id)))
+        Some(entry_attr(ino, &layer, id))
     }
 
     fn listing(&self, ino: u64) -> Option<Vec<DirEntry>> {
@@ -138,7 +150,7 @@ impl<S: LayerSource> LayerDirFs<S> {
                 };
                 list.push(DirEntry {
                     name: h.as_bytes().into(),
-                    attr: attr(Self::ino(slot, &layer, ROOT), &layer.index.meta(ROOT)),
+                    attr: entry_attr(Self::ino(slot, &layer, ROOT), &layer, ROOT),
                 });
             }
             return Some(list);
@@ -160,7 +172,7 @@ impl<S: LayerSource> LayerDirFs<S> {
         for c in layer.index.children(id) {
             list.push(DirEntry {
                 name: layer.index.name(c).into(),
-                attr: attr(Self::ino(slot, &layer, c), &layer.index.meta(c)),
+                attr: entry_attr(Self::ino(slot, &layer, c), &layer, c),
             });
         }
         Some(list)
@@ -197,7 +209,7 @@ impl<S: LayerSource> Filesystem for LayerDirFs<S> {
             };
             return reply.entry(
                 &TTL,
-                &attr(Self::ino(slot, &layer, ROOT), &layer.index.meta(ROOT)),
+                &entry_attr(Self::ino(slot, &layer, ROOT), &layer, ROOT),
                 Generation(0),
             );
         }
@@ -207,7 +219,7 @@ impl<S: LayerSource> Filesystem for LayerDirFs<S> {
         match layer.index.lookup(id, name.as_bytes()) {
             Some(c) => {
                 let ino = Self::ino((parent.0 >> 32) as usize - 1, &layer, c);
-                reply.entry(&TTL, &attr(ino, &layer.index.meta(c)), Generation(0));
+                reply.entry(&TTL, &entry_attr(ino, &layer, c), Generation(0));
             }
             None => reply.error(Errno::ENOENT),
         }

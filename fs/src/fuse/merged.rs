@@ -20,8 +20,8 @@ use fuser::{
 };
 
 use super::{
-    attr, hex, init_kernel, is_private_xattr, reply_xattr_list, reply_xattr_value, DirEntry,
-    OpenDirs, TTL,
+    attr, dir_nlink, hex, init_kernel, is_private_xattr, reply_xattr_list, reply_xattr_value,
+    DirEntry, OpenDirs, TTL,
 };
 use crate::index::{Kind, LayerIndex};
 use crate::layer::Layer;
@@ -95,10 +95,7 @@ impl MergedFs {
             a.nlink = if parts.len() > 1 {
                 1
             } else {
-                2 + index
-                    .children(top.id)
-                    .filter(|&c| index.kind(c) == Kind::Dir)
-                    .count() as u32
+                dir_nlink(index, top.id)
             };
         }
         a

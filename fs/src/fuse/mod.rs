@@ -149,6 +149,15 @@ pub fn attr(ino: u64, m: &Meta) -> FileAttr {
     }
 }
 
+/// A directory's link count in one layer, as the kernel shows an unpacked
+/// directory: 2 + its subdirectories.
+pub fn dir_nlink(index: &crate::index::LayerIndex, id: crate::index::EntryId) -> u32 {
+    2 + index
+        .children(id)
+        .filter(|&c| index.kind(c) == Kind::Dir)
+        .count() as u32
+}
+
 /// Replies to getxattr with `value` (`size` 0 asks for the length).
 pub(crate) fn reply_xattr_value(value: Option<&[u8]>, size: u32, reply: ReplyXattr) {
     match value {

@@ -1,0 +1,12 @@
+//! The integration tests, one binary (as ripgrep does): this file only
+//! declares the modules. They run the built `sealer` binary and the library
+//! against temporary stores, and compare merged layers with the kernel's
+//! overlayfs.
+
+mod bad_input;
+mod cli;
+mod kubefile;
+mod mount;
+mod overlay_oracle;
+mod skopeo;
+mod util;
