@@ -4,7 +4,7 @@
 //! directories with the attributes the image below already gives them.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -198,6 +198,8 @@ fn open_archive(path: &Path, tmp: &Path) -> Result<Option<(File, LayerIndex)>> {
         if io::copy(&mut gz, &mut out).is_err() {
             return Ok(None);
         }
+        // Index the unpacked tar from its first byte, not from where the copy ended.
+        out.seek(SeekFrom::Start(0)).at(path)?;
         out
     } else {
         File::open(path).at(path)?
