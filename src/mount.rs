@@ -35,6 +35,12 @@ pub struct MountRecord {
     pub log: PathBuf,
     /// The layer view (`mount --layers`) rather than an image.
     pub layers: bool,
+    /// The upper directory of a `--rw` mount.
+    #[serde(default)]
+    pub upper: Option<PathBuf>,
+    /// The upper directory was made by `sealer mount` (removed by umount).
+    #[serde(default)]
+    pub upper_owned: bool,
 }
 
 impl MountRecord {
@@ -61,6 +67,11 @@ fn key(mountpoint: &Path) -> String {
 impl Store {
     fn mounts_dir(&self) -> PathBuf {
         self.root().join("mounts")
+    }
+
+    /// The default upper directory of a `--rw` mount at `mountpoint`.
+    pub fn default_upper(&self, mountpoint: &Path) -> PathBuf {
+        self.mounts_dir().join(key(mountpoint)).join("upper")
     }
 
     /// Where a mount's record and log live.
@@ -242,6 +253,9 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
     }
     if let Some(r) = &rec {
         stop_server(r.pid);
+        if let (Some(upper), true) = (&r.upper, r.upper_owned) {
+            let _ = fs::remove_dir_all(upper.parent().unwrap_or(upper));
+        }
     }
     store.remove_mount(mountpoint);
     Ok(())

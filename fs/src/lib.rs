@@ -10,7 +10,9 @@ pub mod fuse;
 pub mod index;
 pub mod layer;
 pub mod merge;
+pub mod sys;
 pub mod tar;
+pub mod upper;
 
 pub use error::{IndexError, TarError};
 pub use index::{EntryId, Kind, LayerIndex, Meta, ROOT};

@@ -4,13 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::BufWriter;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
+
+use crate::error::{invalid, Result};
+use crate::human;
+use crate::store::{Ingested, Store};
 
 /// What an entry is and where its bytes come from.
 #[derive(Clone, Debug)]
@@ -23,6 +29,10 @@ pub enum Content {
     Range(Arc<File>, u64),
     /// A symlink with this target.
     Symlink(Vec<u8>),
+    /// An empty regular file (whiteout markers).
+    Empty,
+    /// A device node or named pipe: tar entry type and device numbers.
+    Special(tar::EntryType, u32, u32),
 }
 
 /// One entry of the layer to write.
@@ -51,7 +61,17 @@ pub struct Item {
 impl Item {
     /// A directory with the given attributes.
     pub fn dir(mode: u32, uid: u32, gid: u32, mtime: i64) -> Item {
-        Item { content: Content::Dir, mode, uid, gid, mtime, size: 0, link_group: None, xattrs: Vec::new(), stamp: [0; 4] }
+        Item {
+            content: Content::Dir,
+            mode,
+            uid,
+            gid,
+            mtime,
+            size: 0,
+            link_group: None,
+            xattrs: Vec::new(),
+            stamp: [0; 4],
+        }
     }
 
     /// An item from a file, directory or symlink on disk (owner root).
@@ -60,14 +80,33 @@ impl Item {
         let content = if ft.is_dir() {
             Content::Dir
         } else if ft.is_symlink() {
-            Content::Symlink(std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(&path)?.as_os_str()).to_vec())
+            Content::Symlink(
+                std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(&path)?.as_os_str())
+                    .to_vec(),
+            )
         } else if ft.is_file() {
             Content::File(path)
         } else {
-            let what = if ft_is(md, libc::S_IFIFO) { "a named pipe" } else if ft_is(md, libc::S_IFSOCK) { "a socket" } else { "a device" };
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is {what}; only files, directories and symlinks can be copied", path.display())));
+            let what = if ft_is(md, libc::S_IFIFO) {
+                "a named pipe"
+            } else if ft_is(md, libc::S_IFSOCK) {
+                "a socket"
+            } else {
+                "a device"
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {what}; only files, directories and symlinks can be copied",
+                    path.display()
+                ),
+            ));
         };
-        let size = if matches!(content, Content::File(_)) { md.len() } else { 0 };
+        let size = if matches!(content, Content::File(_)) {
+            md.len()
+        } else {
+            0
+        };
         let link_group = (ft.is_file() && md.nlink() > 1).then(|| (md.dev(), md.ino()));
         Ok(Item {
             content,
@@ -78,7 +117,12 @@ impl Item {
             size,
             link_group,
             xattrs: Vec::new(),
-            stamp: [md.dev() as i64, md.ino() as i64, md.ctime(), md.ctime_nsec()],
+            stamp: [
+                md.dev() as i64,
+                md.ino() as i64,
+                md.ctime(),
+                md.ctime_nsec(),
+            ],
         })
     }
 }
@@ -98,11 +142,19 @@ pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
             Content::File(_) => b"f",
             Content::Range(_, off) => &off.to_le_bytes()[..],
             Content::Symlink(t) => t,
+            Content::Empty => b"e",
+            Content::Special(..) => b"s",
         };
         hasher.update(path.as_bytes());
         hasher.update([0]);
         hasher.update(kind);
-        for v in [it.mode as i64, it.uid as i64, it.gid as i64, it.mtime, it.size as i64] {
+        for v in [
+            it.mode as i64,
+            it.uid as i64,
+            it.gid as i64,
+            it.mtime,
+            it.size as i64,
+        ] {
             hasher.update(v.to_le_bytes());
         }
         for v in it.stamp {
@@ -116,7 +168,11 @@ pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
 }
 
 /// Writes `items` as a tar to `out`; `progress` counts file bytes written.
-pub fn write_tar(items: &Items, out: impl Write, progress: &AtomicU64) -> io::Result<()> {
+pub fn write_tar<'a>(
+    items: impl IntoIterator<Item = (&'a String, &'a Item)>,
+    out: impl Write,
+    progress: &AtomicU64,
+) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
     let mut first_of_group: BTreeMap<(u64, u64), &str> = BTreeMap::new();
     for (path, it) in items {
@@ -126,8 +182,16 @@ pub fn write_tar(items: &Items, out: impl Write, progress: &AtomicU64) -> io::Re
         h.set_gid(it.gid as u64);
         h.set_mtime(it.mtime.max(0) as u64);
         if !it.xattrs.is_empty() {
-            let recs: Vec<(String, &[u8])> =
-                it.xattrs.iter().map(|(k, v)| (format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)), v.as_slice())).collect();
+            let recs: Vec<(String, &[u8])> = it
+                .xattrs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)),
+                        v.as_slice(),
+                    )
+                })
+                .collect();
             b.append_pax_extensions(recs.iter().map(|(k, v)| (k.as_str(), *v)))?;
         }
         if let Some(g) = it.link_group {
@@ -145,22 +209,51 @@ pub fn write_tar(items: &Items, out: impl Write, progress: &AtomicU64) -> io::Re
                 h.set_size(0);
                 b.append_data(&mut h, format!("{path}/"), io::empty())?;
             }
+            Content::Empty => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                b.append_data(&mut h, path, io::empty())?;
+            }
+            Content::Special(kind, major, minor) => {
+                h.set_entry_type(*kind);
+                h.set_size(0);
+                h.set_device_major(*major)?;
+                h.set_device_minor(*minor)?;
+                b.append_data(&mut h, path, io::empty())?;
+            }
             Content::Symlink(target) => {
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
-                b.append_link(&mut h, path, std::ffi::OsStr::new(&String::from_utf8_lossy(target).into_owned()))?;
+                b.append_link(
+                    &mut h,
+                    path,
+                    std::ffi::OsStr::new(&String::from_utf8_lossy(target).into_owned()),
+                )?;
             }
             Content::File(src) => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(it.size);
-                let f = File::open(src).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", src.display())))?;
-                let r = Exact { read: |buf: &mut [u8], off: u64| f.read_at(buf, off), off: 0, size: it.size, what: src.display().to_string(), progress };
+                let f = File::open(src)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", src.display())))?;
+                let r = Exact {
+                    read: |buf: &mut [u8], off: u64| f.read_at(buf, off),
+                    off: 0,
+                    size: it.size,
+                    what: src.display().to_string(),
+                    progress,
+                };
                 b.append_data(&mut h, path, r)?;
             }
             Content::Range(f, start) => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(it.size);
-                let r = Exact { read: |buf: &mut [u8], off: u64| f.read_at(buf, start + off), off: 0, size: it.size, what: path.clone(), progress };
+                let r = Exact {
+                    read: |buf: &mut [u8], off: u64| f.read_at(buf, start + off),
+                    off: 0,
+                    size: it.size,
+                    what: path.clone(),
+                    progress,
+                };
                 b.append_data(&mut h, path, r)?;
             }
         }
@@ -185,10 +278,57 @@ impl<F: FnMut(&mut [u8], u64) -> io::Result<usize>> Read for Exact<'_, F> {
         }
         let n = (self.read)(&mut buf[..want], self.off)?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} shrank while it was being copied", self.what)));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{} shrank while it was being copied", self.what),
+            ));
         }
         self.off += n as u64;
         self.progress.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
+}
+
+/// Copies bigger than this get a progress line on a terminal.
+const PROGRESS_MIN: u64 = 64 << 20;
+
+/// Writes `items` as a tar on one thread and ingests it into `store` on this
+/// one, through a pipe: one pass, nothing staged. Nothing is stored unless
+/// the whole tar was written.
+pub fn stream_layer<'a, I>(store: &Store, items: I, progress: bool) -> Result<Ingested>
+where
+    I: IntoIterator<Item = (&'a String, &'a Item)> + Clone + Send,
+{
+    let (reader, writer) = std::io::pipe().map_err(|e| invalid(format!("creating a pipe: {e}")))?;
+    let written = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let total: u64 = items.clone().into_iter().map(|(_, i)| i.size).sum();
+    std::thread::scope(|s| {
+        let tar = s.spawn(|| {
+            let r = write_tar(items, BufWriter::with_capacity(1 << 20, writer), &written);
+            done.store(true, Ordering::Relaxed);
+            r
+        });
+        if progress && total >= PROGRESS_MIN {
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let n = written.load(Ordering::Relaxed);
+                    eprint!(
+                        "\r     copying {} / {} ({}%)  ",
+                        human::bytes(n),
+                        human::bytes(total),
+                        n * 100 / total.max(1)
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                eprint!("\r{:60}\r", "");
+            });
+        }
+        let mut tar = Some(tar);
+        store.ingest_layer_checked(reader, None, || match tar.take().map(|t| t.join()) {
+            Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(invalid(format!("writing the layer: {e}"))),
+            _ => Err(invalid("the layer writer stopped unexpectedly")),
+        })
+    })
 }

@@ -7,7 +7,9 @@ pub mod context;
 pub mod copy;
 pub mod kubefile;
 pub mod layer;
+mod run;
 mod steps;
+pub mod upper_layer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -63,22 +65,40 @@ struct State<'s> {
 /// Builds and tags an image; on any error nothing is tagged.
 pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
     let name = Reference::parse(&opts.tag)?.full_name();
-    let ctx_md = std::fs::metadata(&opts.context).map_err(|e| invalid(format!("build context {}: {e}", opts.context.display())))?;
+    let ctx_md = std::fs::metadata(&opts.context)
+        .map_err(|e| invalid(format!("build context {}: {e}", opts.context.display())))?;
     if !ctx_md.is_dir() {
-        return Err(invalid(format!("build context {} is not a directory", opts.context.display())));
+        return Err(invalid(format!(
+            "build context {} is not a directory",
+            opts.context.display()
+        )));
     }
-    let file = opts.file.clone().unwrap_or_else(|| opts.context.join("Kubefile"));
+    let file = opts
+        .file
+        .clone()
+        .unwrap_or_else(|| opts.context.join("Kubefile"));
     let text = read_kubefile(&file)?;
     let shown = file.display().to_string();
-    let instructions = kubefile::parse(&text).map_err(|(line, msg)| Error::Kubefile { file: shown.clone(), line, msg })?;
+    let instructions = kubefile::parse(&text).map_err(|(line, msg)| Error::Kubefile {
+        file: shown.clone(),
+        line,
+        msg,
+    })?;
     if instructions.is_empty() {
-        return Err(Error::Kubefile { file: shown, line: 1, msg: "no instructions".into() });
+        return Err(Error::Kubefile {
+            file: shown,
+            line: 1,
+            msg: "no instructions".into(),
+        });
     }
     let real = std::fs::canonicalize(&opts.context).at(&opts.context)?;
     let mut st = State {
         store,
         file: shown,
-        context: copy::Context { ignore: context::Ignore::load(&real)?, real },
+        context: copy::Context {
+            ignore: context::Ignore::load(&real)?,
+            real,
+        },
         opts,
         vars: HashMap::from([("ARCH".to_string(), host_arch().to_string())]),
         args: BTreeMap::new(),
@@ -98,12 +118,18 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
 }
 
 fn read_kubefile(file: &Path) -> Result<String> {
-    let md = std::fs::metadata(file).map_err(|e| invalid(format!("Kubefile {}: {e}", file.display())))?;
+    let md = std::fs::metadata(file)
+        .map_err(|e| invalid(format!("Kubefile {}: {e}", file.display())))?;
     if md.len() > MAX_KUBEFILE {
-        return Err(invalid(format!("Kubefile {} is {} bytes; the limit is 16 MiB", file.display(), md.len())));
+        return Err(invalid(format!(
+            "Kubefile {} is {} bytes; the limit is 16 MiB",
+            file.display(),
+            md.len()
+        )));
     }
     let bytes = std::fs::read(file).at(file)?;
-    String::from_utf8(bytes).map_err(|_| invalid(format!("Kubefile {} is not UTF-8 text", file.display())))
+    String::from_utf8(bytes)
+        .map_err(|_| invalid(format!("Kubefile {} is not UTF-8 text", file.display())))
 }
 
 impl State<'_> {
@@ -113,7 +139,11 @@ impl State<'_> {
             eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
             self.step(ins).map_err(|e| match e {
                 Error::Kubefile { .. } => e,
-                other => Error::Kubefile { file: self.file.clone(), line: ins.line, msg: other.to_string() },
+                other => Error::Kubefile {
+                    file: self.file.clone(),
+                    line: ins.line,
+                    msg: other.to_string(),
+                },
             })?;
         }
         for (k, _) in &self.opts.build_args {
@@ -130,7 +160,10 @@ impl State<'_> {
         if self.new_blobs.is_empty() {
             return;
         }
-        let removed = self.store.lock().and_then(|lock| self.store.remove_unreferenced(&self.new_blobs, &lock));
+        let removed = self
+            .store
+            .lock()
+            .and_then(|lock| self.store.remove_unreferenced(&self.new_blobs, &lock));
         if let Err(e) = removed {
             eprintln!("warning: removing the layers of the failed build: {e}");
         }
@@ -139,7 +172,10 @@ impl State<'_> {
     fn finish(&mut self, name: &str) -> Result<Image> {
         if !self.args.is_empty() {
             let args = serde_json::to_string(&self.args).map_err(|e| invalid(e.to_string()))?;
-            self.config.config.labels.insert(crate::image::spec::LABEL_ARGS.into(), args);
+            self.config
+                .config
+                .labels
+                .insert(crate::image::spec::LABEL_ARGS.into(), args);
         }
         self.config.created = Some(now_rfc3339());
         if self.config.architecture.is_empty() {
@@ -149,7 +185,10 @@ impl State<'_> {
             self.config.os = "linux".into();
         }
         let layers: Vec<(Digest, u64)> = self.layers.iter().map(|(d, s, _)| (*d, *s)).collect();
-        self.config.rootfs = RootFs { kind: "layers".into(), diff_ids: layers.iter().map(|l| l.0).collect() };
+        self.config.rootfs = RootFs {
+            kind: "layers".into(),
+            diff_ids: layers.iter().map(|l| l.0).collect(),
+        };
         let img = self.store.commit_image(&self.config, &layers, name)?;
         for (key, layer) in &self.cache_entries {
             if let Err(e) = self.store.cache_put(key, layer) {
@@ -161,11 +200,20 @@ impl State<'_> {
     }
 
     fn history(&mut self, created_by: String, empty_layer: bool) {
-        self.config.history.push(History { created: Some(now_rfc3339()), created_by: Some(created_by), comment: None, empty_layer });
+        self.config.history.push(History {
+            created: Some(now_rfc3339()),
+            created_by: Some(created_by),
+            comment: None,
+            empty_layer,
+        });
     }
 
     fn kubefile_error(&self, line: usize, msg: impl Into<String>) -> Error {
-        Error::Kubefile { file: self.file.clone(), line, msg: msg.into() }
+        Error::Kubefile {
+            file: self.file.clone(),
+            line,
+            msg: msg.into(),
+        }
     }
 
     /// Starts from a base image's layers and config.
@@ -195,7 +243,11 @@ pub fn now_rfc3339() -> String {
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
     format_time(secs, 'T', "Z")
 }
 
@@ -212,7 +264,12 @@ pub fn format_time(secs: i64, sep: char, suffix: &str) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}{suffix}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}{suffix}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -220,6 +277,9 @@ mod tests {
     #[test]
     fn time_format() {
         assert_eq!(super::format_time(0, 'T', "Z"), "1970-01-01T00:00:00Z");
-        assert_eq!(super::format_time(1_700_000_000, ' ', ""), "2023-11-14 22:13:20");
+        assert_eq!(
+            super::format_time(1_700_000_000, ' ', ""),
+            "2023-11-14 22:13:20"
+        );
     }
 }

@@ -1,27 +1,23 @@
 //! One method per Kubefile instruction; layer steps stream their tar into ingest.
 
-use std::io::BufWriter;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
-
 use sha2::{Digest as _, Sha256};
 
 use super::copy::{plan_copy, Below, CopyRequest};
 use super::kubefile::{expand, words, Instruction};
-use super::layer::{fingerprint, write_tar, Items};
+use super::layer::{fingerprint, stream_layer};
 use super::State;
 use crate::digest::Digest;
 use crate::error::{invalid, Error, Result};
 use crate::human::bytes as human_bytes;
 
-/// Copies bigger than this get a progress line on a terminal.
-const PROGRESS_MIN: u64 = 64 << 20;
-
 impl State<'_> {
     pub(super) fn step(&mut self, ins: &Instruction) -> Result<()> {
         let kw = ins.keyword.as_str();
         if !self.from_seen && kw != "FROM" && kw != "ARG" {
-            return Err(self.kubefile_error(ins.line, format!("{kw} before FROM: a Kubefile starts with FROM")));
+            return Err(self.kubefile_error(
+                ins.line,
+                format!("{kw} before FROM: a Kubefile starts with FROM"),
+            ));
         }
         match kw {
             "FROM" => self.from(ins),
@@ -50,7 +46,11 @@ impl State<'_> {
             }
             "CMDS" | "LAUNCH" => {
                 let list = self.list(ins)?;
-                let key = if kw == "CMDS" { "launch.sealer.io/cmds" } else { "launch.sealer.io/apps" };
+                let key = if kw == "CMDS" {
+                    "launch.sealer.io/cmds"
+                } else {
+                    "launch.sealer.io/apps"
+                };
                 let value = serde_json::to_string(&list).map_err(|e| invalid(e.to_string()))?;
                 self.config.config.labels.insert(key.into(), value);
                 self.history(format!("{kw} {}", ins.rest), true);
@@ -58,14 +58,19 @@ impl State<'_> {
             }
             "KUBEVERSION" => {
                 let w = self.words(ins)?;
-                let [v] = w.as_slice() else { return Err(invalid("KUBEVERSION takes one version, e.g. v1.22.15")) };
-                self.config.config.labels.insert("cluster.alpha.sealer.io/kube-version".into(), v.clone());
+                let [v] = w.as_slice() else {
+                    return Err(invalid("KUBEVERSION takes one version, e.g. v1.22.15"));
+                };
+                self.config
+                    .config
+                    .labels
+                    .insert("cluster.alpha.sealer.io/kube-version".into(), v.clone());
                 self.history(format!("KUBEVERSION {v}"), true);
                 Ok(())
             }
             "COPY" | "ADD" => self.copy(ins, kw == "ADD"),
             "APP" | "CNI" | "CSI" => self.app(ins, kw),
-            "RUN" => Err(invalid("RUN is not supported yet: it needs writable mounts (see the RUN issue)")),
+            "RUN" => self.run_step(ins),
             other => Err(invalid(format!("unknown instruction {other}"))),
         }
     }
@@ -77,7 +82,10 @@ impl State<'_> {
     /// JSON array (expanded) or shell words.
     fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
         match &ins.json {
-            Some(v) => v.iter().map(|s| expand(s, &self.vars).map_err(invalid)).collect(),
+            Some(v) => v
+                .iter()
+                .map(|s| expand(s, &self.vars).map_err(invalid))
+                .collect(),
             None => self.words(ins),
         }
     }
@@ -88,14 +96,19 @@ impl State<'_> {
             .into_iter()
             .map(|w| match w.split_once('=') {
                 Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => Err(invalid(format!("{} expects KEY=VALUE, got {w:?}", ins.keyword))),
+                _ => Err(invalid(format!(
+                    "{} expects KEY=VALUE, got {w:?}",
+                    ins.keyword
+                ))),
             })
             .collect()
     }
 
     fn from(&mut self, ins: &Instruction) -> Result<()> {
         if self.from_seen {
-            return Err(invalid("a second FROM: multi-stage Kubefiles are not supported"));
+            return Err(invalid(
+                "a second FROM: multi-stage Kubefiles are not supported",
+            ));
         }
         self.from_seen = true;
         let w = self.words(ins)?;
@@ -106,10 +119,16 @@ impl State<'_> {
         };
         if image != "scratch" {
             let base = self.store.resolve(image).map_err(|e| match e {
-                Error::ImageNotFound(n) => invalid(format!("base image {n} is not in the store (build, pull or load it first)")),
+                Error::ImageNotFound(n) => invalid(format!(
+                    "base image {n} is not in the store (build, pull or load it first)"
+                )),
                 other => other,
             })?;
-            eprintln!(" ---> base {} ({} layers)", base.id.short(), base.manifest.layers.len());
+            eprintln!(
+                " ---> base {} ({} layers)",
+                base.id.short(),
+                base.manifest.layers.len()
+            );
             self.from_image(base)?;
         }
         Ok(())
@@ -121,7 +140,13 @@ impl State<'_> {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
                 None => (w.clone(), None),
             };
-            let given = self.opts.build_args.iter().rev().find(|(bk, _)| *bk == k).map(|(_, v)| v.clone());
+            let given = self
+                .opts
+                .build_args
+                .iter()
+                .rev()
+                .find(|(bk, _)| *bk == k)
+                .map(|(_, v)| v.clone());
             if given.is_some() {
                 self.used_args.push(k.clone());
             }
@@ -139,11 +164,20 @@ impl State<'_> {
             self.pairs(ins)?
         } else {
             // Legacy form: ENV KEY value with spaces
-            let (k, v) = ins.rest.split_once(char::is_whitespace).ok_or_else(|| invalid("ENV expects KEY=VALUE"))?;
-            vec![(k.to_string(), expand(v.trim(), &self.vars).map_err(invalid)?)]
+            let (k, v) = ins
+                .rest
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| invalid("ENV expects KEY=VALUE"))?;
+            vec![(
+                k.to_string(),
+                expand(v.trim(), &self.vars).map_err(invalid)?,
+            )]
         };
         for (k, v) in pairs {
-            self.config.config.env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(&k));
+            self.config
+                .config
+                .env
+                .retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(&k));
             self.config.config.env.push(format!("{k}={v}"));
             self.vars.insert(k, v);
         }
@@ -153,7 +187,13 @@ impl State<'_> {
 
     fn copy(&mut self, ins: &Instruction, add: bool) -> Result<()> {
         let mut args = self.list(ins)?;
-        let mut req = CopyRequest { sources: Vec::new(), dest: String::new(), chown: None, chmod: None, add };
+        let mut req = CopyRequest {
+            sources: Vec::new(),
+            dest: String::new(),
+            chown: None,
+            chmod: None,
+            add,
+        };
         while args.first().is_some_and(|a| a.starts_with("--")) {
             let flag = args.remove(0);
             let (name, value) = flag.split_once('=').unwrap_or((&flag, ""));
@@ -161,20 +201,30 @@ impl State<'_> {
                 "--chown" => {
                     let (u, g) = value.split_once(':').unwrap_or((value, value));
                     let (u, g) = (u.parse(), g.parse());
-                    let (Ok(u), Ok(g)) = (u, g) else { return Err(invalid(format!("--chown={value}: use numeric UID[:GID]"))) };
+                    let (Ok(u), Ok(g)) = (u, g) else {
+                        return Err(invalid(format!("--chown={value}: use numeric UID[:GID]")));
+                    };
                     req.chown = Some((u, g));
                 }
                 "--chmod" => {
-                    req.chmod = Some(u32::from_str_radix(value, 8).map_err(|_| invalid(format!("--chmod={value}: use an octal mode")))?);
+                    req.chmod = Some(
+                        u32::from_str_radix(value, 8)
+                            .map_err(|_| invalid(format!("--chmod={value}: use an octal mode")))?,
+                    );
                 }
                 _ => return Err(invalid(format!("unsupported {} flag {name}", ins.keyword))),
             }
         }
         if args.len() < 2 {
-            return Err(invalid(format!("{} needs at least one source and a destination", ins.keyword)));
+            return Err(invalid(format!(
+                "{} needs at least one source and a destination",
+                ins.keyword
+            )));
         }
         if let Some(url) = args.iter().find(|a| a.contains("://")) {
-            return Err(invalid(format!("{url}: only sources in the build context can be copied")));
+            return Err(invalid(format!(
+                "{url}: only sources in the build context can be copied"
+            )));
         }
         req.dest = args.pop().unwrap_or_default();
         req.sources = args;
@@ -183,37 +233,75 @@ impl State<'_> {
 
     fn app(&mut self, ins: &Instruction, kw: &str) -> Result<()> {
         let w = self.list(ins)?;
-        let [name, sources @ ..] = w.as_slice() else { return Err(invalid(format!("{kw} NAME local://PATH...")) ) };
+        let [name, sources @ ..] = w.as_slice() else {
+            return Err(invalid(format!("{kw} NAME local://PATH...")));
+        };
         if sources.is_empty() {
-            return Err(invalid(format!("{kw} {name}: no sources (use local://PATH)")));
+            return Err(invalid(format!(
+                "{kw} {name}: no sources (use local://PATH)"
+            )));
         }
-        if !name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c)) || name.starts_with('.') {
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
+            || name.starts_with('.')
+        {
             return Err(invalid(format!("{kw}: bad application name {name:?}")));
         }
         let mut paths = Vec::new();
         for s in sources {
-            let p = s.strip_prefix("local://").ok_or_else(|| invalid(format!("{s}: only local:// sources are supported")))?;
+            let p = s
+                .strip_prefix("local://")
+                .ok_or_else(|| invalid(format!("{s}: only local:// sources are supported")))?;
             paths.push(p.to_string());
         }
-        let req = CopyRequest { sources: paths, dest: format!("application/apps/{name}/"), chown: None, chmod: None, add: false };
+        let req = CopyRequest {
+            sources: paths,
+            dest: format!("application/apps/{name}/"),
+            chown: None,
+            chmod: None,
+            add: false,
+        };
         self.layer_step(&req, format!("{kw} {}", ins.rest))?;
         let labels = &mut self.config.config.labels;
         labels.insert(format!("app.alpha.sealer.io/{name}"), sources.join(","));
         if kw != "APP" {
-            labels.insert(format!("cluster.alpha.sealer.io/kube-{}-{name}", kw.to_ascii_lowercase()), "true".into());
+            labels.insert(
+                format!(
+                    "cluster.alpha.sealer.io/kube-{}-{name}",
+                    kw.to_ascii_lowercase()
+                ),
+                "true".into(),
+            );
         }
         Ok(())
     }
 
     /// Plans, caches and writes one layer.
     fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
-        let below = Below { layers: self.layers.iter().rev().map(|(_, _, l)| l).collect() };
+        let below = Below {
+            layers: self.layers.iter().rev().map(|(_, _, l)| l).collect(),
+        };
         let items = plan_copy(&self.context, req, &below, &self.store.tmp_path("add"))?;
         let mut h = Sha256::new();
         h.update(self.chain.0);
         h.update(created_by.as_bytes());
         fingerprint(&items, &mut h);
         let key = Digest(h.finalize().into());
+        let progress = self.opts.progress;
+        self.cached_layer(key, created_by, |st| {
+            stream_layer(st.store, &items, progress).map(Some)
+        })
+    }
+
+    /// Reuses the layer an earlier build made under `key`, else makes it with
+    /// `make` (`None`: the step changed nothing, so it adds no layer).
+    pub(super) fn cached_layer(
+        &mut self,
+        key: Digest,
+        created_by: String,
+        make: impl FnOnce(&Self) -> Result<Option<crate::store::Ingested>>,
+    ) -> Result<()> {
         self.chain = key;
         if !self.opts.no_cache {
             if let Some((digest, size)) = self.store.cache_get(&key) {
@@ -224,49 +312,24 @@ impl State<'_> {
                 return Ok(());
             }
         }
-        let ingested = self.stream_layer(&items)?;
+        let Some(ingested) = make(self)? else {
+            eprintln!(" ---> no changes: no layer");
+            self.history(created_by, true);
+            return Ok(());
+        };
         if !ingested.existed {
             self.new_blobs.push(ingested.digest);
         }
         self.cache_entries.push((key, ingested.digest));
         let layer = self.store.open_layer(&ingested.digest)?;
-        eprintln!(" ---> layer {} ({} entries, {})", ingested.digest, items.len(), human_bytes(ingested.size));
+        eprintln!(
+            " ---> layer {} ({} entries, {})",
+            ingested.digest,
+            ingested.entries,
+            human_bytes(ingested.size)
+        );
         self.layers.push((ingested.digest, ingested.size, layer));
         self.history(created_by, false);
         Ok(())
-    }
-
-    /// Writes the tar on one thread and ingests it on this one, through a pipe.
-    fn stream_layer(&self, items: &Items) -> Result<crate::store::Ingested> {
-        let (reader, writer) = std::io::pipe().map_err(|e| invalid(format!("creating a pipe: {e}")))?;
-        let written = AtomicU64::new(0);
-        let done = AtomicBool::new(false);
-        let total: u64 = items.values().map(|i| i.size).sum();
-        std::thread::scope(|s| {
-            let tar = s.spawn(|| {
-                let r = write_tar(items, BufWriter::with_capacity(1 << 20, writer), &written);
-                done.store(true, Ordering::Relaxed);
-                r
-            });
-            if self.opts.progress && total >= PROGRESS_MIN {
-                s.spawn(|| {
-                    while !done.load(Ordering::Relaxed) {
-                        let n = written.load(Ordering::Relaxed);
-                        eprint!("\r     copying {} / {} ({}%)  ", human_bytes(n), human_bytes(total), n * 100 / total.max(1));
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                    eprint!("\r{:60}\r", "");
-                });
-            }
-            let mut tar = Some(tar);
-            self.store.ingest_layer_checked(reader, None, || {
-                let joined = tar.take().map(|t| t.join());
-                match joined {
-                    Some(Ok(Ok(()))) => Ok(()),
-                    Some(Ok(Err(e))) => Err(invalid(format!("writing the layer: {e}"))),
-                    _ => Err(invalid("the layer writer stopped unexpectedly")),
-                }
-            })
-        })
     }
 }

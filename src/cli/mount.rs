@@ -11,6 +11,7 @@ use anyhow::{bail, Context as _};
 use nix::sys::signal::{SigSet, Signal};
 use sealer_fs::fuse::layers::{LayerDirFs, LayerSource};
 use sealer_fs::fuse::merged::MergedFs;
+use sealer_fs::fuse::rw::RwFs;
 use sealer_fs::fuse::MountConfig;
 use sealer_fs::Layer;
 
@@ -31,6 +32,12 @@ pub struct Args {
     /// Serve every layer of the store at <root>/data/overlay2/<layer-id>
     #[arg(long, conflicts_with_all = ["image", "dir"])]
     layers: bool,
+    /// Writable: changes go to an upper directory (see `sealer commit`, `sealer diff`)
+    #[arg(long)]
+    rw: bool,
+    /// Upper directory of a --rw mount [default: <root>/mounts/<id>/upper, removed by umount]
+    #[arg(long, requires = "rw", value_name = "DIR")]
+    upper: Option<PathBuf>,
     /// Keep the server attached to this terminal
     #[arg(long)]
     foreground: bool,
@@ -75,14 +82,23 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         suid: a.suid,
         dev: a.dev,
         threads: 4,
+        rw: a.rw,
     };
     // Open everything before detaching, so bad input fails here, not in a log.
     let layers = match &target {
         Some(image) => Some(open_image(store, image)?),
         None => None,
     };
+    if a.rw && target.is_none() {
+        bail!("--rw needs an image: the layer view is read-only");
+    }
+    let upper = if a.rw {
+        Some(prepare_upper(store, &dir, a.upper.as_deref())?)
+    } else {
+        None
+    };
     if a.foreground {
-        return serve(store, target.as_deref(), layers, &dir, &cfg);
+        return serve(store, target.as_deref(), layers, &dir, &cfg, upper);
     }
     spawn_server(store, &a, &dir)
 }
@@ -115,10 +131,14 @@ fn spawn_server(store: &Store, a: &Args, dir: &std::path::Path) -> anyhow::Resul
         (a.suid, "--suid"),
         (a.dev, "--dev"),
         (a.layers, "--layers"),
+        (a.rw, "--rw"),
     ] {
         if on {
             cmd.arg(flag);
         }
+    }
+    if let Some(u) = &a.upper {
+        cmd.arg("--upper").arg(u);
     }
     if let Some(image) = &a.image {
         cmd.arg(image).arg(dir);
@@ -175,6 +195,7 @@ fn serve(
     layers: Option<(String, Vec<Layer>)>,
     dir: &std::path::Path,
     cfg: &MountConfig,
+    upper: Option<(PathBuf, bool)>,
 ) -> anyhow::Result<()> {
     // Block the stop signals in every thread; one thread waits for them.
     let mut signals = SigSet::empty();
@@ -184,14 +205,24 @@ fn serve(
     signals.thread_block()?;
     let log = store.mount_paths(dir).1;
     let (image_id, session) = match layers {
-        Some((id, layers)) => (
-            id,
-            Session::Image(sealer_fs::fuse::Session::new(
-                MergedFs::new(layers),
-                dir,
-                &cfg.fuser_config(),
-            )?),
-        ),
+        Some((id, layers)) => match &upper {
+            Some((u, _)) => (
+                id,
+                Session::Rw(sealer_fs::fuse::Session::new(
+                    RwFs::new(layers, u.clone()),
+                    dir,
+                    &cfg.fuser_config(),
+                )?),
+            ),
+            None => (
+                id,
+                Session::Image(sealer_fs::fuse::Session::new(
+                    MergedFs::new(layers),
+                    dir,
+                    &cfg.fuser_config(),
+                )?),
+            ),
+        },
         None => {
             let src = StoreLayers {
                 store: Store::open(store.root())?,
@@ -213,6 +244,8 @@ fn serve(
         pid: std::process::id(),
         log,
         layers: image.is_none(),
+        upper: upper.as_ref().map(|(u, _)| u.clone()),
+        upper_owned: upper.as_ref().is_some_and(|(_, owned)| *owned),
     };
     store.add_mount(&rec)?;
     let mp = dir.to_path_buf();
@@ -225,6 +258,7 @@ fn serve(
     let result = match session {
         Session::Image(s) => s.run(),
         Session::Layers(s) => s.run(),
+        Session::Rw(s) => s.run(),
     };
     store.remove_mount(dir);
     result.with_context(|| format!("serving {}", dir.display()))
@@ -233,6 +267,30 @@ fn serve(
 enum Session {
     Image(sealer_fs::fuse::Session<MergedFs>),
     Layers(sealer_fs::fuse::Session<LayerDirFs<StoreLayers>>),
+    Rw(sealer_fs::fuse::Session<RwFs>),
+}
+
+/// The upper directory of a `--rw` mount: the given one (created if
+/// missing), or a fresh one under the store. Returns it and whether we made it.
+fn prepare_upper(
+    store: &Store,
+    mountpoint: &std::path::Path,
+    given: Option<&std::path::Path>,
+) -> anyhow::Result<(PathBuf, bool)> {
+    let (dir, owned) = match given {
+        Some(d) => (d.to_path_buf(), false),
+        None => (store.default_upper(mountpoint), true),
+    };
+    if owned && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("clearing the old upper directory {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the upper directory {}", dir.display()))?;
+    if owned {
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
+    Ok((std::fs::canonicalize(&dir)?, owned))
 }
 
 /// The store as the layer view's source of layers.

@@ -4,8 +4,9 @@
 
 pub mod layers;
 pub mod merged;
+pub mod rw;
 
-pub use fuser::Session;
+pub use fuser::{spawn_mount, BackgroundSession, Session};
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -37,6 +38,8 @@ pub struct MountConfig {
     pub dev: bool,
     /// Worker threads.
     pub threads: usize,
+    /// Writable (`--rw`): the kernel lets writes through to the server.
+    pub rw: bool,
 }
 
 impl MountConfig {
@@ -46,7 +49,11 @@ impl MountConfig {
         let mut opts = vec![
             MountOption::FSName(self.fs_name.clone()),
             MountOption::Subtype("sealer".into()),
-            MountOption::RO,
+            if self.rw {
+                MountOption::RW
+            } else {
+                MountOption::RO
+            },
             MountOption::DefaultPermissions,
             MountOption::NoAtime,
             if self.suid {

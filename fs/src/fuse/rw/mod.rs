@@ -1,0 +1,402 @@
+//! The writable view (`sealer mount --rw`, Kubefile RUN): the merged lower
+//! layers read-only, an upper directory on disk taking every change, in the
+//! conventions of [`crate::upper`]. Lookups look in the upper directory first
+//! (a whiteout hides, an opaque directory stops), then in the lower layers.
+//! The first change to a lower entry copies it up (data and metadata; its
+//! parents first). Deleting a lower entry leaves a whiteout; a directory made
+//! where a lower one was deleted is opaque.
+//!
+//! Inodes are allocated per path as they are looked up (the table keeps a
+//! parent and a name per inode, so a rename moves one record). Renaming a
+//! directory that has lower contents returns EXDEV, like overlayfs without
+//! `redirect_dir`; `mv` then copies it. Inode numbers are not stable across
+//! `--rw` mounts.
+
+mod ops;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{Errno, FileAttr, FileType, INodeNo};
+
+use super::{attr, dir_nlink, OpenDirs};
+use crate::index::{Kind, LayerIndex};
+use crate::layer::Layer;
+use crate::merge::{self, Merged, Node};
+use crate::upper;
+
+/// Attribute and entry timeout: short, the tree changes under us.
+const TTL: Duration = Duration::from_secs(1);
+
+/// One path of the merged tree that the kernel knows.
+struct Inode {
+    parent: u64,
+    name: Vec<u8>,
+    /// What the lower layers have at this path (None: nothing, or hidden).
+    lower: Option<Merged>,
+}
+
+#[derive(Default)]
+struct Table {
+    inodes: HashMap<u64, Inode>,
+    by_name: HashMap<(u64, Vec<u8>), u64>,
+    next: u64,
+}
+
+/// An open file: in the upper directory, or still only in a lower layer.
+enum Handle {
+    Upper(File),
+    Lower(Node),
+}
+
+/// Lower layers plus a writable upper directory, served as one tree.
+pub struct RwFs {
+    layers: Vec<Layer>,
+    upper: PathBuf,
+    table: Mutex<Table>,
+    files: Mutex<HashMap<u64, Handle>>,
+    next_fh: std::sync::atomic::AtomicU64,
+    open_dirs: OpenDirs,
+}
+
+/// The errno of an I/O error (EIO when it has none).
+fn errno(e: &io::Error) -> Errno {
+    Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl RwFs {
+    /// Serves `layers` (top first) with changes going to `upper`, an existing
+    /// directory (empty, or the upper directory of an earlier mount).
+    pub fn new(layers: Vec<Layer>, upper: PathBuf) -> RwFs {
+        let mut t = Table {
+            next: 2,
+            ..Table::default()
+        };
+        let root_lower = if layers.is_empty() {
+            None
+        } else {
+            let stack: Vec<&LayerIndex> = layers.iter().map(|l| &l.index).collect();
+            Some(merge::root(&stack))
+        };
+        t.inodes.insert(
+            INodeNo::ROOT.0,
+            Inode {
+                parent: INodeNo::ROOT.0,
+                name: Vec::new(),
+                lower: root_lower,
+            },
+        );
+        RwFs {
+            layers,
+            upper,
+            table: Mutex::new(t),
+            files: Mutex::new(HashMap::new()),
+            next_fh: std::sync::atomic::AtomicU64::new(1),
+            open_dirs: OpenDirs::default(),
+        }
+    }
+
+    fn stack(&self) -> Vec<&LayerIndex> {
+        self.layers.iter().map(|l| &l.index).collect()
+    }
+
+    /// The path of an inode relative to the root (empty for the root).
+    fn rel_path(t: &Table, mut ino: u64) -> Option<PathBuf> {
+        let mut parts = Vec::new();
+        while ino != INodeNo::ROOT.0 {
+            let i = t.inodes.get(&ino)?;
+            parts.push(i.name.as_slice());
+            ino = i.parent;
+        }
+        let mut p = PathBuf::new();
+        for part in parts.iter().rev() {
+            p.push(OsStr::from_bytes(part));
+        }
+        Some(p)
+    }
+
+    fn upper_path(&self, t: &Table, ino: u64) -> Result<PathBuf, Errno> {
+        Ok(self
+            .upper
+            .join(Self::rel_path(t, ino).ok_or(Errno::ENOENT)?))
+    }
+
+    /// Finds what is visible at `name` in directory `parent`: the upper entry's
+    /// metadata (None if only lower) and the lower entry (None if hidden or
+    /// absent). ENOENT if nothing is visible.
+    fn resolve(
+        &self,
+        t: &Table,
+        parent: u64,
+        name: &[u8],
+    ) -> Result<(Option<fs::Metadata>, Option<Merged>), Errno> {
+        let dir = t.inodes.get(&parent).ok_or(Errno::ENOENT)?;
+        let parent_upper = self.upper_path(t, parent)?;
+        let path = parent_upper.join(OsStr::from_bytes(name));
+        let lower_below = || match &dir.lower {
+            Some(Merged::Dir(parts)) if !parts.is_empty() && !upper::is_opaque(&parent_upper) => {
+                merge::lookup(&self.stack(), parts, name)
+            }
+            _ => None,
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(md) if upper::is_whiteout(&md) => Err(Errno::ENOENT),
+            Ok(md) if md.is_dir() => {
+                let lower = if upper::is_opaque(&path) {
+                    None
+                } else {
+                    lower_below().filter(|m| matches!(m, Merged::Dir(_)))
+                };
+                Ok((Some(md), lower))
+            }
+            Ok(md) => Ok((Some(md), None)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match lower_below() {
+                Some(m) => Ok((None, Some(m))),
+                None => Err(Errno::ENOENT),
+            },
+            Err(e) => Err(errno(&e)),
+        }
+    }
+
+    /// The inode for `name` in `parent`, created if the kernel did not know it.
+    fn inode_for(t: &mut Table, parent: u64, name: &[u8], lower: Option<Merged>) -> u64 {
+        if let Some(&ino) = t.by_name.get(&(parent, name.to_vec())) {
+            if let Some(i) = t.inodes.get_mut(&ino) {
+                i.lower = lower;
+            }
+            return ino;
+        }
+        let ino = t.next;
+        t.next += 1;
+        t.inodes.insert(
+            ino,
+            Inode {
+                parent,
+                name: name.to_vec(),
+                lower,
+            },
+        );
+        t.by_name.insert((parent, name.to_vec()), ino);
+        ino
+    }
+
+    /// Forgets the name `name` in `parent` (after unlink, rmdir, rename away).
+    fn unbind(t: &mut Table, parent: u64, name: &[u8]) {
+        if let Some(ino) = t.by_name.remove(&(parent, name.to_vec())) {
+            t.inodes.remove(&ino);
+        }
+    }
+
+    /// Attributes of an inode whose state `resolve` returned.
+    fn attr_from(
+        &self,
+        ino: u64,
+        upper_md: Option<&fs::Metadata>,
+        lower: Option<&Merged>,
+    ) -> Result<FileAttr, Errno> {
+        if let Some(md) = upper_md {
+            return Ok(attr_of_metadata(ino, md));
+        }
+        let m = lower.ok_or(Errno::ENOENT)?;
+        let top = m.top();
+        let index = &self.layers[top.layer].index;
+        let mut a = attr(ino, &index.meta(top.id));
+        if let Merged::Dir(parts) = m {
+            a.nlink = if parts.len() > 1 {
+                1
+            } else {
+                dir_nlink(index, top.id)
+            };
+        }
+        Ok(a)
+    }
+
+    /// Current attributes of a known inode.
+    fn getattr_ino(&self, t: &Table, ino: u64) -> Result<FileAttr, Errno> {
+        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+        let path = self.upper_path(t, ino)?;
+        match fs::symlink_metadata(&path) {
+            Ok(md) if !upper::is_whiteout(&md) => Ok(attr_of_metadata(ino, &md)),
+            _ if ino == INodeNo::ROOT.0 && i.lower.is_none() => Ok(empty_root_attr()),
+            _ => self.attr_from(ino, None, i.lower.as_ref()),
+        }
+    }
+
+    /// Makes sure inode `ino` exists in the upper directory, copying it (and
+    /// its parents) up from the lower layers if needed. Returns its upper path.
+    fn copy_up(&self, t: &Table, ino: u64) -> Result<PathBuf, Errno> {
+        let path = self.upper_path(t, ino)?;
+        match fs::symlink_metadata(&path) {
+            Ok(md) if !upper::is_whiteout(&md) => return Ok(path),
+            Ok(_) => return Err(Errno::ENOENT),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(errno(&e)),
+            Err(_) => {}
+        }
+        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+        if ino != INodeNo::ROOT.0 {
+            self.copy_up(t, i.parent)?;
+        }
+        let top = i.lower.as_ref().ok_or(Errno::ENOENT)?.top();
+        upper::copy_up(&self.layers[top.layer], top.id, &path).map_err(|e| {
+            eprintln!("error: copying up {}: {e}", path.display());
+            errno(&e)
+        })?;
+        Ok(path)
+    }
+
+    /// Gets `name` in `parent` ready to be created: the parent is copied up
+    /// and a whiteout there is removed. Returns the new path and whether a
+    /// lower entry was hidden (a directory made there must be opaque).
+    fn prepare_create(
+        &self,
+        t: &Table,
+        parent: u64,
+        name: &[u8],
+    ) -> Result<(PathBuf, bool), Errno> {
+        match self.resolve(t, parent, name) {
+            Ok(_) => return Err(Errno::from_i32(libc::EEXIST)),
+            Err(e) if e != Errno::ENOENT => return Err(e),
+            Err(_) => {}
+        }
+        let dir = self.copy_up(t, parent)?;
+        let path = dir.join(OsStr::from_bytes(name));
+        let mut hid_lower = false;
+        if let Ok(md) = fs::symlink_metadata(&path) {
+            if upper::is_whiteout(&md) {
+                fs::remove_file(&path).map_err(|e| errno(&e))?;
+                hid_lower = true;
+            }
+        }
+        Ok((path, hid_lower))
+    }
+
+    /// The visible children of a directory: name -> (upper metadata, lower).
+    fn children(
+        &self,
+        t: &Table,
+        ino: u64,
+    ) -> Result<Vec<(Vec<u8>, Option<fs::Metadata>, Option<Merged>)>, Errno> {
+        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+        let path = self.upper_path(t, ino)?;
+        let mut out: std::collections::BTreeMap<Vec<u8>, (Option<fs::Metadata>, Option<Merged>)> =
+            Default::default();
+        let mut hidden = std::collections::HashSet::new();
+        let mut opaque = false;
+        match fs::read_dir(&path) {
+            Ok(rd) => {
+                opaque = upper::is_opaque(&path);
+                for e in rd.flatten() {
+                    let Ok(md) = e.metadata() else { continue };
+                    let name = e.file_name().as_bytes().to_vec();
+                    if upper::is_whiteout(&md) {
+                        hidden.insert(name);
+                    } else {
+                        out.insert(name, (Some(md), None));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(errno(&e)),
+        }
+        if let (false, Some(Merged::Dir(parts))) = (opaque, &i.lower) {
+            if !parts.is_empty() {
+                for (name, m) in merge::read_dir(&self.stack(), parts) {
+                    if hidden.contains(name) {
+                        continue;
+                    }
+                    match out.get_mut(name) {
+                        Some((Some(md), lower)) if md.is_dir() && matches!(m, Merged::Dir(_)) => {
+                            let child = path.join(OsStr::from_bytes(name));
+                            if !upper::is_opaque(&child) {
+                                *lower = Some(m);
+                            }
+                        }
+                        Some(_) => {}
+                        None => {
+                            out.insert(name.to_vec(), (None, Some(m)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(n, (md, l))| (n, md, l)).collect())
+    }
+}
+
+fn system_time(secs: i64, nsec: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::new(secs as u64, nsec as u32)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs()) + Duration::from_nanos(nsec as u64)
+    }
+}
+
+/// Attributes of an upper entry, from `lstat`.
+fn attr_of_metadata(ino: u64, md: &fs::Metadata) -> FileAttr {
+    let ft = md.file_type();
+    let kind = if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_symlink() {
+        FileType::Symlink
+    } else if ft.is_char_device() {
+        FileType::CharDevice
+    } else if ft.is_block_device() {
+        FileType::BlockDevice
+    } else if ft.is_fifo() {
+        FileType::NamedPipe
+    } else if ft.is_socket() {
+        FileType::Socket
+    } else {
+        FileType::RegularFile
+    };
+    FileAttr {
+        ino: INodeNo(ino),
+        size: md.size(),
+        blocks: md.blocks(),
+        atime: system_time(md.atime(), md.atime_nsec()),
+        mtime: system_time(md.mtime(), md.mtime_nsec()),
+        ctime: system_time(md.ctime(), md.ctime_nsec()),
+        crtime: system_time(md.mtime(), md.mtime_nsec()),
+        kind,
+        perm: (md.mode() & 0o7777) as u16,
+        nlink: md.nlink() as u32,
+        uid: md.uid(),
+        gid: md.gid(),
+        rdev: md.rdev() as u32,
+        blksize: md.blksize() as u32,
+        flags: 0,
+    }
+}
+
+fn empty_root_attr() -> FileAttr {
+    let m = crate::index::Meta {
+        kind: Kind::Dir,
+        opaque: false,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        mtime_nsec: 0,
+        nlink: 2,
+        inode: 0,
+        size: 0,
+        data: 0,
+    };
+    attr(INodeNo::ROOT.0, &m)
+}
+
+/// Whether a path is in the upper directory (not only lower).
+fn in_upper(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|md| !upper::is_whiteout(&md))
+}

@@ -1,0 +1,196 @@
+//! The writable upper directory of a `--rw` mount, in the kernel overlayfs's
+//! own conventions so it reads the same to both: a deleted lower entry is a
+//! 0/0 character device (whiteout), a directory that hides everything below
+//! it carries `trusted.overlay.opaque=y`. Copy-up brings a lower entry into
+//! the upper directory with its data and metadata (mode, owner, xattrs,
+//! times); [`changes`] lists what differs from the lower layers.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use nix::sys::stat::{mknod, utimensat, Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+
+use crate::index::{EntryId, Kind, LayerIndex};
+use crate::layer::Layer;
+use crate::merge::{self, Merged};
+use crate::sys;
+
+/// The xattr marking an opaque directory.
+pub const OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+
+/// Whether `md` is a whiteout (a 0/0 character device).
+pub fn is_whiteout(md: &fs::Metadata) -> bool {
+    md.file_type().is_char_device() && md.rdev() == 0
+}
+
+/// Creates a whiteout at `path`.
+pub fn make_whiteout(path: &Path) -> io::Result<()> {
+    mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(io::Error::from)
+}
+
+/// Whether the directory at `path` is opaque.
+pub fn is_opaque(path: &Path) -> bool {
+    matches!(sys::get_xattr(path, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
+}
+
+/// Marks the directory at `path` opaque.
+pub fn set_opaque(path: &Path) -> io::Result<()> {
+    sys::set_xattr(path, OPAQUE_XATTR, b"y", 0)
+}
+
+/// Sets a path's times without following a symlink.
+pub fn set_times(path: &Path, atime: TimeSpec, mtime: TimeSpec) -> io::Result<()> {
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Copies the lower entry `id` of `layer` to `dest` (which must not exist):
+/// a directory is created empty; data, link target, device number, owner,
+/// mode, xattrs and times are copied.
+pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path) -> io::Result<()> {
+    let m = layer.index.meta(id);
+    match m.kind {
+        Kind::Dir => fs::create_dir(dest)?,
+        Kind::File => {
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dest)?;
+            let copied = layer.copy_to(id, &mut out).and_then(|_| out.sync_data());
+            if let Err(e) = copied {
+                let _ = fs::remove_file(dest);
+                return Err(e);
+            }
+        }
+        Kind::Symlink => {
+            let target = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(
+                layer.index.link_target(id),
+            );
+            std::os::unix::fs::symlink(target, dest)?
+        }
+        Kind::CharDev | Kind::BlockDev | Kind::Fifo => {
+            let kind = match m.kind {
+                Kind::CharDev => SFlag::S_IFCHR,
+                Kind::BlockDev => SFlag::S_IFBLK,
+                _ => SFlag::S_IFIFO,
+            };
+            mknod(dest, kind, Mode::from_bits_truncate(0o600), m.rdev()).map_err(io::Error::from)?
+        }
+        Kind::Whiteout => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
+    }
+    std::os::unix::fs::lchown(dest, Some(m.uid), Some(m.gid))?;
+    if m.kind != Kind::Symlink {
+        fs::set_permissions(dest, std::os::unix::fs::PermissionsExt::from_mode(m.mode))?;
+    }
+    for (k, v) in layer.index.xattrs(id) {
+        sys::set_xattr(dest, k, v, 0)?;
+    }
+    let t = TimeSpec::new(m.mtime, m.mtime_nsec as i64);
+    set_times(dest, t, t)
+}
+
+/// A difference between the upper directory and the lower layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// New path.
+    Added,
+    /// Path present below, changed or copied up.
+    Changed,
+    /// Path present below, deleted.
+    Deleted,
+}
+
+impl Change {
+    /// `A`, `C` or `D`, as `docker diff` prints.
+    pub fn letter(self) -> char {
+        match self {
+            Change::Added => 'A',
+            Change::Changed => 'C',
+            Change::Deleted => 'D',
+        }
+    }
+}
+
+/// Every change of `upper` against the lower stack (top first), sorted by path.
+pub fn changes(upper: &Path, lower: &[&LayerIndex]) -> io::Result<Vec<(String, Change)>> {
+    let mut out = Vec::new();
+    walk_changes(upper, "", lower, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk_changes(
+    dir: &Path,
+    prefix: &str,
+    lower: &[&LayerIndex],
+    out: &mut Vec<(String, Change)>,
+) -> io::Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let md = fs::symlink_metadata(e.path())?;
+        let below = if lower.is_empty() {
+            None
+        } else {
+            merge::resolve(lower, path.as_bytes())
+        };
+        if is_whiteout(&md) {
+            if below.is_some() {
+                out.push((path, Change::Deleted));
+            }
+            continue;
+        }
+        out.push((
+            path.clone(),
+            if below.is_some() {
+                Change::Changed
+            } else {
+                Change::Added
+            },
+        ));
+        if md.is_dir() {
+            if is_opaque(&e.path()) {
+                if let Some(Merged::Dir(parts)) = &below {
+                    for (n, _) in merge::read_dir(lower, parts) {
+                        let child = format!("{path}/{}", String::from_utf8_lossy(n));
+                        if fs::symlink_metadata(e.path().join(String::from_utf8_lossy(n).as_ref()))
+                            .is_err()
+                        {
+                            out.push((child, Change::Deleted));
+                        }
+                    }
+                }
+            }
+            walk_changes(&e.path(), &path, lower, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens an upper file for the given `open(2)` flags (creation flags dropped).
+pub fn open_upper(path: &Path, flags: i32) -> io::Result<File> {
+    let acc = flags & libc::O_ACCMODE;
+    let mut o = OpenOptions::new();
+    o.read(acc == libc::O_RDONLY || acc == libc::O_RDWR);
+    o.write(acc == libc::O_WRONLY || acc == libc::O_RDWR);
+    o.custom_flags(
+        flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME),
+    );
+    o.open(path)
+}

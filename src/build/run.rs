@@ -1,0 +1,180 @@
+//! Kubefile RUN: the image so far is mounted read-write (our userspace
+//! overlay, no kernel overlayfs needed) in a temporary directory; the command
+//! runs on the host with its working directory there and `<mount>/bin` first
+//! on PATH; what it changed becomes the step's layer.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sealer_fs::fuse::rw::RwFs;
+use sealer_fs::fuse::{spawn_mount, BackgroundSession, MountConfig};
+use sha2::{Digest as _, Sha256};
+
+use super::kubefile::Instruction;
+use super::layer::stream_layer;
+use super::upper_layer::upper_items;
+use super::State;
+use crate::digest::Digest;
+use crate::error::{invalid, IoContext, Result};
+
+/// A temporary read-write mount of the image being built; always undone.
+struct RunMount {
+    session: Option<BackgroundSession>,
+    dir: PathBuf,
+    mountpoint: PathBuf,
+}
+
+impl Drop for RunMount {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            if let Err(e) = s.umount_and_join() {
+                eprintln!(
+                    "warning: unmounting {}: {e}; detaching it",
+                    self.mountpoint.display()
+                );
+                let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("warning: removing {}: {e}", self.dir.display());
+        }
+    }
+}
+
+impl State<'_> {
+    pub(super) fn run_step(&mut self, ins: &Instruction) -> Result<()> {
+        let argv = match &ins.json {
+            Some(v) if !v.is_empty() => v.clone(),
+            Some(_) => return Err(invalid("RUN with an empty command")),
+            None if ins.rest.is_empty() => return Err(invalid("RUN with an empty command")),
+            None => vec!["/bin/sh".into(), "-c".into(), ins.rest.clone()],
+        };
+        let env = self.run_env();
+        let mut h = Sha256::new();
+        h.update(self.chain.0);
+        h.update(b"RUN\0");
+        for a in argv.iter().chain(env.iter().flat_map(|(k, v)| [k, v])) {
+            h.update(a.as_bytes());
+            h.update([0]);
+        }
+        let key = Digest(h.finalize().into());
+        let created_by = format!("RUN {}", ins.rest);
+        let progress = self.opts.progress;
+        self.cached_layer(key, created_by, |st| {
+            let tmp = st.store.tmp_path("run");
+            let (upper, mountpoint) = (tmp.join("upper"), tmp.join("rootfs"));
+            for d in [&upper, &mountpoint] {
+                std::fs::create_dir_all(d).at(d)?;
+            }
+            std::fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .at(&upper)?;
+            let mut layers = Vec::new();
+            for (d, _, _) in st.layers.iter().rev() {
+                layers.push(st.store.open_layer(d)?);
+            }
+            let had_files = !layers.is_empty();
+            let cfg = MountConfig {
+                fs_name: "sealer:build".into(),
+                threads: 2,
+                rw: true,
+                ..MountConfig::default()
+            };
+            let mut mount = RunMount {
+                session: None,
+                dir: tmp.clone(),
+                mountpoint: mountpoint.clone(),
+            };
+            let session = spawn_mount(
+                RwFs::new(layers, upper.clone()),
+                &mountpoint,
+                &cfg.fuser_config(),
+            )
+            .map_err(|e| {
+                invalid(format!(
+                    "mounting the image read-write at {}: {e}",
+                    mountpoint.display()
+                ))
+            })?;
+            mount.session = Some(session);
+            run_command(&argv, &mountpoint, &env)?;
+            if had_files && root_is_empty(&mountpoint)? {
+                return Err(invalid(
+                    "RUN deleted the whole rootfs; refusing to make an empty ClusterImage",
+                ));
+            }
+            drop(mount.session.take().map(|s| s.umount_and_join()));
+            let items = upper_items(&upper)?;
+            if items.is_empty() {
+                return Ok(None);
+            }
+            stream_layer(st.store, items.iter().map(|(p, i)| (p, i)), progress).map(Some)
+        })
+    }
+
+    /// ENV and ARG values, as RUN sees them.
+    fn run_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for e in &self.config.config.env {
+            if let Some((k, v)) = e.split_once('=') {
+                env.retain(|(ek, _)| ek != k);
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        env.sort();
+        env
+    }
+}
+
+/// Runs the command in `cwd`, streaming its output with a prefix.
+fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<()> {
+    let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PATH", format!("{}:{host_path}", cwd.join("bin").display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| invalid(format!("cannot run {:?}: {e}", argv[0])))?;
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    std::thread::scope(|s| {
+        for stream in [
+            out.map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+            err.map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            s.spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+                    eprintln!("  | {line}");
+                }
+            });
+        }
+    });
+    let status = child
+        .wait()
+        .map_err(|e| invalid(format!("waiting for {:?}: {e}", argv[0])))?;
+    if !status.success() {
+        return Err(invalid(format!(
+            "RUN failed: {} exited with {status}",
+            argv.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+fn root_is_empty(mountpoint: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(mountpoint)
+        .at(mountpoint)?
+        .next()
+        .is_none())
+}
