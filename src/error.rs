@@ -45,6 +45,23 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A registry could not be reached, refused a request or answered
+    /// something we cannot use.
+    #[error("{registry}: {why}")]
+    Registry {
+        /// The registry host (and the repository or reference concerned).
+        registry: String,
+        /// What happened.
+        why: String,
+    },
+    /// An archive (save/load) is malformed, truncated or unsafe.
+    #[error("archive {}: {why}", path.display())]
+    Archive {
+        /// The archive file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// Anything else the user can act on.
     #[error("{0}")]
     Invalid(String),

@@ -4,13 +4,17 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod build;
 pub mod cli;
+pub mod compress;
 pub mod digest;
 pub mod error;
 pub mod human;
 pub mod image;
 pub mod mount;
+pub mod progress;
+pub mod registry;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -4,9 +4,14 @@
 mod build;
 mod images;
 mod inspect;
+mod load;
+mod login;
 mod ls;
 mod mount;
+mod pull;
+mod push;
 mod rmi;
+mod save;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,6 +62,18 @@ enum Command {
     Mount(mount::Args),
     /// Unmount what `sealer mount` mounted and stop its server
     Umount(mount::UmountArgs),
+    /// Pull an image from a registry
+    Pull(pull::Args),
+    /// Push an image to a registry
+    Push(push::Args),
+    /// Log in to a registry (credentials go to docker's config.json)
+    Login(login::Args),
+    /// Log out of a registry
+    Logout(login::LogoutArgs),
+    /// Save images to an archive (OCI or docker)
+    Save(save::Args),
+    /// Load images from an archive (OCI or docker)
+    Load(load::Args),
     /// Print shell completions
     Completion {
         /// bash, zsh, fish, elvish or powershell
@@ -106,9 +123,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut Cli::command(), "sealer", &mut std::io::stdout());
         return Ok(());
     }
+    let command = match cli.command {
+        Command::Login(a) => return login::run(a),
+        Command::Logout(a) => return login::run_logout(a),
+        other => other,
+    };
     let store =
         Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
-    match cli.command {
+    match command {
         Command::Build(a) => build::run(&store, a),
         Command::Images(a) => images::run(&store, a),
         Command::Inspect(a) => inspect::run(&store, a),
@@ -137,6 +159,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mount(a) => mount::run(&store, a),
         Command::Umount(a) => mount::run_umount(&store, a),
-        Command::Completion { .. } => Ok(()),
+        Command::Pull(a) => pull::run(&store, a),
+        Command::Push(a) => push::run(&store, a),
+        Command::Save(a) => save::run(&store, a),
+        Command::Load(a) => load::run(&store, a),
+        Command::Completion { .. } | Command::Login(_) | Command::Logout(_) => Ok(()),
     }
 }

@@ -6,6 +6,7 @@
 //! <root>/blobs/sha256/<hex>    manifests, configs, uncompressed layer tars
 //! <root>/index/sha256/<hex>    layer index of blob <hex> (derived, rebuilt when bad)
 //! <root>/cache/<hex>           build cache: key -> layer digest
+//! <root>/compressed/<hex>.<alg> a pushed layer's compressed digest (see imported.rs)
 //! <root>/tmp/                  in-flight writes, renamed into place when complete
 //! <root>/mounts/ data/overlay2/ lock
 //! ```
@@ -14,6 +15,7 @@
 //! old state or the new one. Writers of `index.json` and deleters of blobs
 //! hold the exclusive lock on `<root>/lock`.
 
+mod imported;
 mod ingest;
 mod lock;
 mod refs;
@@ -23,6 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use self::imported::CompressedForm;
 pub use self::ingest::Ingested;
 pub use self::lock::StoreLock;
 use crate::digest::Digest;

@@ -1,0 +1,88 @@
+//! `sealer push [--compression gzip|zstd|none] [--format oci|docker] [--insecure] [-q] IMAGE [DEST]`
+
+use anyhow::Context as _;
+
+use crate::compress::Compression;
+use crate::image::Reference;
+use crate::progress::Progress;
+use crate::registry::{push, Format, PushOptions};
+use crate::store::Store;
+
+/// Flags of `sealer push`.
+///
+/// Layers are compressed on the way (their compressed digests are
+/// remembered in the store, so a second push only asks the registry and
+/// uploads nothing it has); the config is pushed as stored, so the image id
+/// is the same in the registry.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image to push (name or id)
+    image: String,
+    /// Where to push it [default: IMAGE's own name], e.g. 127.0.0.1:5000/library/my-k8s:v1.19.8
+    dest: Option<String>,
+    /// Layer compression
+    #[arg(long, value_enum, default_value_t = Algo::Gzip)]
+    compression: Algo,
+    /// Manifest and config media types
+    #[arg(long, value_enum, default_value_t = ManifestFormat::Oci)]
+    format: ManifestFormat,
+    /// Allow plain HTTP and unverified TLS for this registry. Registries on
+    /// 127.0.0.0/8, ::1 and localhost are treated so without the flag (as
+    /// docker's daemon does): HTTPS without verification, else plain HTTP
+    #[arg(long)]
+    insecure: bool,
+    /// No progress output
+    #[arg(short, long)]
+    quiet: bool,
+    /// Layers transferred at once
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+    jobs: u16,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Algo {
+    Gzip,
+    Zstd,
+    None,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ManifestFormat {
+    Oci,
+    Docker,
+}
+
+pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
+    let image = store.resolve(&a.image)?;
+    let dest = match &a.dest {
+        Some(d) => d.clone(),
+        None => image.name.clone().unwrap_or_else(|| a.image.clone()),
+    };
+    let target = Reference::parse(&dest)?;
+    let progress = Progress::new(a.quiet);
+    let opts = PushOptions {
+        compression: match a.compression {
+            Algo::Gzip => Compression::Gzip,
+            Algo::Zstd => Compression::Zstd,
+            Algo::None => Compression::None,
+        },
+        format: match a.format {
+            ManifestFormat::Oci => Format::Oci,
+            ManifestFormat::Docker => Format::Docker,
+        },
+        insecure: a.insecure,
+        jobs: a.jobs.into(),
+        progress: &progress,
+    };
+    let pushed = push(store, &image, &target, &opts)
+        .with_context(|| format!("pushing {}", target.full_name()))?;
+    progress.line(&format!(
+        "{} blobs uploaded ({}), {} already present, {} mounted",
+        pushed.uploaded,
+        crate::human::bytes(pushed.uploaded_bytes),
+        pushed.existed,
+        pushed.mounted
+    ));
+    println!("{}@{}", target.repo, pushed.manifest_digest);
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The OCI distribution client: which registry and repository a reference
+//! names, and the requests pull and push share (manifests, blobs).
+//!
+//! ```text
+//! GET/HEAD /v2/<name>/manifests/<tag|digest>     Accept: OCI + Docker types
+//! GET/HEAD /v2/<name>/blobs/<digest>
+//! POST     /v2/<name>/blobs/uploads/[?mount=<digest>&from=<other>]
+//! PATCH    <location>  (chunks)     PUT <location>?digest=<digest>
+//! PUT      /v2/<name>/manifests/<tag>
+//! ```
+
+pub mod auth;
+pub mod client;
+pub mod manifest;
+mod pull;
+mod push;
+
+pub use pull::{pull, PullOptions, Pulled};
+pub use push::{push, Format, PushOptions, Pushed};
+
+use std::io::Read;
+
+use ureq::http::Method;
+
+use self::client::{Body, Client};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::image::Reference;
+
+/// Docker Hub's name in references.
+const DOCKER_HUB: &str = "docker.io";
+
+/// The registry host and repository path a reference names
+/// (`kubernetes:v1` -> `docker.io`, `library/kubernetes`).
+pub fn locate(r: &Reference) -> (String, String) {
+    let parts: Vec<&str> = r.repo.splitn(2, '/').collect();
+    if parts.len() == 2
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
+        return (parts[0].to_string(), parts[1].to_string());
+    }
+    let path = if r.repo.contains('/') {
+        r.repo.clone()
+    } else {
+        format!("library/{}", r.repo)
+    };
+    (DOCKER_HUB.to_string(), path)
+}
+
+/// One repository of one registry.
+pub struct Repo {
+    /// The connection.
+    pub client: Client,
+    /// The repository path (`library/kubernetes`).
+    pub path: String,
+    /// The token scope for this repository's requests.
+    pub scope: String,
+}
+
+impl Repo {
+    /// Connects to the registry of `r` for pulling (`push`: also pushing).
+    pub fn open(r: &Reference, insecure: bool, push: bool) -> Result<Repo> {
+        let (host, path) = locate(r);
+        let client = Client::connect(&host, insecure)?;
+        let actions = if push { "pull,push" } else { "pull" };
+        Ok(Repo {
+            client,
+            scope: format!("repository:{path}:{actions}"),
+            path,
+        })
+    }
+
+    /// `scheme://host/v2/<path>/<tail>`.
+    pub fn url(&self, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.client.base(), self.path)
+    }
+
+    /// `host/path`, as errors name the repository.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.client.host(), self.path)
+    }
+
+    fn error(&self, why: impl Into<String>) -> Error {
+        Error::Registry {
+            registry: self.name(),
+            why: why.into(),
+        }
+    }
+
+    /// Fetches a manifest by tag or digest: (bytes, content type). A
+    /// manifest over [`manifest::MAX_MANIFEST`] is refused.
+    pub fn get_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let mut resp = self.client.send(
+            Method::GET,
+            &url,
+            &[("Accept", manifest::ACCEPT)],
+            Body::Empty,
+            &self.scope,
+        )?;
+        let code = resp.status().as_u16();
+        if code != 200 {
+            let doing = format!("manifest {}:{reference}", self.path);
+            let doing = doing.replace(":sha256:", "@sha256:");
+            return Err(self.client.status_error(&mut resp, code, &doing));
+        }
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let bytes = read_limited(resp.body_mut().as_reader(), manifest::MAX_MANIFEST)
+            .map_err(|e| self.error(format!("manifest {reference}: {e}")))?;
+        Ok((bytes, content_type))
+    }
+
+    /// Fetches a small blob (a config) whole and verifies it.
+    pub fn get_small_blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        let (reader, _) = self.blob_reader(digest)?;
+        let bytes =
+            read_limited(reader, max).map_err(|e| self.error(format!("blob {digest}: {e}")))?;
+        manifest::verify(&bytes, digest, "the blob's")?;
+        Ok(bytes)
+    }
+
+    /// Starts downloading a blob: its body and announced length.
+    pub fn blob_reader(&self, digest: &Digest) -> Result<(ureq::BodyReader<'static>, Option<u64>)> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let mut resp = self
+            .client
+            .send(Method::GET, &url, &[], Body::Empty, &self.scope)?;
+        let code = resp.status().as_u16();
+        if code != 200 {
+            return Err(self
+                .client
+                .status_error(&mut resp, code, &format!("blob {digest}")));
+        }
+        let len = resp.body().content_length();
+        Ok((resp.into_body().into_reader(), len))
+    }
+
+    /// Whether the registry has a blob in this repository.
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let mut resp = self
+            .client
+            .send(Method::HEAD, &url, &[], Body::Empty, &self.scope)?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            code => {
+                Err(self
+                    .client
+                    .status_error(&mut resp, code, &format!("checking blob {digest}")))
+            }
+        }
+    }
+}
+
+/// Reads at most `max` bytes; more is an error ("larger than").
+fn read_limited(r: impl Read, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    r.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} bytes, refused", max),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_table() {
+        let cases = [
+            ("kubernetes:v1", "docker.io", "library/kubernetes"),
+            ("sealerio/kubernetes:v1", "docker.io", "sealerio/kubernetes"),
+            (
+                "127.0.0.1:5000/library/k8s:v1",
+                "127.0.0.1:5000",
+                "library/k8s",
+            ),
+            ("localhost/a/b", "localhost", "a/b"),
+            ("registry.example.com/a", "registry.example.com", "a"),
+        ];
+        for (r, host, path) in cases {
+            let got = locate(&Reference::parse(r).unwrap());
+            assert_eq!(got, (host.to_string(), path.to_string()), "{r}");
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `pull`: resolve a reference to one image manifest (choosing a platform
+//! from an index), fetch and verify its config, then stream each missing
+//! layer through digest check -> decompression -> store ingest (which hashes
+//! and indexes the uncompressed tar and checks it against the diff_id), a
+//! few layers at a time. Only when every layer is in the store is the image
+//! tagged: a failed pull tags nothing, and the complete, verified layers it
+//! stored make the next attempt skip them.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use sha2::{Digest as _, Sha256};
+
+use super::manifest::{self, Fetched, PlatformSpec};
+use super::Repo;
+use crate::compress::{self, Compression};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::image::oci::{Config, Descriptor, Manifest};
+use crate::image::{Image, Reference};
+use crate::progress::{Counting, Progress};
+use crate::store::Store;
+
+/// Annotation of our manifest: the registry manifest it was pulled from.
+pub const SOURCE_DIGEST: &str = "io.sealer.source.digest";
+/// Annotation of our manifest: the reference it was pulled by.
+pub const SOURCE_NAME: &str = "io.sealer.source.name";
+
+/// The largest image config we accept.
+const MAX_CONFIG: u64 = 16 << 20;
+
+/// How to pull.
+pub struct PullOptions<'a> {
+    /// The platform to choose from an index; `None`: this machine's, and
+    /// a single-platform image of another platform is accepted.
+    pub platform: Option<PlatformSpec>,
+    /// Allow plain HTTP and unverified TLS.
+    pub insecure: bool,
+    /// Layers transferred at once.
+    pub jobs: usize,
+    /// Where progress goes.
+    pub progress: &'a Progress,
+}
+
+/// What a pull did.
+pub struct Pulled {
+    /// The image as tagged in the store.
+    pub image: Image,
+    /// Digest of the registry's manifest of this image.
+    pub source_digest: Digest,
+    /// Layers downloaded.
+    pub downloaded: usize,
+    /// Layers already in the store.
+    pub skipped: usize,
+}
+
+/// Pulls `r` into the store and tags it with its full name.
+pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
+    let repo = Repo::open(r, opts.insecure, false)?;
+    let want = opts.platform.clone().unwrap_or_else(PlatformSpec::host);
+    let (manifest, source_digest) = resolve(&repo, r, &want)?;
+    let named = |e: Error| match e {
+        Error::Invalid(why) => repo.error(format!("{}: {why}", r.full_name())),
+        other => other,
+    };
+    let config_bytes = repo.get_small_blob(&manifest.config.digest, MAX_CONFIG)?;
+    let config: Config = serde_json::from_slice(&config_bytes).map_err(|e| Error::Blob {
+        digest: manifest.config.digest,
+        why: format!("not an image config: {e}"),
+    })?;
+    if opts.platform.is_some()
+        && !want.matches(&config.os, &config.architecture, config.variant.as_deref())
+    {
+        return Err(named(crate::error::invalid(format!(
+            "the image is for {}/{}, not {want}",
+            config.os, config.architecture
+        ))));
+    }
+    check_layers(&manifest, &config)?;
+    let (layers, downloaded) = transfer(store, &repo, &manifest, &config, opts)?;
+    let mut annotations = BTreeMap::new();
+    annotations.insert(SOURCE_DIGEST.to_string(), source_digest.to_string());
+    annotations.insert(SOURCE_NAME.to_string(), r.full_name());
+    let image = store.commit_image_raw(&config_bytes, &layers, annotations, &[r.full_name()])?;
+    Ok(Pulled {
+        image,
+        source_digest,
+        downloaded,
+        skipped: layers.len() - downloaded,
+    })
+}
+
+/// The image manifest `r` names for `want`, and its digest.
+fn resolve(repo: &Repo, r: &Reference, want: &PlatformSpec) -> Result<(Manifest, Digest)> {
+    let tag_or_digest = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let (bytes, content_type) = repo.get_manifest(&tag_or_digest)?;
+    if let Some(d) = &r.digest {
+        let d: Digest = d.parse().map_err(crate::error::invalid)?;
+        manifest::verify(&bytes, &d, "the manifest's")?;
+    }
+    let named = |e: Error| repo.error(format!("manifest of {}: {e}", r.full_name()));
+    match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
+        Fetched::Image(m) => Ok((m, Digest::of(&bytes))),
+        Fetched::Index(index) => {
+            let desc = manifest::select(&index, want).map_err(named)?;
+            let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
+            manifest::verify(&bytes, &desc.digest, "the manifest's")?;
+            match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
+                Fetched::Image(m) => Ok((m, desc.digest)),
+                Fetched::Index(_) => Err(named(crate::error::invalid(
+                    "an index inside an index is not supported",
+                ))),
+            }
+        }
+    }
+}
+
+/// Refuses layer media types we cannot decompress and a config whose
+/// diff_ids do not pair with the layers.
+fn check_layers(m: &Manifest, config: &Config) -> Result<()> {
+    for l in &m.layers {
+        if Compression::from_media_type(&l.media_type).is_none() {
+            return Err(Error::Blob {
+                digest: l.digest,
+                why: format!("unsupported layer media type {:?}", l.media_type),
+            });
+        }
+    }
+    if config.rootfs.diff_ids.len() != m.layers.len() {
+        return Err(Error::Blob {
+            digest: m.config.digest,
+            why: format!(
+                "the config lists {} diff_ids for {} layers",
+                config.rootfs.diff_ids.len(),
+                m.layers.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Brings every layer into the store, `opts.jobs` at a time; returns the
+/// uncompressed (digest, size) per layer and how many were downloaded.
+fn transfer(
+    store: &Store,
+    repo: &Repo,
+    m: &Manifest,
+    config: &Config,
+    opts: &PullOptions,
+) -> Result<(Vec<(Digest, u64)>, usize)> {
+    let pairs: Vec<(&Descriptor, Digest)> = m
+        .layers
+        .iter()
+        .zip(config.rootfs.diff_ids.iter().copied())
+        .collect();
+    // The same layer twice in one image is fetched once.
+    let mut unique: Vec<usize> = Vec::new();
+    for (i, (_, diff_id)) in pairs.iter().enumerate() {
+        if !unique.iter().any(|&j| pairs[j].1 == *diff_id) {
+            unique.push(i);
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<BTreeMap<usize, Result<(u64, bool)>>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, unique.len().max(1)) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                if k >= unique.len() || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = unique[k];
+                let (desc, diff_id) = pairs[i];
+                let r = fetch_layer(store, repo, desc, &diff_id, opts.progress);
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(i, r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
+    let mut downloaded = 0;
+    for (i, r) in results {
+        let (size, fetched) = r?;
+        sizes.insert(pairs[i].1, size);
+        downloaded += usize::from(fetched);
+    }
+    let mut layers = Vec::new();
+    for (_, diff_id) in &pairs {
+        let size = sizes.get(diff_id).copied().ok_or_else(|| Error::Blob {
+            digest: *diff_id,
+            why: "was not transferred".into(),
+        })?;
+        layers.push((*diff_id, size));
+    }
+    Ok((layers, downloaded))
+}
+
+/// What the verifying reader found, shared with the ingest's final check.
+#[derive(Default)]
+struct Check {
+    error: Option<String>,
+    at_eof: bool,
+}
+
+/// Hashes the compressed bytes as they arrive and checks them at the end
+/// against the descriptor's digest and size.
+struct Verify<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+    want: Digest,
+    want_size: u64,
+    check: Rc<RefCell<Check>>,
+}
+
+impl<R: Read> Read for Verify<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match self.inner.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                record(&self.check, format!("download failed: {e}"));
+                return Err(e);
+            }
+        };
+        self.size += n as u64;
+        self.hasher.update(&buf[..n]);
+        if self.size > self.want_size {
+            let why = format!(
+                "larger than the {} bytes its descriptor says",
+                self.want_size
+            );
+            record(&self.check, why.clone());
+            return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+        }
+        if n == 0 && !buf.is_empty() && !self.check.borrow().at_eof {
+            let got = Digest(self.hasher.clone().finalize().into());
+            if self.size != self.want_size {
+                record(
+                    &self.check,
+                    format!("truncated: {} of {} bytes", self.size, self.want_size),
+                );
+            } else if got != self.want {
+                record(&self.check, format!("content hashes to {got}"));
+            }
+            self.check.borrow_mut().at_eof = true;
+        }
+        Ok(n)
+    }
+}
+
+/// Records the first decompression error (so it is reported rather than the
+/// ingest's view of it).
+struct Decoding<R> {
+    inner: R,
+    what: Compression,
+    check: Rc<RefCell<Check>>,
+}
+
+impl<R: Read> Read for Decoding<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            record(
+                &self.check,
+                format!("{} data is corrupt: {e}", self.what.name()),
+            );
+        })
+    }
+}
+
+fn record(check: &Rc<RefCell<Check>>, why: String) {
+    let mut c = check.borrow_mut();
+    if c.error.is_none() {
+        c.error = Some(why);
+    }
+}
+
+/// Brings one layer into the store unless it is there: (size, downloaded).
+fn fetch_layer(
+    store: &Store,
+    repo: &Repo,
+    desc: &Descriptor,
+    diff_id: &Digest,
+    progress: &Progress,
+) -> Result<(u64, bool)> {
+    let short = desc.digest.short();
+    if let Ok(md) = std::fs::metadata(store.blob_path(diff_id)) {
+        progress
+            .start(&short, "Already exists", None)
+            .finish("Already exists");
+        return Ok((md.len(), false));
+    }
+    let compression =
+        Compression::from_media_type(&desc.media_type).ok_or_else(|| Error::Blob {
+            digest: desc.digest,
+            why: format!("unsupported layer media type {:?}", desc.media_type),
+        })?;
+    let (body, _) = repo.blob_reader(&desc.digest)?;
+    let task = progress.start(&short, "Downloading", Some(desc.size));
+    let check = Rc::new(RefCell::new(Check::default()));
+    let verify = Verify {
+        inner: Counting {
+            inner: body,
+            task: &task,
+        },
+        hasher: Sha256::new(),
+        size: 0,
+        want: desc.digest,
+        want_size: desc.size,
+        check: check.clone(),
+    };
+    let blob_error = |why: String| Error::Blob {
+        digest: desc.digest,
+        why,
+    };
+    let decoded = compress::decoder(verify, compression).map_err(|e| {
+        let why = check.borrow().error.clone();
+        blob_error(why.unwrap_or_else(|| format!("{} data is corrupt: {e}", compression.name())))
+    })?;
+    let reader = Decoding {
+        inner: decoded,
+        what: compression,
+        check: check.clone(),
+    };
+    let ingested = store.ingest_layer_checked(reader, Some(diff_id), || {
+        let c = check.borrow();
+        match (&c.error, c.at_eof) {
+            (Some(why), _) => Err(blob_error(why.clone())),
+            (None, false) => Err(blob_error(
+                "data follows the end of the compressed stream".into(),
+            )),
+            (None, true) => Ok(()),
+        }
+    });
+    match ingested {
+        Ok(i) => {
+            task.finish("Pull complete");
+            Ok((i.size, true))
+        }
+        Err(e) => {
+            if let Some(why) = check.borrow().error.clone() {
+                return Err(blob_error(why));
+            }
+            Err(match e {
+                Error::Blob { digest, why } if digest == *diff_id => blob_error(format!(
+                    "its uncompressed content does not match diff_id {diff_id}: {why}"
+                )),
+                Error::Invalid(why) => blob_error(why),
+                other => other,
+            })
+        }
+    }
+}

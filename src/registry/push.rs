@@ -1,0 +1,513 @@
+//! `push`: for each layer, find or make its compressed form (compressing the
+//! stored tar into `tmp/` while hashing it), skip it if the registry has it
+//! (HEAD), mount it from another repository of the same registry that we
+//! pushed it to before, else upload it (POST, then one PUT, or PATCH chunks
+//! for big layers). Then the config, exactly as stored (so the image id is
+//! the same there), and a manifest in OCI or Docker form, PUT as the exact
+//! bytes whose digest we report.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use sha2::{Digest as _, Sha256};
+use ureq::http::Method;
+
+use super::client::{encode, Body};
+use super::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST};
+use super::Repo;
+use crate::compress::{Compression, Encoder};
+use crate::digest::Digest;
+use crate::error::{invalid, Error, IoContext, Result};
+use crate::image::oci::{Descriptor, Manifest, MEDIA_CONFIG, MEDIA_MANIFEST};
+use crate::image::{Image, Reference};
+use crate::progress::{Counting, Progress};
+use crate::store::{CompressedForm, Store};
+
+/// Layers larger than this are uploaded in PATCH chunks of this size.
+pub const CHUNK: u64 = 64 << 20;
+
+/// Manifest and config media types to push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// OCI image manifest and config.
+    Oci,
+    /// Docker schema 2 manifest and config.
+    Docker,
+}
+
+/// How to push.
+pub struct PushOptions<'a> {
+    /// Layer compression.
+    pub compression: Compression,
+    /// Manifest format.
+    pub format: Format,
+    /// Allow plain HTTP and unverified TLS.
+    pub insecure: bool,
+    /// Layers transferred at once.
+    pub jobs: usize,
+    /// Where progress goes.
+    pub progress: &'a Progress,
+}
+
+/// What a push did.
+#[derive(Debug)]
+pub struct Pushed {
+    /// Digest of the manifest as the registry stores it.
+    pub manifest_digest: Digest,
+    /// Blobs uploaded (layers and config).
+    pub uploaded: usize,
+    /// Bytes uploaded.
+    pub uploaded_bytes: u64,
+    /// Blobs the registry had already.
+    pub existed: usize,
+    /// Layers mounted from another repository.
+    pub mounted: usize,
+}
+
+/// How one blob got there.
+enum Outcome {
+    Existed,
+    Mounted,
+    Uploaded(u64),
+}
+
+/// Pushes `image` as `target` (which needs a tag).
+pub fn push(
+    store: &Store,
+    image: &Image,
+    target: &Reference,
+    opts: &PushOptions,
+) -> Result<Pushed> {
+    let Some(tag) = target.tag.clone() else {
+        return Err(invalid(format!(
+            "cannot push to {}: a push needs a tag",
+            target.full_name()
+        )));
+    };
+    if opts.format == Format::Docker && opts.compression.docker_media_type().is_none() {
+        return Err(invalid(
+            "Docker manifests cannot carry zstd layers: use --format oci or --compression gzip",
+        ));
+    }
+    let repo = Repo::open(target, opts.insecure, true)?;
+    let layers: Vec<(Digest, u64)> = image
+        .manifest
+        .layers
+        .iter()
+        .map(|l| (l.digest, l.size))
+        .collect();
+    let results = push_layers(store, &repo, &layers, opts)?;
+    let mut pushed = Pushed {
+        manifest_digest: Digest::of(b""),
+        uploaded: 0,
+        uploaded_bytes: 0,
+        existed: 0,
+        mounted: 0,
+    };
+    let mut descs = Vec::new();
+    for (desc, outcome) in results {
+        count(&mut pushed, &outcome);
+        descs.push(desc);
+    }
+    let config_bytes = store.read_blob(&image.id)?;
+    let outcome = if repo.has_blob(&image.id)? {
+        Outcome::Existed
+    } else {
+        upload(
+            &repo,
+            &image.id,
+            Body::Bytes(&config_bytes),
+            config_bytes.len() as u64,
+            None,
+        )?;
+        Outcome::Uploaded(config_bytes.len() as u64)
+    };
+    count(&mut pushed, &outcome);
+    let (manifest_type, config_type) = match opts.format {
+        Format::Oci => (MEDIA_MANIFEST, MEDIA_CONFIG),
+        Format::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
+    };
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: manifest_type.into(),
+        config: Descriptor::new(config_type, image.id, config_bytes.len() as u64),
+        layers: descs,
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+    pushed.manifest_digest = Digest::of(&bytes);
+    let url = repo.url(&format!("manifests/{tag}"));
+    let mut resp = repo.client.send(
+        Method::PUT,
+        &url,
+        &[("Content-Type", manifest_type)],
+        Body::Bytes(&bytes),
+        &repo.scope,
+    )?;
+    let code = resp.status().as_u16();
+    if code != 201 && code != 200 {
+        return Err(repo.client.status_error(
+            &mut resp,
+            code,
+            &format!("manifest {}:{tag}", repo.name()),
+        ));
+    }
+    Ok(pushed)
+}
+
+fn count(p: &mut Pushed, o: &Outcome) {
+    match o {
+        Outcome::Existed => p.existed += 1,
+        Outcome::Mounted => p.mounted += 1,
+        Outcome::Uploaded(n) => {
+            p.uploaded += 1;
+            p.uploaded_bytes += n;
+        }
+    }
+}
+
+/// Pushes every layer, `opts.jobs` at a time, returning their descriptors in
+/// order.
+fn push_layers(
+    store: &Store,
+    repo: &Repo,
+    layers: &[(Digest, u64)],
+    opts: &PushOptions,
+) -> Result<Vec<(Descriptor, Outcome)>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<BTreeMap<usize, Result<(Descriptor, Outcome)>>> =
+        Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.clamp(1, layers.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= layers.len() || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                // A layer listed twice is pushed by whoever comes first; the
+                // second finds it with HEAD.
+                let r = push_layer(store, repo, &layers[i].0, layers[i].1, opts);
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(i, r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    if results.len() != layers.len() {
+        if let Some(Err(e)) = results.into_values().find(|r| r.is_err()) {
+            return Err(e);
+        }
+        return Err(repo.error("some layers were not pushed"));
+    }
+    results.into_values().collect()
+}
+
+/// Pushes one layer in the chosen compression.
+fn push_layer(
+    store: &Store,
+    repo: &Repo,
+    layer: &Digest,
+    size: u64,
+    opts: &PushOptions,
+) -> Result<(Descriptor, Outcome)> {
+    let media_type = match opts.format {
+        Format::Oci => opts.compression.oci_media_type(),
+        Format::Docker => opts.compression.docker_media_type().unwrap_or_default(),
+    };
+    let short = layer.short();
+    let algo = opts.compression.name();
+    let memo = if opts.compression == Compression::None {
+        Some(CompressedForm {
+            digest: *layer,
+            size,
+            repos: Vec::new(),
+        })
+    } else {
+        store.compressed_get(layer, algo)
+    };
+    let mut session = None;
+    if let Some(m) = &memo {
+        let desc = Descriptor::new(media_type, m.digest, m.size);
+        if repo.has_blob(&m.digest)? {
+            opts.progress
+                .start(&short, "Layer already exists", None)
+                .finish("Layer already exists");
+            return Ok((desc, Outcome::Existed));
+        }
+        match try_mount(repo, &m.digest, &m.repos)? {
+            Mount::Done => {
+                opts.progress
+                    .start(&short, "Mounted", None)
+                    .finish("Mounted from another repository");
+                remember(store, layer, algo, m, repo)?;
+                return Ok((desc, Outcome::Mounted));
+            }
+            Mount::Session(location) => session = location,
+        }
+    }
+    let task = opts.progress.start(&short, "Pushing", Some(size));
+    let (file, form, tmp) = if opts.compression == Compression::None {
+        let path = store.blob_path(layer);
+        let file = File::open(&path).at(&path)?;
+        let form = CompressedForm {
+            digest: *layer,
+            size,
+            repos: Vec::new(),
+        };
+        (file, form, None)
+    } else {
+        let tmp = store.tmp_path("push");
+        let made = compress_to(store, layer, opts.compression, &tmp, &task);
+        let (file, digest, csize) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let mut form = CompressedForm {
+            digest,
+            size: csize,
+            repos: Vec::new(),
+        };
+        if let Some(m) = &memo {
+            if m.digest == digest {
+                form.repos = m.repos.clone();
+            }
+        }
+        (file, form, Some(tmp))
+    };
+    let desc = Descriptor::new(media_type, form.digest, form.size);
+    let result = (|| {
+        // Known under a new digest (first push, or a different compressor):
+        // the registry may have it all the same.
+        if memo.as_ref().is_none_or(|m| m.digest != form.digest) && repo.has_blob(&form.digest)? {
+            return Ok(Outcome::Existed);
+        }
+        upload(repo, &form.digest, Body::File(&file), form.size, session)?;
+        Ok(Outcome::Uploaded(form.size))
+    })();
+    if let Some(tmp) = tmp {
+        let _ = fs::remove_file(tmp);
+    }
+    let outcome = result?;
+    if opts.compression != Compression::None {
+        remember(store, layer, algo, &form, repo)?;
+    }
+    task.finish(match outcome {
+        Outcome::Existed => "Layer already exists",
+        _ => "Pushed",
+    });
+    Ok((desc, outcome))
+}
+
+/// Adds this repository to the memo of a compressed form.
+fn remember(
+    store: &Store,
+    layer: &Digest,
+    algo: &str,
+    form: &CompressedForm,
+    repo: &Repo,
+) -> Result<()> {
+    let mut form = form.clone();
+    let here = repo.name();
+    if !form.repos.contains(&here) {
+        form.repos.push(here);
+    }
+    store.compressed_put(layer, algo, &form)
+}
+
+/// Hashes and counts what is written through it.
+struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Compresses a stored layer into `tmp`: (the file, reopened for reading;
+/// its digest; its size).
+fn compress_to(
+    store: &Store,
+    layer: &Digest,
+    c: Compression,
+    tmp: &std::path::Path,
+    task: &crate::progress::Task,
+) -> Result<(File, Digest, u64)> {
+    let src_path = store.blob_path(layer);
+    let src = File::open(&src_path).map_err(|e| Error::Blob {
+        digest: *layer,
+        why: format!("cannot read it from the store: {e}"),
+    })?;
+    let out = File::create(tmp).at(tmp)?;
+    let hw = HashWriter {
+        inner: BufWriter::with_capacity(1 << 20, out),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut enc = Encoder::new(hw, c).at(tmp)?;
+    let mut reader = Counting {
+        inner: io::BufReader::with_capacity(1 << 20, src),
+        task,
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf).at(&src_path)?;
+        if n == 0 {
+            break;
+        }
+        enc.write_all(&buf[..n]).at(tmp)?;
+    }
+    let hw = enc.finish().at(tmp)?;
+    let digest = Digest(hw.hasher.finalize().into());
+    hw.inner.into_inner().map_err(|e| e.into_error()).at(tmp)?;
+    let file = File::open(tmp).at(tmp)?;
+    Ok((file, digest, hw.size))
+}
+
+enum Mount {
+    Done,
+    /// Not mounted; an upload session the registry opened, if any.
+    Session(Option<String>),
+}
+
+/// Tries to mount `digest` from repositories of the same registry.
+fn try_mount(repo: &Repo, digest: &Digest, repos: &[String]) -> Result<Mount> {
+    let host = format!("{}/", repo.client.host());
+    let here = repo.name();
+    for from in repos.iter().filter(|r| r.starts_with(&host) && **r != here) {
+        let from_path = &from[host.len()..];
+        let url = repo.url(&format!(
+            "blobs/uploads/?mount={}&from={}",
+            encode(&digest.to_string()),
+            encode(from_path)
+        ));
+        let scope = format!("{} repository:{from_path}:pull", repo.scope);
+        let mut resp = repo
+            .client
+            .send(Method::POST, &url, &[], Body::Empty, &scope)?;
+        match resp.status().as_u16() {
+            201 => return Ok(Mount::Done),
+            202 => return Ok(Mount::Session(Some(location(repo, &mut resp)?))),
+            _ => {
+                let _ = resp.body_mut().with_config().limit(1 << 16).read_to_vec();
+            }
+        }
+    }
+    Ok(Mount::Session(None))
+}
+
+/// The absolute URL of a response's `Location`.
+fn location(repo: &Repo, resp: &mut ureq::http::Response<ureq::Body>) -> Result<String> {
+    let _ = resp.body_mut().with_config().limit(1 << 16).read_to_vec();
+    let loc = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| repo.error("upload answer without a Location"))?;
+    Ok(
+        if loc.starts_with("http://") || loc.starts_with("https://") {
+            loc.to_string()
+        } else {
+            format!("{}{loc}", repo.client.base())
+        },
+    )
+}
+
+fn with_query(url: &str, kv: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{kv}")
+}
+
+/// Uploads a blob: POST (unless a session is given), then one PUT, or PATCH
+/// chunks and a closing PUT for a file over [`CHUNK`].
+fn upload(
+    repo: &Repo,
+    digest: &Digest,
+    body: Body,
+    size: u64,
+    session: Option<String>,
+) -> Result<()> {
+    let doing = format!("uploading blob {digest}");
+    let mut loc = match session {
+        Some(l) => l,
+        None => {
+            let url = repo.url("blobs/uploads/");
+            let mut resp = repo
+                .client
+                .send(Method::POST, &url, &[], Body::Empty, &repo.scope)?;
+            let code = resp.status().as_u16();
+            if code != 202 {
+                return Err(repo.client.status_error(&mut resp, code, &doing));
+            }
+            location(repo, &mut resp)?
+        }
+    };
+    let digest_q = format!("digest={}", encode(&digest.to_string()));
+    let octet = ("Content-Type", "application/octet-stream");
+    let final_body = match body {
+        Body::File(f) if size > CHUNK => {
+            let mut reader = f;
+            io::Seek::seek(&mut reader, io::SeekFrom::Start(0))
+                .map_err(|e| repo.error(format!("{doing}: {e}")))?;
+            let mut buf = vec![0u8; CHUNK as usize];
+            let mut offset = 0u64;
+            while offset < size {
+                let want = CHUNK.min(size - offset) as usize;
+                reader.read_exact(&mut buf[..want]).map_err(|e| {
+                    repo.error(format!("{doing}: reading the compressed layer: {e}"))
+                })?;
+                let range = format!("{}-{}", offset, offset + want as u64 - 1);
+                let mut resp = repo.client.send(
+                    Method::PATCH,
+                    &loc,
+                    &[octet, ("Content-Range", &range)],
+                    Body::Bytes(&buf[..want]),
+                    &repo.scope,
+                )?;
+                let code = resp.status().as_u16();
+                if code != 202 {
+                    return Err(repo.client.status_error(&mut resp, code, &doing));
+                }
+                loc = location(repo, &mut resp)?;
+                offset += want as u64;
+            }
+            Body::Empty
+        }
+        b => b,
+    };
+    let mut resp = repo.client.send(
+        Method::PUT,
+        &with_query(&loc, &digest_q),
+        &[octet],
+        final_body,
+        &repo.scope,
+    )?;
+    let code = resp.status().as_u16();
+    if code != 201 {
+        return Err(repo.client.status_error(&mut resp, code, &doing));
+    }
+    let _ = resp.body_mut().with_config().limit(1 << 16).read_to_vec();
+    Ok(())
+}
