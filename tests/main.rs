@@ -8,5 +8,6 @@ mod cli;
 mod kubefile;
 mod mount;
 mod overlay_oracle;
+mod rw;
 mod skopeo;
 mod util;

@@ -53,6 +53,11 @@ fn require_fuse() {
 
 /// `sealer mount IMAGE <tmp>/NAME`, guarded.
 pub fn mount<'a>(env: &'a Env, image: &str, name: &str) -> Mounted<'a> {
+    mount_with(env, &[image], name)
+}
+
+/// `sealer mount ARGS... <tmp>/NAME`, guarded.
+pub fn mount_with<'a>(env: &'a Env, args: &[&str], name: &str) -> Mounted<'a> {
     require_fuse();
     let dir = env.path(name);
     fs::create_dir_all(&dir).expect("creating the mountpoint");
@@ -60,7 +65,7 @@ pub fn mount<'a>(env: &'a Env, image: &str, name: &str) -> Mounted<'a> {
         env,
         dir: fs::canonicalize(&dir).expect("canonical mountpoint"),
     };
-    env.sealer().arg("mount").arg(image).arg(&guard.dir).ok();
+    env.sealer().arg("mount").args(args).arg(&guard.dir).ok();
     assert!(
         is_mounted(&guard.dir),
         "sealer mount returned but {} is not mounted",
@@ -70,7 +75,7 @@ pub fn mount<'a>(env: &'a Env, image: &str, name: &str) -> Mounted<'a> {
 }
 
 /// Builds the bundled example: kubernetes:v1.19.8, then my-k8s:v1.19.8 over it.
-fn build_example(env: &Env) {
+pub fn build_example(env: &Env) {
     env.build("kubernetes:v1.19.8", &example("cluster-rootfs"));
     env.sealer()
         .args(["build", "-t", "my-k8s:v1.19.8"])

@@ -63,7 +63,11 @@ impl Below<'_> {
             Some((m @ Merged::Dir(_), idx)) => {
                 let meta = idx.meta(m.top().id);
                 let mut it = Item::dir(meta.mode, meta.uid, meta.gid, meta.mtime);
-                it.xattrs = idx.xattrs(m.top().id).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+                it.mtime_nsec = meta.mtime_nsec;
+                it.xattrs = idx
+                    .xattrs(m.top().id)
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .collect();
                 it
             }
             _ => Item::dir(0o755, 0, 0, 0),
@@ -81,7 +85,11 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
     }
     let slash = req.dest.ends_with('/') || dest.is_empty();
     if sources.len() > 1 && !slash && !below.is_dir(&dest) {
-        return Err(invalid(format!("COPY of {} sources needs a destination ending in '/' (got {:?})", sources.len(), req.dest)));
+        return Err(invalid(format!(
+            "COPY of {} sources needs a destination ending in '/' (got {:?})",
+            sources.len(),
+            req.dest
+        )));
     }
     let dest_is_dir = slash || sources.len() > 1 || below.is_dir(&dest);
     let mut items = Items::new();
@@ -99,9 +107,15 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
             }
         }
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        let target = if dest_is_dir { join(&dest, name) } else { dest.clone() };
+        let target = if dest_is_dir {
+            join(&dest, name)
+        } else {
+            dest.clone()
+        };
         if target.is_empty() {
-            return Err(invalid(format!("COPY destination for {rel:?} is the rootfs root itself")));
+            return Err(invalid(format!(
+                "COPY destination for {rel:?} is the rootfs root itself"
+            )));
         }
         let item = Item::from_disk(real.clone(), &md).map_err(|e| invalid(e.to_string()))?;
         items.insert(target, owned(item, req));
@@ -116,7 +130,11 @@ fn normalize_dest(dest: &str) -> Result<Vec<&str>> {
     for p in dest.split('/') {
         match p {
             "" | "." => {}
-            ".." => return Err(invalid(format!("COPY destination {dest:?} leaves the rootfs"))),
+            ".." => {
+                return Err(invalid(format!(
+                    "COPY destination {dest:?} leaves the rootfs"
+                )))
+            }
             p => parts.push(p),
         }
     }
@@ -143,8 +161,18 @@ fn owned(mut it: Item, req: &CopyRequest) -> Item {
 }
 
 /// Adds a directory's contents (not the directory itself) under `dest`.
-fn add_tree(ctx: &Context, dir: &Path, rel: &str, dest: &str, req: &CopyRequest, items: &mut Items) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir).at(dir)?.collect::<io::Result<_>>().at(dir)?;
+fn add_tree(
+    ctx: &Context,
+    dir: &Path,
+    rel: &str,
+    dest: &str,
+    req: &CopyRequest,
+    items: &mut Items,
+) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .at(dir)?
+        .collect::<io::Result<_>>()
+        .at(dir)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -192,7 +220,12 @@ fn open_archive(path: &Path, tmp: &Path) -> Result<Option<(File, LayerIndex)>> {
     let n = f.read(&mut magic).at(path)?;
     let f = if n == 2 && magic == [0x1f, 0x8b] {
         let out_path = tmp.to_path_buf();
-        let mut out = File::options().read(true).write(true).create_new(true).open(&out_path).at(&out_path)?;
+        let mut out = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&out_path)
+            .at(&out_path)?;
         let _ = fs::remove_file(&out_path); // keep the open file, drop the name
         let mut gz = flate2::read::MultiGzDecoder::new(File::open(path).at(path)?);
         if io::copy(&mut gz, &mut out).is_err() {
@@ -208,17 +241,31 @@ fn open_archive(path: &Path, tmp: &Path) -> Result<Option<(File, LayerIndex)>> {
         return Ok(None);
     }
     let src = SeekSource::new(&f).at(path)?;
-    let Ok((builder, _)) = build_index(src) else { return Ok(None) };
-    let bytes = builder.finish(&[0; 32], 0).map_err(|e| invalid(e.to_string()))?;
+    let Ok((builder, _)) = build_index(src) else {
+        return Ok(None);
+    };
+    let bytes = builder
+        .finish(&[0; 32], 0)
+        .map_err(|e| invalid(e.to_string()))?;
     let index = LayerIndex::from_bytes(bytes).map_err(|e| invalid(e.to_string()))?;
     Ok(Some((f, index)))
 }
 
 /// Adds an archive's entries under `dest` (whiteouts are not copied).
-fn add_archive((file, index): (File, LayerIndex), path: &Path, dest: &str, items: &mut Items) -> Result<()> {
+fn add_archive(
+    (file, index): (File, LayerIndex),
+    path: &Path,
+    dest: &str,
+    items: &mut Items,
+) -> Result<()> {
     let file = Arc::new(file);
     let md = fs::metadata(path).at(path)?;
-    let stamp = [std::os::unix::fs::MetadataExt::dev(&md) as i64, std::os::unix::fs::MetadataExt::ino(&md) as i64, std::os::unix::fs::MetadataExt::ctime(&md), 0];
+    let stamp = [
+        std::os::unix::fs::MetadataExt::dev(&md) as i64,
+        std::os::unix::fs::MetadataExt::ino(&md) as i64,
+        std::os::unix::fs::MetadataExt::ctime(&md),
+        0,
+    ];
     let mut stack = vec![(ROOT, dest.to_string())];
     while let Some((dir, prefix)) = stack.pop() {
         for id in index.children(dir) {
@@ -237,10 +284,14 @@ fn add_archive((file, index): (File, LayerIndex), path: &Path, dest: &str, items
                 }
             };
             let mut it = Item::dir(m.mode, m.uid, m.gid, m.mtime);
+            it.mtime_nsec = m.mtime_nsec;
             it.size = if m.kind == Kind::File { m.size } else { 0 };
             it.content = content;
             it.link_group = (m.nlink > 1).then_some((u64::MAX, m.inode as u64));
-            it.xattrs = index.xattrs(id).map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            it.xattrs = index
+                .xattrs(id)
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
             it.stamp = [stamp[0], stamp[1], stamp[2], id as i64];
             items.insert(target, it);
         }

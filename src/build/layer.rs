@@ -48,6 +48,8 @@ pub struct Item {
     pub gid: u32,
     /// Modification time (seconds).
     pub mtime: i64,
+    /// Modification time (nanoseconds), kept through a PAX record.
+    pub mtime_nsec: u32,
     /// Data size (files).
     pub size: u64,
     /// Items with the same group are one inode (hard links).
@@ -67,6 +69,7 @@ impl Item {
             uid,
             gid,
             mtime,
+            mtime_nsec: 0,
             size: 0,
             link_group: None,
             xattrs: Vec::new(),
@@ -114,6 +117,7 @@ impl Item {
             uid: 0,
             gid: 0,
             mtime: md.mtime(),
+            mtime_nsec: md.mtime_nsec() as u32,
             size,
             link_group,
             xattrs: Vec::new(),
@@ -181,18 +185,21 @@ pub fn write_tar<'a>(
         h.set_uid(it.uid as u64);
         h.set_gid(it.gid as u64);
         h.set_mtime(it.mtime.max(0) as u64);
-        if !it.xattrs.is_empty() {
-            let recs: Vec<(String, &[u8])> = it
-                .xattrs
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)),
-                        v.as_slice(),
-                    )
-                })
-                .collect();
-            b.append_pax_extensions(recs.iter().map(|(k, v)| (k.as_str(), *v)))?;
+        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+        if it.mtime_nsec != 0 && it.mtime >= 0 {
+            pax.push((
+                "mtime".into(),
+                format!("{}.{:09}", it.mtime, it.mtime_nsec).into_bytes(),
+            ));
+        }
+        for (k, v) in &it.xattrs {
+            pax.push((
+                format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)),
+                v.clone(),
+            ));
+        }
+        if !pax.is_empty() {
+            b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
         }
         if let Some(g) = it.link_group {
             if let Some(target) = first_of_group.get(&g) {

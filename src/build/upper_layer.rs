@@ -98,6 +98,7 @@ fn item(path: &Path, md: &fs::Metadata) -> Result<Item> {
         Content::Special(kind, libc::major(rdev), libc::minor(rdev))
     };
     let mut it = Item::dir(md.mode() & 0o7777, md.uid(), md.gid(), md.mtime());
+    it.mtime_nsec = md.mtime_nsec() as u32;
     it.size = if ft.is_file() { md.len() } else { 0 };
     it.content = content;
     it.link_group = (ft.is_file() && md.nlink() > 1).then(|| (md.dev(), md.ino()));

@@ -340,10 +340,10 @@ fn list(store: &Store) -> anyhow::Result<()> {
         .mounts()?
         .into_iter()
         .map(|r| {
-            let image = if r.layers {
-                "(all layers)".to_string()
-            } else {
-                r.image.clone()
+            let image = match (r.layers, &r.upper) {
+                (true, _) => "(all layers)".to_string(),
+                (false, Some(_)) => format!("{} (rw)", r.image),
+                (false, None) => r.image.clone(),
             };
             let state = if r.alive() { "serving" } else { "dead" };
             [
