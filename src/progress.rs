@@ -72,6 +72,11 @@ impl Progress {
         self.draw(&mut st, true);
     }
 
+    /// One line about a task that needs no progress (`label: what`).
+    pub fn note(&self, label: &str, what: &str) {
+        self.line(&format!("{label}: {what}"));
+    }
+
     /// Starts a task: `label` (e.g. a short layer id), `what` (e.g.
     /// "Downloading"), and its size if known.
     pub fn start(&self, label: &str, what: &str, total: Option<u64>) -> Task<'_> {

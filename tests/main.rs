@@ -8,6 +8,7 @@ mod cli;
 mod kubefile;
 mod mount;
 mod overlay_oracle;
+mod registry;
 mod rw;
 mod skopeo;
 mod util;

@@ -299,9 +299,7 @@ fn fetch_layer(
 ) -> Result<(u64, bool)> {
     let short = desc.digest.short();
     if let Ok(md) = std::fs::metadata(store.blob_path(diff_id)) {
-        progress
-            .start(&short, "Already exists", None)
-            .finish("Already exists");
+        progress.note(&short, "Already exists");
         return Ok((md.len(), false));
     }
     let compression =

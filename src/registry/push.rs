@@ -238,16 +238,13 @@ fn push_layer(
     if let Some(m) = &memo {
         let desc = Descriptor::new(media_type, m.digest, m.size);
         if repo.has_blob(&m.digest)? {
-            opts.progress
-                .start(&short, "Layer already exists", None)
-                .finish("Layer already exists");
+            opts.progress.note(&short, "Layer already exists");
             return Ok((desc, Outcome::Existed));
         }
         match try_mount(repo, &m.digest, &m.repos)? {
             Mount::Done => {
                 opts.progress
-                    .start(&short, "Mounted", None)
-                    .finish("Mounted from another repository");
+                    .note(&short, "Mounted from another repository");
                 remember(store, layer, algo, m, repo)?;
                 return Ok((desc, Outcome::Mounted));
             }

@@ -1,0 +1,139 @@
+//! A real registry for a test: Debian's `docker-registry` on 127.0.0.1 and a
+//! free port, with storage in a temporary directory, optionally behind
+//! htpasswd basic auth; killed by PID when the guard drops. Its access log
+//! counts what clients sent.
+
+use std::fs::{self, File};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::tool;
+
+/// A running registry; stopped on drop.
+pub struct Registry {
+    child: Child,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// An open registry.
+    pub fn start() -> Registry {
+        Registry::spawn(None)
+    }
+
+    /// A registry that wants `user`/`password` (htpasswd, bcrypt).
+    pub fn with_basic_auth(user: &str, password: &str) -> Registry {
+        let line = tool("htpasswd", &["-Bbn", user, password], "apache2-utils");
+        Registry::spawn(Some(line))
+    }
+
+    fn spawn(htpasswd: Option<String>) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("sealer-registry-")
+            .tempdir()
+            .expect("a temporary directory for the registry");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(line) = htpasswd {
+            let path = dir.path().join("htpasswd");
+            fs::write(&path, line).expect("writing htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: sealer-test\n    path: {}\n",
+                path.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).expect("writing the registry config");
+        let log = File::create(dir.path().join("registry.log")).expect("the registry log");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run docker-registry ({e}); install it with `apt-get install docker-registry` (.ci/run does)")
+            });
+        let mut reg = Registry { child, addr, dir };
+        reg.wait_ready();
+        reg
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("docker-registry exited ({status}):\n{}", self.log());
+            }
+            if TcpStream::connect(&self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "docker-registry did not listen on {} in 20 s:\n{}",
+            self.addr,
+            self.log()
+        );
+    }
+
+    /// `127.0.0.1:<port>/<path>`.
+    pub fn image(&self, path: &str) -> String {
+        format!("{}/{path}", self.addr)
+    }
+
+    /// Everything the registry logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Requests in the access log so far whose request line starts with
+    /// `method` and contains `part` (e.g. "PUT", "/blobs/uploads/").
+    pub fn requests(&self, method: &str, part: &str) -> usize {
+        self.log()
+            .lines()
+            .filter_map(|l| l.split_once(&format!("\"{method} ")).map(|(_, r)| r))
+            .filter(|r| r.split(' ').next().is_some_and(|uri| uri.contains(part)))
+            .count()
+    }
+
+    /// Where the registry keeps the bytes of blob `sha256:<hex>`.
+    pub fn blob_data(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// The registry's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Killed by its own PID; a failure to kill is reported, not hidden.
+        if let Err(e) = self.child.kill() {
+            eprintln!("stopping docker-registry (pid {}): {e}", self.child.id());
+        }
+        let _ = self.child.wait();
+    }
+}
