@@ -3,6 +3,7 @@
 //! against temporary stores, and compare merged layers with the kernel's
 //! overlayfs.
 
+mod archive;
 mod bad_input;
 mod cli;
 mod kubefile;
