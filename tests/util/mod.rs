@@ -5,6 +5,7 @@
 // Helpers serve every test module; not each module uses all of them.
 #![allow(dead_code)]
 
+pub mod registry;
 pub mod xattr;
 
 use std::collections::BTreeMap;
@@ -164,6 +165,19 @@ impl Sealer {
         for a in args {
             self = self.arg(a);
         }
+        self
+    }
+
+    /// Sets an environment variable of the command.
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Sealer {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Feeds the file at `path` to the command's standard input.
+    pub fn stdin_file(mut self, path: &Path) -> Sealer {
+        let f = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self.cmd.stdin(f);
         self
     }
 
