@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The README's test command, for a Debian 12 machine with Rust, run as root
+# from anywhere: installs what the tests need when missing (Debian packages,
+# cargo-nextest), then runs every test with a per-test timeout. A missing
+# prerequisite that cannot be installed fails loudly; nothing is skipped.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "error: scripts/test.sh must run as root (FUSE, overlayfs mounts, apt-get)" >&2
+    exit 1
+fi
+
+# Debian packages the tests use: skopeo and umoci read our store, fuse3 gives
+# fusermount3, docker-registry serves registry tests, fuse-overlayfs is the
+# peer in benchmarks, htpasswd (apache2-utils) makes the bcrypt password file
+# of the basic-auth registry test. `tar` (GNU) unpacks layers for the overlayfs oracle.
+declare -A package_of=(
+    [skopeo]=skopeo
+    [umoci]=umoci
+    [fusermount3]=fuse3
+    [docker-registry]=docker-registry
+    [htpasswd]=apache2-utils
+    [fuse-overlayfs]=fuse-overlayfs
+    [tar]=tar
+    [mount]=mount
+)
+missing=()
+for cmd in "${!package_of[@]}"; do
+    if ! command -v "$cmd" >/dev/null 2>&1 && ! dpkg -s "${package_of[$cmd]}" >/dev/null 2>&1; then
+        missing+=("${package_of[$cmd]}")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -c /dev/fuse ]]; then
+    echo "error: /dev/fuse is missing: load the fuse module (modprobe fuse) or run the container with --device /dev/fuse" >&2
+    exit 1
+fi
+if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
+    echo "error: the kernel has no overlayfs (modprobe overlay); the merge-rules test needs it" >&2
+    exit 1
+fi
+
+# Rust from rustup lives in ~/.cargo/bin, which `sudo` drops from PATH.
+if [[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ]]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install --locked cargo-nextest
+fi
+
+cargo nextest run --workspace "$@"
