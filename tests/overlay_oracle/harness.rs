@@ -528,27 +528,76 @@ pub fn compare(layers: Vec<Vec<u8>>) -> Listing {
 
     let mount = OverlayMount::new(&lowers, env.path("merged"));
     let kernel = list_kernel(&mount.dir);
-    drop(mount);
+    assert_same_listing(&kernel, &ours, "sealer's merged view (RootView)");
 
-    if ours != kernel {
-        let mut diff = Vec::new();
-        for (k, v) in &kernel {
-            match ours.get(k) {
-                None => diff.push(format!("only in overlayfs: {k} {v}")),
-                Some(o) if o != v => diff.push(format!("{k}\n  overlayfs: {v}\n  sealer:    {o}")),
-                _ => {}
-            }
-        }
-        diff.extend(
-            ours.iter()
-                .filter(|(k, _)| !kernel.contains_key(*k))
-                .map(|(k, v)| format!("only in sealer: {k} {v}")),
-        );
-        panic!(
-            "sealer's merged view differs from overlayfs in {} entries:\n{}",
-            diff.len(),
-            diff.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
-        );
-    }
+    // The same image through a real FUSE mount must read the same, and
+    // `find` must print the same lines (directory sizes aside: ext4's grow
+    // with the entry count, ours are always 4096).
+    let fuse = crate::mount::mount(&env, "oracle:v1", "fuse");
+    assert_same_listing(&kernel, &list_kernel(&fuse.dir), "`sealer mount`");
+    assert_eq!(
+        find_lines(&mount.dir),
+        find_lines(&fuse.dir),
+        "find -printf over overlayfs and over `sealer mount`"
+    );
+    drop(fuse);
+    drop(mount);
     ours
+}
+
+/// Panics with the differences when `got` is not `kernel`.
+fn assert_same_listing(kernel: &Listing, got: &Listing, what: &str) {
+    if got == kernel {
+        return;
+    }
+    let mut diff = Vec::new();
+    for (k, v) in kernel {
+        match got.get(k) {
+            None => diff.push(format!("only in overlayfs: {k} {v}")),
+            Some(o) if o != v => diff.push(format!("{k}\n  overlayfs: {v}\n  {what}: {o}")),
+            _ => {}
+        }
+    }
+    diff.extend(
+        got.iter()
+            .filter(|(k, _)| !kernel.contains_key(*k))
+            .map(|(k, v)| format!("only in {what}: {k} {v}")),
+    );
+    panic!(
+        "{what} differs from overlayfs in {} entries:\n{}",
+        diff.len(),
+        diff.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// `find -printf '%y %m %U %G %s %T@ %l %n %P'` under `root`, sorted, with
+/// directory sizes blanked.
+fn find_lines(root: &Path) -> Vec<String> {
+    let out = Command::new("find")
+        .arg(root)
+        .args([
+            "-mindepth",
+            "1",
+            "-printf",
+            "%y %m %U %G %s %T@ %l %n %P\\n",
+        ])
+        .output()
+        .expect("running find");
+    assert!(
+        out.status.success(),
+        "find failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.splitn(6, ' ').collect();
+            if f[0] == "d" {
+                f[4] = "-";
+            }
+            f.join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
 }
