@@ -27,7 +27,11 @@ impl Digest {
 
     /// Parses 64 lowercase hex characters.
     pub fn from_hex(hex: &str) -> Option<Digest> {
-        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return None;
         }
         let mut out = [0u8; 32];
@@ -42,7 +46,9 @@ impl FromStr for Digest {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let hex = s.strip_prefix("sha256:").ok_or_else(|| format!("{s:?} is not a sha256 digest"))?;
+        let hex = s
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("{s:?} is not a sha256 digest"))?;
         Digest::from_hex(hex).ok_or_else(|| format!("{s:?} is not a sha256 digest"))
     }
 }
@@ -79,7 +85,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let d = Digest::of(b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
         assert!("sha256:E3B0".parse::<Digest>().is_err());
         assert!("md5:00".parse::<Digest>().is_err());

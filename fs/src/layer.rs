@@ -31,7 +31,10 @@ impl Layer {
         let buf = &mut buf[..want];
         self.blob.read_exact_at(buf, m.data + offset).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(io::ErrorKind::InvalidData, "layer blob is shorter than its index says")
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "layer blob is shorter than its index says",
+                )
             } else {
                 e
             }

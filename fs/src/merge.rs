@@ -63,8 +63,13 @@ pub fn lookup(stack: &[&LayerIndex], parts: &[Node], name: &[u8]) -> Option<Merg
     let mut dirs = Vec::new();
     for part in parts {
         let idx = stack[part.layer];
-        let Some(id) = idx.lookup(part.id, name) else { continue };
-        let node = Node { layer: part.layer, id };
+        let Some(id) = idx.lookup(part.id, name) else {
+            continue;
+        };
+        let node = Node {
+            layer: part.layer,
+            id,
+        };
         match idx.kind(id) {
             Kind::Whiteout => break,
             Kind::Dir => {
@@ -91,14 +96,22 @@ pub fn read_dir<'a>(stack: &[&'a LayerIndex], parts: &[Node]) -> Vec<(&'a [u8], 
         let idx = stack[part.layer];
         names.extend(idx.children(part.id).map(|c| idx.name(c)));
     }
-    names.into_iter().filter_map(|name| lookup(stack, parts, name).map(|m| (name, m))).collect()
+    names
+        .into_iter()
+        .filter_map(|name| lookup(stack, parts, name).map(|m| (name, m)))
+        .collect()
 }
 
 /// Resolves a slash-separated path from the root without following symlinks.
 pub fn resolve(stack: &[&LayerIndex], path: &[u8]) -> Option<Merged> {
     let mut cur = root(stack);
-    for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
-        let Merged::Dir(parts) = &cur else { return None };
+    for part in path
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+    {
+        let Merged::Dir(parts) = &cur else {
+            return None;
+        };
         cur = lookup(stack, parts, part)?;
     }
     Some(cur)

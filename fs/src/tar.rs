@@ -143,7 +143,12 @@ struct Pax {
 impl<S: Source> TarReader<S> {
     /// Starts reading at the tar's first byte.
     pub fn new(src: S) -> Self {
-        Self { src, pos: 0, global: Pax::default(), done: false }
+        Self {
+            src,
+            pos: 0,
+            global: Pax::default(),
+            done: false,
+        }
     }
 
     /// Gives the source back, e.g. to drain what follows the archive.
@@ -166,7 +171,10 @@ impl<S: Source> TarReader<S> {
                 return Ok(None);
             };
             let size = parse_number(&h[124..136], header_at, "size")?;
-            let size = u64::try_from(size).map_err(|_| TarError::Field { offset: header_at, field: "size" })?;
+            let size = u64::try_from(size).map_err(|_| TarError::Field {
+                offset: header_at,
+                field: "size",
+            })?;
             let typeflag = h[156];
             match typeflag {
                 b'L' | b'K' | b'x' | b'g' => {
@@ -193,14 +201,23 @@ impl<S: Source> TarReader<S> {
                 b'4' => EntryType::BlockDev,
                 b'5' => EntryType::Dir,
                 b'6' => EntryType::Fifo,
-                other => return Err(TarError::UnsupportedType { offset: header_at, typeflag: other }),
+                other => {
+                    return Err(TarError::UnsupportedType {
+                        offset: header_at,
+                        typeflag: other,
+                    })
+                }
             };
             let ustar = &h[257..263] == b"ustar\0";
             let mut path = match long_name.take() {
                 Some(p) => p,
                 None => {
                     let name = trim_nul(&h[0..100]);
-                    let prefix = if ustar { trim_nul(&h[345..500]) } else { &[][..] };
+                    let prefix = if ustar {
+                        trim_nul(&h[345..500])
+                    } else {
+                        &[][..]
+                    };
                     if prefix.is_empty() {
                         name.to_vec()
                     } else {
@@ -208,15 +225,33 @@ impl<S: Source> TarReader<S> {
                     }
                 }
             };
-            let mut link = long_link.take().unwrap_or_else(|| trim_nul(&h[157..257]).to_vec());
+            let mut link = long_link
+                .take()
+                .unwrap_or_else(|| trim_nul(&h[157..257]).to_vec());
             let mut e = RawEntry {
                 kind: Some(kind),
                 mode: (parse_number(&h[100..108], header_at, "mode")? & 0o7777) as u32,
-                uid: to_u32(parse_number(&h[108..116], header_at, "uid")?, header_at, "uid")?,
-                gid: to_u32(parse_number(&h[116..124], header_at, "gid")?, header_at, "gid")?,
+                uid: to_u32(
+                    parse_number(&h[108..116], header_at, "uid")?,
+                    header_at,
+                    "uid",
+                )?,
+                gid: to_u32(
+                    parse_number(&h[116..124], header_at, "gid")?,
+                    header_at,
+                    "gid",
+                )?,
                 mtime: parse_number(&h[136..148], header_at, "mtime")?,
-                dev_major: to_u32(parse_number(&h[329..337], header_at, "devmajor")?, header_at, "devmajor")?,
-                dev_minor: to_u32(parse_number(&h[337..345], header_at, "devminor")?, header_at, "devminor")?,
+                dev_major: to_u32(
+                    parse_number(&h[329..337], header_at, "devmajor")?,
+                    header_at,
+                    "devmajor",
+                )?,
+                dev_minor: to_u32(
+                    parse_number(&h[337..345], header_at, "devminor")?,
+                    header_at,
+                    "devminor",
+                )?,
                 size,
                 ..RawEntry::default()
             };
@@ -259,21 +294,46 @@ impl<S: Source> TarReader<S> {
     /// Reads one header block; `None` at a clean end (zero block or EOF).
     fn read_header(&mut self) -> Result<Option<[u8; 512]>, TarError> {
         let mut h = [0u8; 512];
-        let n = read_full(&mut self.src, &mut h).map_err(|e| TarError::Io { offset: self.pos, source: e })?;
+        let n = read_full(&mut self.src, &mut h).map_err(|e| TarError::Io {
+            offset: self.pos,
+            source: e,
+        })?;
         if n == 0 {
             return Ok(None);
         }
         if n < 512 {
-            return Err(TarError::Truncated { offset: self.pos, what: "header" });
+            return Err(TarError::Truncated {
+                offset: self.pos,
+                what: "header",
+            });
         }
         if h.iter().all(|&b| b == 0) {
             self.pos += BLOCK;
             return Ok(None);
         }
         let stored = parse_number(&h[148..156], self.pos, "checksum")?;
-        let unsigned: i64 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as i64 }).sum();
-        let signed: i64 =
-            h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as i8 as i64 }).sum();
+        let unsigned: i64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    b as i64
+                }
+            })
+            .sum();
+        let signed: i64 = h
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    b as i8 as i64
+                }
+            })
+            .sum();
         if stored != unsigned && stored != signed {
             return Err(TarError::Checksum { offset: self.pos });
         }
@@ -283,12 +343,21 @@ impl<S: Source> TarReader<S> {
 
     fn read_meta(&mut self, size: u64, header_at: u64) -> Result<Vec<u8>, TarError> {
         if size > MAX_META_SIZE {
-            return Err(TarError::MetaTooLarge { offset: header_at, size });
+            return Err(TarError::MetaTooLarge {
+                offset: header_at,
+                size,
+            });
         }
         let mut data = vec![0u8; size as usize];
-        let n = read_full(&mut self.src, &mut data).map_err(|e| TarError::Io { offset: self.pos, source: e })?;
+        let n = read_full(&mut self.src, &mut data).map_err(|e| TarError::Io {
+            offset: self.pos,
+            source: e,
+        })?;
         if n < data.len() {
-            return Err(TarError::Truncated { offset: header_at, what: "extended header" });
+            return Err(TarError::Truncated {
+                offset: header_at,
+                what: "extended header",
+            });
         }
         self.pos += size;
         self.skip_padding(size, header_at)?;
@@ -297,11 +366,17 @@ impl<S: Source> TarReader<S> {
 
     fn skip_data(&mut self, size: u64, header_at: u64) -> Result<(), TarError> {
         let padded = size.div_ceil(BLOCK) * BLOCK;
-        let n = self.src.skip(padded).map_err(|e| TarError::Io { offset: self.pos, source: e })?;
+        let n = self.src.skip(padded).map_err(|e| TarError::Io {
+            offset: self.pos,
+            source: e,
+        })?;
         self.pos += n;
         // The last block's padding may be missing in a cut tar; its data may not.
         if n < size {
-            return Err(TarError::Truncated { offset: header_at, what: "file data" });
+            return Err(TarError::Truncated {
+                offset: header_at,
+                what: "file data",
+            });
         }
         if n < padded {
             self.done = true;
@@ -311,10 +386,16 @@ impl<S: Source> TarReader<S> {
 
     fn skip_padding(&mut self, size: u64, header_at: u64) -> Result<(), TarError> {
         let pad = size.div_ceil(BLOCK) * BLOCK - size;
-        let n = self.src.skip(pad).map_err(|e| TarError::Io { offset: self.pos, source: e })?;
+        let n = self.src.skip(pad).map_err(|e| TarError::Io {
+            offset: self.pos,
+            source: e,
+        })?;
         self.pos += n;
         if n < pad {
-            return Err(TarError::Truncated { offset: header_at, what: "extended header" });
+            return Err(TarError::Truncated {
+                offset: header_at,
+                what: "extended header",
+            });
         }
         Ok(())
     }
@@ -361,7 +442,12 @@ fn parse_number(f: &[u8], offset: u64, field: &'static str) -> Result<i64, TarEr
         return Ok(v as i64);
     }
     let s = trim_nul(f);
-    let s = s.iter().skip_while(|&&c| c == b' ').take_while(|&&c| c != b' ').copied().collect::<Vec<u8>>();
+    let s = s
+        .iter()
+        .skip_while(|&&c| c == b' ')
+        .take_while(|&&c| c != b' ')
+        .copied()
+        .collect::<Vec<u8>>();
     if s.is_empty() {
         return Ok(0);
     }
@@ -370,7 +456,10 @@ fn parse_number(f: &[u8], offset: u64, field: &'static str) -> Result<i64, TarEr
         if !(b'0'..=b'7').contains(&c) {
             return Err(bad());
         }
-        v = v.checked_mul(8).and_then(|v| v.checked_add((c - b'0') as i64)).ok_or_else(bad)?;
+        v = v
+            .checked_mul(8)
+            .and_then(|v| v.checked_add((c - b'0') as i64))
+            .ok_or_else(bad)?;
     }
     Ok(v)
 }
@@ -383,7 +472,10 @@ fn parse_pax(data: &[u8], pax: &mut Pax, offset: u64) -> Result<(), TarError> {
         if rest.iter().all(|&b| b == 0) {
             break;
         }
-        let sp = rest.iter().position(|&b| b == b' ').ok_or(bad("record without a length"))?;
+        let sp = rest
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or(bad("record without a length"))?;
         let len: usize = std::str::from_utf8(&rest[..sp])
             .ok()
             .and_then(|s| s.parse().ok())
@@ -393,24 +485,38 @@ fn parse_pax(data: &[u8], pax: &mut Pax, offset: u64) -> Result<(), TarError> {
         }
         let record = &rest[sp + 1..len - 1];
         rest = &rest[len..];
-        let eq = record.iter().position(|&b| b == b'=').ok_or(bad("record without '='"))?;
+        let eq = record
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or(bad("record without '='"))?;
         let (key, value) = (&record[..eq], &record[eq + 1..]);
         let num = |v: &[u8]| -> Result<u64, TarError> {
-            std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or(bad("numeric record is not a number"))
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(bad("numeric record is not a number"))
         };
         match key {
             b"path" => pax.path = Some(value.to_vec()),
             b"linkpath" => pax.link = Some(value.to_vec()),
             b"size" => pax.size = Some(num(value)?),
-            b"uid" => pax.uid = Some(u32::try_from(num(value)?).map_err(|_| bad("uid out of range"))?),
-            b"gid" => pax.gid = Some(u32::try_from(num(value)?).map_err(|_| bad("gid out of range"))?),
-            b"mtime" => pax.mtime = Some(parse_pax_time(value).ok_or(bad("mtime is not a number"))?),
+            b"uid" => {
+                pax.uid = Some(u32::try_from(num(value)?).map_err(|_| bad("uid out of range"))?)
+            }
+            b"gid" => {
+                pax.gid = Some(u32::try_from(num(value)?).map_err(|_| bad("gid out of range"))?)
+            }
+            b"mtime" => {
+                pax.mtime = Some(parse_pax_time(value).ok_or(bad("mtime is not a number"))?)
+            }
             _ if key.starts_with(b"SCHILY.xattr.") => {
                 let name = key[b"SCHILY.xattr.".len()..].to_vec();
                 pax.xattrs.retain(|(k, _)| *k != name);
                 pax.xattrs.push((name, value.to_vec()));
             }
-            _ if key.starts_with(b"GNU.sparse.") => return Err(bad("sparse files are not supported")),
+            _ if key.starts_with(b"GNU.sparse.") => {
+                return Err(bad("sparse files are not supported"))
+            }
             _ => {}
         }
     }
@@ -450,15 +556,26 @@ mod tests {
         assert_eq!(parse_number(b"0000644\0", 0, "m").unwrap(), 0o644);
         assert_eq!(parse_number(b"  755 \0\0", 0, "m").unwrap(), 0o755);
         assert_eq!(parse_number(b"\0\0\0\0\0\0\0\0", 0, "m").unwrap(), 0);
-        assert_eq!(parse_number(&[0x80, 0, 0, 0, 0, 0, 1, 0], 0, "m").unwrap(), 256);
+        assert_eq!(
+            parse_number(&[0x80, 0, 0, 0, 0, 0, 1, 0], 0, "m").unwrap(),
+            256
+        );
         assert_eq!(parse_number(&[0xff; 8], 0, "m").unwrap(), -1);
         assert!(parse_number(b"0009\0", 0, "m").is_err());
-        assert!(parse_number(&[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0, "m").is_err());
+        assert!(parse_number(
+            &[0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            0,
+            "m"
+        )
+        .is_err());
     }
 
     #[test]
     fn pax_times() {
-        assert_eq!(parse_pax_time(b"1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(
+            parse_pax_time(b"1700000000.5"),
+            Some((1_700_000_000, 500_000_000))
+        );
         assert_eq!(parse_pax_time(b"12"), Some((12, 0)));
         assert_eq!(parse_pax_time(b"-1.25"), Some((-2, 750_000_000)));
         assert_eq!(parse_pax_time(b"x"), None);
@@ -467,7 +584,8 @@ mod tests {
     #[test]
     fn pax_records() {
         let mut p = Pax::default();
-        let rec = b"30 mtime=1700000000.123456789\n20 path=a/very/long\n26 SCHILY.xattr.user.k=v1\n";
+        let rec =
+            b"30 mtime=1700000000.123456789\n20 path=a/very/long\n26 SCHILY.xattr.user.k=v1\n";
         parse_pax(rec, &mut p, 0).unwrap();
         assert_eq!(p.path.as_deref(), Some(&b"a/very/long"[..]));
         assert_eq!(p.mtime, Some((1_700_000_000, 123_456_789)));

@@ -38,7 +38,11 @@ impl Ignore {
                     Some(p) => (true, p.trim()),
                     None => (false, l),
                 };
-                let parts = pat.split('/').filter(|p| !p.is_empty() && *p != ".").map(String::from).collect();
+                let parts = pat
+                    .split('/')
+                    .filter(|p| !p.is_empty() && *p != ".")
+                    .map(String::from)
+                    .collect();
                 (negate, parts)
             })
             .collect();
@@ -62,8 +66,14 @@ impl Ignore {
 fn match_parts(pat: &[String], path: &[&str]) -> bool {
     match pat.split_first() {
         None => path.is_empty(),
-        Some((p, rest)) if p == "**" => (0..=path.len()).any(|skip| match_parts(rest, &path[skip..])),
-        Some((p, rest)) => !path.is_empty() && fnmatch(p.as_bytes(), path[0].as_bytes()) && match_parts(rest, &path[1..]),
+        Some((p, rest)) if p == "**" => {
+            (0..=path.len()).any(|skip| match_parts(rest, &path[skip..]))
+        }
+        Some((p, rest)) => {
+            !path.is_empty()
+                && fnmatch(p.as_bytes(), path[0].as_bytes())
+                && match_parts(rest, &path[1..])
+        }
     }
 }
 
@@ -74,7 +84,9 @@ pub fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
         Some((b'*', rest)) => (0..=name.len()).any(|i| fnmatch(rest, &name[i..])),
         Some((b'?', rest)) => !name.is_empty() && fnmatch(rest, &name[1..]),
         Some((b'[', rest)) => {
-            let Some((&c, tail)) = name.split_first() else { return false };
+            let Some((&c, tail)) = name.split_first() else {
+                return false;
+            };
             let Some(end) = rest.iter().skip(1).position(|&b| b == b']').map(|i| i + 1) else {
                 return c == b'[' && fnmatch(rest, tail);
             };
@@ -96,7 +108,9 @@ pub fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
             }
             hit != negate && fnmatch(after, tail)
         }
-        Some((b'\\', rest)) if !rest.is_empty() => name.first() == Some(&rest[0]) && fnmatch(&rest[1..], &name[1..]),
+        Some((b'\\', rest)) if !rest.is_empty() => {
+            name.first() == Some(&rest[0]) && fnmatch(&rest[1..], &name[1..])
+        }
         Some((&p, rest)) => name.first() == Some(&p) && fnmatch(rest, &name[1..]),
     }
 }
@@ -113,7 +127,11 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
         match c {
             Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
             Component::ParentDir if parts.pop().is_some() => {}
-            Component::ParentDir => return Err(invalid(format!("COPY source {source:?} is outside the build context"))),
+            Component::ParentDir => {
+                return Err(invalid(format!(
+                    "COPY source {source:?} is outside the build context"
+                )))
+            }
             _ => {}
         }
     }
@@ -124,9 +142,15 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
             let dir = context.join(base);
             if has_glob(part) {
                 let Ok(rd) = fs::read_dir(&dir) else { continue };
-                let mut names: Vec<String> = rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                let mut names: Vec<String> = rd
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
                 names.sort();
-                for n in names.into_iter().filter(|n| fnmatch(part.as_bytes(), n.as_bytes())) {
+                for n in names
+                    .into_iter()
+                    .filter(|n| fnmatch(part.as_bytes(), n.as_bytes()))
+                {
                     next.push(join_rel(base, &n));
                 }
             } else if fs::symlink_metadata(dir.join(part)).is_ok() {
@@ -137,7 +161,9 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
     }
     found.retain(|rel| !ignore.ignored(rel));
     if found.is_empty() {
-        return Err(invalid(format!("COPY source {source:?}: no such file or directory in the build context")));
+        return Err(invalid(format!(
+            "COPY source {source:?}: no such file or directory in the build context"
+        )));
     }
     Ok(found)
 }
@@ -156,7 +182,10 @@ pub fn inside_context(context_real: &Path, rel: &str) -> Result<PathBuf> {
     let path = context_real.join(rel);
     let real = fs::canonicalize(&path).at(&path)?;
     if !real.starts_with(context_real) {
-        return Err(invalid(format!("COPY source {rel:?} leads outside the build context (to {})", real.display())));
+        return Err(invalid(format!(
+            "COPY source {rel:?} leads outside the build context (to {})",
+            real.display()
+        )));
     }
     Ok(real)
 }
@@ -167,8 +196,16 @@ mod tests {
 
     #[test]
     fn fnmatch_table() {
-        let cases = [("*.json", "daemon.json", true), ("*.json", "a.yaml", false), ("k?be*", "kubeadm", true), ("[a-c]x", "bx", true),
-            ("[!a-c]x", "bx", false), ("\\*", "*", true), ("*", "", true), ("a*b*c", "aXXbYc", true)];
+        let cases = [
+            ("*.json", "daemon.json", true),
+            ("*.json", "a.yaml", false),
+            ("k?be*", "kubeadm", true),
+            ("[a-c]x", "bx", true),
+            ("[!a-c]x", "bx", false),
+            ("\\*", "*", true),
+            ("*", "", true),
+            ("a*b*c", "aXXbYc", true),
+        ];
         for (p, n, want) in cases {
             assert_eq!(fnmatch(p.as_bytes(), n.as_bytes()), want, "{p} vs {n}");
         }
@@ -177,7 +214,14 @@ mod tests {
     #[test]
     fn ignore_rules() {
         let ig = Ignore::parse("# c\n*.log\nbuild/\n!build/keep\n**/tmp\n");
-        let cases = [("a.log", true), ("sub/a.log", false), ("build/x", true), ("build/keep", false), ("a/b/tmp/c", true), ("etc/x", false)];
+        let cases = [
+            ("a.log", true),
+            ("sub/a.log", false),
+            ("build/x", true),
+            ("build/keep", false),
+            ("a/b/tmp/c", true),
+            ("etc/x", false),
+        ];
         for (p, want) in cases {
             assert_eq!(ig.ignored(p), want, "{p}");
         }

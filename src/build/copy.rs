@@ -206,9 +206,9 @@ fn add_parents(items: &mut Items, below: &Below<'_>) {
         }
     }
     for parent in missing {
-        if !items.contains_key(&parent) {
-            let it = below.dir_item(&parent);
-            items.insert(parent, it);
+        if let std::collections::btree_map::Entry::Vacant(slot) = items.entry(parent) {
+            let it = below.dir_item(slot.key());
+            slot.insert(it);
         }
     }
 }

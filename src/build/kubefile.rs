@@ -62,8 +62,17 @@ fn instruction(line: usize, text: &str) -> Result<Instruction, ParseError> {
         return Err((line, format!("expected an instruction, found {kw:?}")));
     }
     let rest = rest.trim().to_string();
-    let json = if rest.starts_with('[') { serde_json::from_str::<Vec<String>>(&rest).ok() } else { None };
-    Ok(Instruction { line, keyword: kw.to_ascii_uppercase(), rest, json })
+    let json = if rest.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(&rest).ok()
+    } else {
+        None
+    };
+    Ok(Instruction {
+        line,
+        keyword: kw.to_ascii_uppercase(),
+        rest,
+        json,
+    })
 }
 
 /// Splits `s` into words, expanding variables from `vars` (unknown: empty).
@@ -150,7 +159,10 @@ pub fn expand(s: &str, vars: &HashMap<String, String>) -> Result<String, String>
 }
 
 /// Reads a variable reference after `$`.
-fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, vars: &HashMap<String, String>) -> Result<String, String> {
+fn variable(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    vars: &HashMap<String, String>,
+) -> Result<String, String> {
     let is_name = |c: &char| c.is_ascii_alphanumeric() || *c == '_';
     if chars.peek() == Some(&'{') {
         chars.next();
@@ -173,7 +185,11 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, vars: &HashMap
                 }
                 match op {
                     '-' => Ok(if value.is_empty() { word } else { value }),
-                    '+' => Ok(if value.is_empty() { String::new() } else { word }),
+                    '+' => Ok(if value.is_empty() {
+                        String::new()
+                    } else {
+                        word
+                    }),
                     other => Err(format!("unsupported modifier ':{other}' in ${{{name}}}")),
                 }
             }
@@ -199,15 +215,34 @@ mod tests {
     fn instructions_table() {
         let text = "# comment\nFROM scratch\n\ncopy . . \nLABEL a=b \\\n  # inner comment\n  c=d\nCMD [\"kubectl\", \"apply\"]\nrun x \\";
         let got = parse(text).unwrap();
-        let summary: Vec<(usize, &str, &str)> = got.iter().map(|i| (i.line, i.keyword.as_str(), i.rest.as_str())).collect();
-        assert_eq!(summary, [(2, "FROM", "scratch"), (4, "COPY", ". ."), (5, "LABEL", "a=b c=d"), (8, "CMD", r#"["kubectl", "apply"]"#), (9, "RUN", "x")]);
-        assert_eq!(got[3].json, Some(vec!["kubectl".to_string(), "apply".to_string()]));
+        let summary: Vec<(usize, &str, &str)> = got
+            .iter()
+            .map(|i| (i.line, i.keyword.as_str(), i.rest.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (2, "FROM", "scratch"),
+                (4, "COPY", ". ."),
+                (5, "LABEL", "a=b c=d"),
+                (8, "CMD", r#"["kubectl", "apply"]"#),
+                (9, "RUN", "x")
+            ]
+        );
+        assert_eq!(
+            got[3].json,
+            Some(vec!["kubectl".to_string(), "apply".to_string()])
+        );
         assert_eq!(parse("FROM x\n!!! y").unwrap_err().0, 2);
     }
 
     #[test]
     fn words_and_variables() {
-        let vars: HashMap<String, String> = [("A".to_string(), "one".to_string()), ("ARCH".into(), "amd64".into())].into();
+        let vars: HashMap<String, String> = [
+            ("A".to_string(), "one".to_string()),
+            ("ARCH".into(), "amd64".into()),
+        ]
+        .into();
         let cases = [
             ("a b  c", vec!["a", "b", "c"]),
             ("$A ${A}x", vec!["one", "onex"]),

@@ -217,7 +217,7 @@ impl State<'_> {
     }
 
     /// Starts from a base image's layers and config.
-    fn from_image(&mut self, base: Image) -> Result<()> {
+    fn start_from(&mut self, base: Image) -> Result<()> {
         for l in &base.manifest.layers {
             let layer = self.store.open_layer(&l.digest)?;
             self.layers.push((l.digest, l.size, layer));

@@ -129,7 +129,7 @@ impl State<'_> {
                 base.id.short(),
                 base.manifest.layers.len()
             );
-            self.from_image(base)?;
+            self.start_from(base)?;
         }
         Ok(())
     }

@@ -29,7 +29,9 @@ pub struct Args {
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let mut build_args = Vec::new();
     for kv in &a.build_args {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--build-arg {kv:?}: expected KEY=VALUE"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--build-arg {kv:?}: expected KEY=VALUE"))?;
         build_args.push((k.to_string(), v.to_string()));
     }
     let opts = BuildOptions {

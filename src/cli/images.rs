@@ -65,14 +65,46 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let table: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
-            let created = r.created.get(..19).map(|s| s.replace('T', " ")).unwrap_or_else(|| format_time(0, ' ', ""));
-            [r.name.clone(), r.id["sha256:".len()..][..12].to_string(), r.arch.clone(), r.variant.clone(), created, human::bytes(r.size)]
+            let created = r
+                .created
+                .get(..19)
+                .map(|s| s.replace('T', " "))
+                .unwrap_or_else(|| format_time(0, ' ', ""));
+            [
+                r.name.clone(),
+                r.id["sha256:".len()..][..12].to_string(),
+                r.arch.clone(),
+                r.variant.clone(),
+                created,
+                human::bytes(r.size),
+            ]
         })
         .collect();
-    let head = ["IMAGE NAME", "IMAGE ID", "ARCH", "VARIANT", "CREATE", "SIZE"].map(String::from);
-    let widths: Vec<usize> = (0..6).map(|i| table.iter().chain([&head]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let head = [
+        "IMAGE NAME",
+        "IMAGE ID",
+        "ARCH",
+        "VARIANT",
+        "CREATE",
+        "SIZE",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            table
+                .iter()
+                .chain([&head])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for row in [&head].into_iter().chain(table.iter()) {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
         writeln!(out, "{}", line.join("   ").trim_end())?;
     }
     Ok(())

@@ -28,10 +28,17 @@ pub struct Args {
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let img = store.resolve(&a.image)?;
     let view = RootView::open(store, &img)?;
-    let m = view.resolve(&a.path).ok_or_else(|| anyhow::anyhow!("{}: no such file or directory in image {}", a.path, a.image))?;
+    let m = view.resolve(&a.path).ok_or_else(|| {
+        anyhow::anyhow!("{}: no such file or directory in image {}", a.path, a.image)
+    })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !matches!(m, Merged::Dir(_)) {
-        let name = a.path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        let name = a
+            .path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
         line(&mut out, &view, &m, name.as_bytes(), a.long)?;
         return Ok(out.flush()?);
     }
@@ -51,7 +58,14 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             line(&mut out, &view, &e.merged, e.name, a.long)?;
             if a.recursive && matches!(e.merged, Merged::Dir(_)) {
                 let name = String::from_utf8_lossy(e.name);
-                subdirs.push((if path.is_empty() { name.into_owned() } else { format!("{path}/{name}") }, e.merged.clone()));
+                subdirs.push((
+                    if path.is_empty() {
+                        name.into_owned()
+                    } else {
+                        format!("{path}/{name}")
+                    },
+                    e.merged.clone(),
+                ));
             }
         }
         todo.extend(subdirs.into_iter().rev());
@@ -59,7 +73,13 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     Ok(out.flush()?)
 }
 
-fn line(out: &mut impl Write, view: &RootView, m: &Merged, name: &[u8], long: bool) -> std::io::Result<()> {
+fn line(
+    out: &mut impl Write,
+    view: &RootView,
+    m: &Merged,
+    name: &[u8],
+    long: bool,
+) -> std::io::Result<()> {
     let name = String::from_utf8_lossy(name);
     if !long {
         return writeln!(out, "{name}");
@@ -67,7 +87,10 @@ fn line(out: &mut impl Write, view: &RootView, m: &Merged, name: &[u8], long: bo
     let meta = view.meta(m);
     let top = m.top();
     let target = if meta.kind == Kind::Symlink {
-        format!(" -> {}", String::from_utf8_lossy(view.index(top).link_target(top.id)))
+        format!(
+            " -> {}",
+            String::from_utf8_lossy(view.layer_index(top).link_target(top.id))
+        )
     } else {
         String::new()
     };
@@ -76,7 +99,16 @@ fn line(out: &mut impl Write, view: &RootView, m: &Merged, name: &[u8], long: bo
         _ => meta.size.to_string(),
     };
     let time = format_time(meta.mtime, ' ', "");
-    writeln!(out, "{} {:>3} {:>5} {:>5} {:>10} {} {name}{target}", mode_string(&meta), meta.nlink, meta.uid, meta.gid, size, &time[..16])
+    writeln!(
+        out,
+        "{} {:>3} {:>5} {:>5} {:>10} {} {name}{target}",
+        mode_string(&meta),
+        meta.nlink,
+        meta.uid,
+        meta.gid,
+        size,
+        &time[..16]
+    )
 }
 
 /// `drwxr-xr-x` as ls prints it.
@@ -90,7 +122,11 @@ pub fn mode_string(m: &Meta) -> String {
         Kind::File => '-',
     };
     let mut s = String::from(t);
-    for (shift, special, lower, upper) in [(6, 0o4000, 's', 'S'), (3, 0o2000, 's', 'S'), (0, 0o1000, 't', 'T')] {
+    for (shift, special, lower, upper) in [
+        (6, 0o4000, 's', 'S'),
+        (3, 0o2000, 's', 'S'),
+        (0, 0o1000, 't', 'T'),
+    ] {
         let bits = (m.mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });

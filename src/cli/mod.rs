@@ -2,6 +2,7 @@
 //! that turns errors into `error: ...` and exit status 1.
 
 mod build;
+mod commit;
 mod images;
 mod inspect;
 mod load;
@@ -62,6 +63,10 @@ enum Command {
     Mount(mount::Args),
     /// Unmount what `sealer mount` mounted and stop its server
     Umount(mount::UmountArgs),
+    /// Make the changes of a `--rw` mount a new image (base layers + one layer)
+    Commit(commit::Args),
+    /// List the changes of a `--rw` mount (A added, C changed, D deleted)
+    Diff(commit::DiffArgs),
     /// Pull an image from a registry
     Pull(pull::Args),
     /// Push an image to a registry
@@ -159,6 +164,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mount(a) => mount::run(&store, a),
         Command::Umount(a) => mount::run_umount(&store, a),
+        Command::Commit(a) => commit::run(&store, a),
+        Command::Diff(a) => commit::run_diff(&store, a),
         Command::Pull(a) => pull::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Save(a) => save::run(&store, a),

@@ -23,14 +23,18 @@ impl Reference {
         let bad = |why: &str| invalid(format!("invalid image reference {s:?}: {why}"));
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                d.parse::<crate::digest::Digest>().map_err(|_| bad("bad digest"))?;
+                d.parse::<crate::digest::Digest>()
+                    .map_err(|_| bad("bad digest"))?;
                 (r, Some(d.to_string()))
             }
             None => (s, None),
         };
         let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
         let (repo, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (&rest[..last_slash + i], Some(rest[last_slash + i + 1..].to_string())),
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_string()),
+            ),
             None => (rest, None),
         };
         if repo.is_empty() {
@@ -38,9 +42,12 @@ impl Reference {
         }
         let mut parts: Vec<&str> = repo.split('/').collect();
         let first = parts[0];
-        let has_host = parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost");
+        let has_host =
+            parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost");
         if has_host {
-            let ok = first.bytes().all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c));
+            let ok = first
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c));
             if !ok {
                 return Err(bad("bad registry host"));
             }
@@ -48,23 +55,35 @@ impl Reference {
         }
         for p in parts {
             let ok = !p.is_empty()
-                && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
+                && p.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c))
                 && p.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric());
             if !ok {
-                return Err(bad("name components must be lowercase letters, digits, '.', '_' or '-'"));
+                return Err(bad(
+                    "name components must be lowercase letters, digits, '.', '_' or '-'",
+                ));
             }
         }
         if let Some(t) = &tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+                && t.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
                 && !t.starts_with(['.', '-']);
             if !ok {
                 return Err(bad("bad tag"));
             }
         }
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_string()) } else { tag };
-        Ok(Reference { repo: repo.to_string(), tag, digest })
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(Reference {
+            repo: repo.to_string(),
+            tag,
+            digest,
+        })
     }
 
     /// The name stored in `index.json`: `repo:tag`, or `repo@digest`.
@@ -101,12 +120,22 @@ mod tests {
         let cases = [
             ("base", "base:latest"),
             ("base:v1", "base:v1"),
-            ("registry.example.com/sealer-io/kubernetes:v1.19.8", "registry.example.com/sealer-io/kubernetes:v1.19.8"),
-            ("127.0.0.1:5000/library/my-k8s:v1.19.8", "127.0.0.1:5000/library/my-k8s:v1.19.8"),
+            (
+                "registry.example.com/sealer-io/kubernetes:v1.19.8",
+                "registry.example.com/sealer-io/kubernetes:v1.19.8",
+            ),
+            (
+                "127.0.0.1:5000/library/my-k8s:v1.19.8",
+                "127.0.0.1:5000/library/my-k8s:v1.19.8",
+            ),
             ("localhost:5000/a", "localhost:5000/a:latest"),
         ];
         for (input, want) in cases {
-            assert_eq!(Reference::parse(input).unwrap().full_name(), want, "{input}");
+            assert_eq!(
+                Reference::parse(input).unwrap().full_name(),
+                want,
+                "{input}"
+            );
         }
         for bad in ["", "UPPER:v1", "a:", "a:-x", "a//b", ":v1", "a@sha256:12"] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} must be refused");

@@ -98,8 +98,14 @@ pub struct CurrentParent<T> {
 pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
     let c = &img.config;
     let labels = &c.config.labels;
-    fn json_label<T: serde::de::DeserializeOwned + Default>(labels: &BTreeMap<String, String>, k: &str) -> T {
-        labels.get(k).and_then(|v| serde_json::from_str(v).ok()).unwrap_or_default()
+    fn json_label<T: serde::de::DeserializeOwned + Default>(
+        labels: &BTreeMap<String, String>,
+        k: &str,
+    ) -> T {
+        labels
+            .get(k)
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default()
     }
     let made: Vec<&super::oci::History> = c.history.iter().filter(|h| !h.empty_layer).collect();
     let aligned = made.len() == img.manifest.layers.len();
@@ -109,20 +115,35 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let by = if aligned { made[i].created_by.clone().unwrap_or_default() } else { String::new() };
+            let by = if aligned {
+                made[i].created_by.clone().unwrap_or_default()
+            } else {
+                String::new()
+            };
             let (kind, value) = split_instruction(&by);
-            SpecLayer { id: l.digest.to_string(), kind, value, size: l.size }
+            SpecLayer {
+                id: l.digest.to_string(),
+                kind,
+                value,
+                size: l.size,
+            }
         })
         .collect();
     ImageSpec {
         kind: "Image",
         api_version: "sealer.io/v1",
-        metadata: SpecMetadata { name: img.name.clone().unwrap_or_else(|| img.id.to_string()) },
+        metadata: SpecMetadata {
+            name: img.name.clone().unwrap_or_else(|| img.id.to_string()),
+        },
         spec: Spec {
             id: img.id.to_string(),
             digest: img.manifest_digest.to_string(),
             layers,
-            platform: super::oci::Platform { architecture: c.architecture.clone(), os: c.os.clone(), variant: c.variant.clone() },
+            platform: super::oci::Platform {
+                architecture: c.architecture.clone(),
+                os: c.os.clone(),
+                variant: c.variant.clone(),
+            },
             image_config: SpecConfig {
                 cmd: CurrentParent {
                     current: c.config.cmd.clone().unwrap_or_default(),
@@ -132,7 +153,11 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                     current: json_label(labels, LABEL_ARGS),
                     parent: json_label(labels, LABEL_ARGS_PARENT),
                 },
-                labels: labels.iter().filter(|(k, _)| !k.starts_with("sealer.io/")).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                labels: labels
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("sealer.io/"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 env: c.config.env.clone(),
             },
             created: c.created.clone(),
@@ -149,7 +174,9 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
 fn split_instruction(by: &str) -> (String, String) {
     let (word, rest) = by.split_once(' ').unwrap_or((by, ""));
     match word {
-        "COPY" | "ADD" | "RUN" | "APP" | "CNI" | "CSI" | "COMMIT" => (word.to_string(), rest.to_string()),
+        "COPY" | "ADD" | "RUN" | "APP" | "CNI" | "CSI" | "COMMIT" => {
+            (word.to_string(), rest.to_string())
+        }
         _ => ("BASE".to_string(), by.to_string()),
     }
 }

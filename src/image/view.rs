@@ -42,20 +42,23 @@ impl RootView {
     }
 
     /// The index holding a node.
-    pub fn index(&self, n: Node) -> &LayerIndex {
+    pub fn layer_index(&self, n: Node) -> &LayerIndex {
         &self.layers[n.layer].index
     }
 
     /// Attributes of a merged entry.
     pub fn meta(&self, m: &Merged) -> Meta {
         let top = m.top();
-        self.index(top).meta(top.id)
+        self.layer_index(top).meta(top.id)
     }
 
     /// Resolves `path` without following a final symlink.
     pub fn resolve(&self, path: &str) -> Option<Merged> {
         if self.layers.is_empty() {
-            return path.split('/').all(|p| p.is_empty() || p == ".").then(|| Merged::Dir(Vec::new()));
+            return path
+                .split('/')
+                .all(|p| p.is_empty() || p == ".")
+                .then(|| Merged::Dir(Vec::new()));
         }
         merge::resolve(&self.stack(), path.as_bytes())
     }
@@ -73,14 +76,18 @@ impl RootView {
             }
             done.push(part);
             let here = done.join(&b'/');
-            let m = self.resolve(&String::from_utf8_lossy(&here)).ok_or_else(|| not_found(path))?;
+            let m = self
+                .resolve(&String::from_utf8_lossy(&here))
+                .ok_or_else(|| not_found(path))?;
             let top = m.top();
-            if self.index(top).kind(top.id) == Kind::Symlink {
+            if self.layer_index(top).kind(top.id) == Kind::Symlink {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(invalid(format!("{path}: too many levels of symbolic links")));
+                    return Err(invalid(format!(
+                        "{path}: too many levels of symbolic links"
+                    )));
                 }
-                let target = self.index(top).link_target(top.id).to_vec();
+                let target = self.layer_index(top).link_target(top.id).to_vec();
                 done.pop();
                 if target.starts_with(b"/") {
                     done.clear();
@@ -88,12 +95,15 @@ impl RootView {
                 todo.extend(split(&target).into_iter().rev());
             }
         }
-        self.resolve(&String::from_utf8_lossy(&done.join(&b'/'))).ok_or_else(|| not_found(path))
+        self.resolve(&String::from_utf8_lossy(&done.join(&b'/')))
+            .ok_or_else(|| not_found(path))
     }
 
     /// The visible children of a merged directory, sorted by name.
     pub fn read_dir(&self, dir: &Merged) -> Vec<ViewEntry<'_>> {
-        let Merged::Dir(parts) = dir else { return Vec::new() };
+        let Merged::Dir(parts) = dir else {
+            return Vec::new();
+        };
         if parts.is_empty() {
             return Vec::new();
         }
@@ -110,7 +120,7 @@ impl RootView {
     pub fn copy_file(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
         let m = self.resolve_follow(path)?;
         let top = m.top();
-        match self.index(top).kind(top.id) {
+        match self.layer_index(top).kind(top.id) {
             Kind::File => self.layers[top.layer].copy_to(top.id, out).at(path),
             Kind::Dir => Err(invalid(format!("{path}: is a directory"))),
             _ => Err(invalid(format!("{path}: not a regular file"))),
@@ -129,7 +139,10 @@ impl RootView {
 }
 
 fn split(p: &[u8]) -> Vec<Vec<u8>> {
-    p.split(|&b| b == b'/').filter(|s| !s.is_empty() && *s != b".").map(<[u8]>::to_vec).collect()
+    p.split(|&b| b == b'/')
+        .filter(|s| !s.is_empty() && *s != b".")
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 fn not_found(path: &str) -> crate::error::Error {

@@ -8,10 +8,10 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use sha2::{Digest as _, Sha256};
 use sealer_fs::index::build_index;
 use sealer_fs::tar::StreamSource;
 use sealer_fs::{IndexError, Layer, LayerIndex};
+use sha2::{Digest as _, Sha256};
 
 use super::Store;
 use crate::digest::Digest;
@@ -77,10 +77,20 @@ impl Store {
         before_publish: impl FnOnce() -> Result<()>,
     ) -> Result<Ingested> {
         let file = File::create(tmp).at(tmp)?;
-        let tee = Tee { inner: src, out: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), size: 0 };
+        let tee = Tee {
+            inner: src,
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            size: 0,
+        };
         let (builder, StreamSource(mut tee)) = match build_index(StreamSource(tee)) {
             Ok(r) => r,
-            Err(IndexError::Tar(sealer_fs::TarError::Io { source, .. })) => return Err(Error::Io { path: tmp.into(), source }),
+            Err(IndexError::Tar(sealer_fs::TarError::Io { source, .. })) => {
+                return Err(Error::Io {
+                    path: tmp.into(),
+                    source,
+                })
+            }
             Err(e) => return Err(Error::Invalid(format!("layer is not a valid tar: {e}"))),
         };
         // Whatever follows the end-of-archive blocks is part of the blob too.
@@ -89,14 +99,19 @@ impl Store {
         let digest = Digest(tee.hasher.finalize().into());
         if let Some(want) = expected {
             if *want != digest {
-                return Err(Error::Blob { digest: *want, why: format!("content hashes to {digest}") });
+                return Err(Error::Blob {
+                    digest: *want,
+                    why: format!("content hashes to {digest}"),
+                });
             }
         }
         let size = tee.size;
         let file = tee.out.into_inner().map_err(|e| e.into_error()).at(tmp)?;
         let blob = self.blob_path(&digest);
         let existed = blob.is_file();
-        let index = builder.finish(&digest.0, size).map_err(|source| Error::Layer { digest, source })?;
+        let index = builder
+            .finish(&digest.0, size)
+            .map_err(|source| Error::Layer { digest, source })?;
         let entries = u32::from_le_bytes([index[56], index[57], index[58], index[59]]);
         if !existed {
             file.sync_all().at(tmp)?;
@@ -105,7 +120,12 @@ impl Store {
         if !existed || !self.index_path(&digest).is_file() {
             self.write_atomic(&self.index_path(&digest), &index)?;
         }
-        Ok(Ingested { digest, size, existed, entries })
+        Ok(Ingested {
+            digest,
+            size,
+            existed,
+            entries,
+        })
     }
 
     /// Opens a layer: its blob and its index, rebuilding the index if it is
@@ -114,19 +134,28 @@ impl Store {
         let path = self.blob_path(digest);
         let blob = File::open(&path).map_err(|e| Error::Blob {
             digest: *digest,
-            why: if e.kind() == io::ErrorKind::NotFound { "missing from the store".into() } else { e.to_string() },
+            why: if e.kind() == io::ErrorKind::NotFound {
+                "missing from the store".into()
+            } else {
+                e.to_string()
+            },
         })?;
         let blob_md = blob.metadata().at(&path)?;
         let index_path = self.index_path(digest);
         // An index is written after its blob; a blob modified later (flipped
         // bytes, replaced content of the same size) is caught by the rebuild,
         // which checks the digest.
-        let modified_since = match (blob_md.modified(), fs::metadata(&index_path).and_then(|m| m.modified())) {
+        let modified_since = match (
+            blob_md.modified(),
+            fs::metadata(&index_path).and_then(|m| m.modified()),
+        ) {
             (Ok(blob_time), Ok(index_time)) => blob_time > index_time,
             _ => false,
         };
         let opened = if modified_since {
-            Err(IndexError::Stale("the blob was modified after its index was written"))
+            Err(IndexError::Stale(
+                "the blob was modified after its index was written",
+            ))
         } else {
             LayerIndex::open(&index_path, &digest.0, blob_md.len())
         };
@@ -145,16 +174,35 @@ impl Store {
     /// Rebuilds a layer's index from its blob, checking the blob's digest.
     pub fn rebuild_index(&self, digest: &Digest, blob: &File) -> Result<LayerIndex> {
         let path = self.blob_path(digest);
-        let tee = Tee { inner: io::BufReader::with_capacity(1 << 20, blob), out: io::sink(), hasher: Sha256::new(), size: 0 };
+        let tee = Tee {
+            inner: io::BufReader::with_capacity(1 << 20, blob),
+            out: io::sink(),
+            hasher: Sha256::new(),
+            size: 0,
+        };
         let (builder, StreamSource(mut tee)) =
-            build_index(StreamSource(tee)).map_err(|source| Error::Layer { digest: *digest, source })?;
+            build_index(StreamSource(tee)).map_err(|source| Error::Layer {
+                digest: *digest,
+                source,
+            })?;
         io::copy(&mut tee, &mut io::sink()).at(&path)?;
         let got = Digest(tee.hasher.finalize().into());
         if got != *digest {
-            return Err(Error::Blob { digest: *digest, why: format!("corrupt: content hashes to {got}") });
+            return Err(Error::Blob {
+                digest: *digest,
+                why: format!("corrupt: content hashes to {got}"),
+            });
         }
-        let bytes = builder.finish(&digest.0, tee.size).map_err(|source| Error::Layer { digest: *digest, source })?;
+        let bytes = builder
+            .finish(&digest.0, tee.size)
+            .map_err(|source| Error::Layer {
+                digest: *digest,
+                source,
+            })?;
         self.write_atomic(&self.index_path(digest), &bytes)?;
-        LayerIndex::from_bytes(bytes).map_err(|source| Error::Layer { digest: *digest, source })
+        LayerIndex::from_bytes(bytes).map_err(|source| Error::Layer {
+            digest: *digest,
+            source,
+        })
     }
 }

@@ -17,9 +17,16 @@ impl Store {
     /// Takes the writers' lock, waiting for other writers.
     pub fn lock(&self) -> Result<StoreLock> {
         let path = self.root.join("lock");
-        let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).at(&path)?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::Io { path: path.clone(), source: std::io::Error::from(e) })?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .at(&path)?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::from(e),
+        })?;
         Ok(StoreLock { _lock: lock })
     }
 }

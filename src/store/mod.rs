@@ -44,7 +44,9 @@ impl Store {
         for d in ["blobs/sha256", "index/sha256", "tmp", "cache"] {
             fs::create_dir_all(root.join(d)).at(root.join(d))?;
         }
-        let store = Store { root: root.to_path_buf() };
+        let store = Store {
+            root: root.to_path_buf(),
+        };
         let layout = root.join("oci-layout");
         if !layout.exists() {
             store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -94,7 +96,9 @@ impl Store {
     /// A new unique path under `tmp/`.
     pub fn tmp_path(&self, what: &str) -> PathBuf {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root.join("tmp").join(format!("{what}-{}-{n}", std::process::id()))
+        self.root
+            .join("tmp")
+            .join(format!("{what}-{}-{n}", std::process::id()))
     }
 
     /// Reads a small blob (manifest, config) and checks its digest.
@@ -102,10 +106,17 @@ impl Store {
         let path = self.blob_path(d);
         let bytes = fs::read(&path).map_err(|e| crate::error::Error::Blob {
             digest: *d,
-            why: if e.kind() == std::io::ErrorKind::NotFound { "missing from the store".into() } else { e.to_string() },
+            why: if e.kind() == std::io::ErrorKind::NotFound {
+                "missing from the store".into()
+            } else {
+                e.to_string()
+            },
         })?;
         if Digest::of(&bytes) != *d {
-            return Err(crate::error::Error::Blob { digest: *d, why: "content does not match its digest".into() });
+            return Err(crate::error::Error::Blob {
+                digest: *d,
+                why: "content does not match its digest".into(),
+            });
         }
         Ok(bytes)
     }
@@ -131,7 +142,10 @@ impl Store {
 
     /// Remembers the layer a build step made under `key`.
     pub fn cache_put(&self, key: &Digest, layer: &Digest) -> Result<()> {
-        self.write_atomic(&self.root.join("cache").join(key.hex()), layer.to_string().as_bytes())
+        self.write_atomic(
+            &self.root.join("cache").join(key.hex()),
+            layer.to_string().as_bytes(),
+        )
     }
 
     /// Writes `bytes` to `path` through `tmp/`: write, fsync, rename, fsync dir.

@@ -8,22 +8,33 @@ use std::fs;
 use super::{Store, StoreLock};
 use crate::digest::Digest;
 use crate::error::{invalid, Error, Result};
-use crate::image::oci::{Config, Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_MANIFEST, REF_NAME};
+use crate::image::oci::{
+    Config, Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_MANIFEST,
+    REF_NAME,
+};
 use crate::image::{Image, Reference};
 
 /// Layer media types we can read straight from the store (uncompressed tars).
 const READABLE_LAYERS: [&str; 2] = [MEDIA_LAYER, "application/vnd.docker.image.rootfs.diff.tar"];
 
 pub(super) fn empty_index() -> Index {
-    Index { schema_version: 2, media_type: MEDIA_INDEX.into(), manifests: Vec::new() }
+    Index {
+        schema_version: 2,
+        media_type: MEDIA_INDEX.into(),
+        manifests: Vec::new(),
+    }
 }
 
 impl Store {
     /// Reads `index.json`.
     pub fn read_index(&self) -> Result<Index> {
         let path = self.root.join("index.json");
-        let bytes = fs::read(&path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
-        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{}: not a valid OCI index: {e}", path.display())))
+        let bytes = fs::read(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| invalid(format!("{}: not a valid OCI index: {e}", path.display())))
     }
 
     /// Replaces `index.json` atomically; the caller holds the lock.
@@ -45,20 +56,36 @@ impl Store {
     /// Loads an image by manifest digest, checking it is one we can serve.
     pub fn load_image(&self, manifest_digest: &Digest, name: Option<String>) -> Result<Image> {
         let bytes = self.read_blob(manifest_digest)?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Blob { digest: *manifest_digest, why: format!("not an image manifest: {e}") })?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Blob {
+            digest: *manifest_digest,
+            why: format!("not an image manifest: {e}"),
+        })?;
         let config_bytes = self.read_blob(&manifest.config.digest)?;
-        let config: Config = serde_json::from_slice(&config_bytes)
-            .map_err(|e| Error::Blob { digest: manifest.config.digest, why: format!("not an image config: {e}") })?;
+        let config: Config = serde_json::from_slice(&config_bytes).map_err(|e| Error::Blob {
+            digest: manifest.config.digest,
+            why: format!("not an image config: {e}"),
+        })?;
         for l in &manifest.layers {
             if !READABLE_LAYERS.contains(&l.media_type.as_str()) {
-                return Err(Error::Blob { digest: l.digest, why: format!("unsupported layer media type {}", l.media_type) });
+                return Err(Error::Blob {
+                    digest: l.digest,
+                    why: format!("unsupported layer media type {}", l.media_type),
+                });
             }
         }
         if config.rootfs.diff_ids != manifest.layers.iter().map(|l| l.digest).collect::<Vec<_>>() {
-            return Err(Error::Blob { digest: manifest.config.digest, why: "rootfs.diff_ids do not match the manifest's layers".into() });
+            return Err(Error::Blob {
+                digest: manifest.config.digest,
+                why: "rootfs.diff_ids do not match the manifest's layers".into(),
+            });
         }
-        Ok(Image { name, manifest_digest: *manifest_digest, id: manifest.config.digest, manifest, config })
+        Ok(Image {
+            name,
+            manifest_digest: *manifest_digest,
+            id: manifest.config.digest,
+            manifest,
+            config,
+        })
     }
 
     /// Finds the image a user means: a name (with or without tag or
@@ -74,7 +101,10 @@ impl Store {
             }
             if let (Some(d), None) = (&r.digest, &r.tag) {
                 let d: Digest = d.parse().map_err(invalid)?;
-                if let Some((name, desc)) = tags.iter().find(|(n, desc)| desc.digest == d && n.starts_with(&r.repo)) {
+                if let Some((name, desc)) = tags
+                    .iter()
+                    .find(|(n, desc)| desc.digest == d && n.starts_with(&r.repo))
+                {
                     return self.load_image(&desc.digest, Some(name.clone()));
                 }
             }
@@ -99,11 +129,19 @@ impl Store {
 
     /// Writes config and manifest for `layers` and tags the result `name`.
     /// Every layer must already be in the store.
-    pub fn commit_image(&self, config: &Config, layers: &[(Digest, u64)], name: &str) -> Result<Image> {
+    pub fn commit_image(
+        &self,
+        config: &Config,
+        layers: &[(Digest, u64)],
+        name: &str,
+    ) -> Result<Image> {
         let lock = self.lock()?;
         for (d, _) in layers {
             if !self.has_blob(d) {
-                return Err(Error::Blob { digest: *d, why: "layer vanished from the store before tagging".into() });
+                return Err(Error::Blob {
+                    digest: *d,
+                    why: "layer vanished from the store before tagging".into(),
+                });
             }
         }
         let config_bytes = serde_json::to_vec(config).map_err(|e| invalid(e.to_string()))?;
@@ -112,20 +150,31 @@ impl Store {
             schema_version: 2,
             media_type: MEDIA_MANIFEST.into(),
             config: Descriptor::new(MEDIA_CONFIG, id, config_bytes.len() as u64),
-            layers: layers.iter().map(|(d, size)| Descriptor::new(MEDIA_LAYER, *d, *size)).collect(),
+            layers: layers
+                .iter()
+                .map(|(d, size)| Descriptor::new(MEDIA_LAYER, *d, *size))
+                .collect(),
             annotations: BTreeMap::new(),
         };
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
         let manifest_digest = self.write_blob(&manifest_bytes)?;
         let desc = Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
         self.set_tag(name, desc, &lock)?;
-        Ok(Image { name: Some(name.into()), manifest_digest, manifest, id, config: config.clone() })
+        Ok(Image {
+            name: Some(name.into()),
+            manifest_digest,
+            manifest,
+            id,
+            config: config.clone(),
+        })
     }
 
     /// Points `name` at a manifest, replacing an existing tag of that name.
     pub fn set_tag(&self, name: &str, mut desc: Descriptor, lock: &StoreLock) -> Result<()> {
         let mut index = self.read_index()?;
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+        index
+            .manifests
+            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
         desc.annotations.insert(REF_NAME.into(), name.into());
         index.manifests.push(desc);
         self.write_index(&index, lock)
@@ -135,7 +184,11 @@ impl Store {
     /// Returns the digests of the deleted blobs.
     pub fn untag(&self, names: &[String], lock: &StoreLock) -> Result<Vec<Digest>> {
         let mut index = self.read_index()?;
-        index.manifests.retain(|d| d.annotations.get(REF_NAME).is_none_or(|n| !names.contains(n)));
+        index.manifests.retain(|d| {
+            d.annotations
+                .get(REF_NAME)
+                .is_none_or(|n| !names.contains(n))
+        });
         self.write_index(&index, lock)?;
         self.collect_garbage(&index, lock)
     }
@@ -148,7 +201,9 @@ impl Store {
             let _ = fs::remove_file(self.index_path(d));
             let path = self.blob_path(d);
             match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::Io { path, source: e }),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io { path, source: e })
+                }
                 _ => {}
             }
         }
@@ -159,12 +214,20 @@ impl Store {
         let live = self.live_blobs(index);
         let mut removed = Vec::new();
         let dir = self.root.join("blobs/sha256");
-        let entries = fs::read_dir(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        let entries = fs::read_dir(&dir).map_err(|e| Error::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
         for entry in entries.flatten() {
-            let Some(d) = entry.file_name().to_str().and_then(Digest::from_hex) else { continue };
+            let Some(d) = entry.file_name().to_str().and_then(Digest::from_hex) else {
+                continue;
+            };
             if !live.contains(&d) {
                 let _ = fs::remove_file(self.index_path(&d));
-                fs::remove_file(entry.path()).map_err(|e| Error::Io { path: entry.path(), source: e })?;
+                fs::remove_file(entry.path()).map_err(|e| Error::Io {
+                    path: entry.path(),
+                    source: e,
+                })?;
                 removed.push(d);
             }
         }
@@ -176,7 +239,9 @@ impl Store {
         let mut live: HashSet<Digest> = HashSet::new();
         for desc in &index.manifests {
             live.insert(desc.digest);
-            let Ok(bytes) = self.read_blob(&desc.digest) else { continue };
+            let Ok(bytes) = self.read_blob(&desc.digest) else {
+                continue;
+            };
             if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
                 live.insert(m.config.digest);
                 live.extend(m.layers.iter().map(|l| l.digest));
@@ -192,6 +257,12 @@ impl Store {
 impl Descriptor {
     /// A descriptor without annotations or platform.
     pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-        Descriptor { media_type: media_type.into(), digest, size, annotations: BTreeMap::new(), platform: None }
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            annotations: BTreeMap::new(),
+            platform: None,
+        }
     }
 }

@@ -227,7 +227,7 @@ fn list_ours(view: &RootView) -> Listing {
     let m = view.meta(&root);
     let top = root.top();
     let x = xattr_text(
-        view.index(top)
+        view.layer_index(top)
             .xattrs(top.id)
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .collect(),
@@ -247,7 +247,7 @@ fn walk_ours(view: &RootView, dir: &Merged, prefix: &str, out: &mut BTreeMap<Str
     for e in view.read_dir(dir) {
         let path = format!("{prefix}/{}", String::from_utf8_lossy(e.name));
         let top = e.merged.top();
-        let idx = view.index(top);
+        let idx = view.layer_index(top);
         let x = xattr_text(
             idx.xattrs(top.id)
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))

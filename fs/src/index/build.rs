@@ -85,12 +85,18 @@ impl Default for IndexBuilder {
 impl IndexBuilder {
     /// An empty layer: a root directory only.
     pub fn new() -> Self {
-        IndexBuilder { nodes: vec![Node::implicit_dir(Vec::new(), 0)], groups: 1 }
+        IndexBuilder {
+            nodes: vec![Node::implicit_dir(Vec::new(), 0)],
+            groups: 1,
+        }
     }
 
     /// Adds one entry in archive order.
     pub fn add(&mut self, e: &RawEntry) -> Result<(), IndexError> {
-        let refuse = |why: &str| IndexError::Entry { path: String::from_utf8_lossy(&e.path).into(), why: why.into() };
+        let refuse = |why: &str| IndexError::Entry {
+            path: String::from_utf8_lossy(&e.path).into(),
+            why: why.into(),
+        };
         let parts = components(&e.path).map_err(refuse)?;
         let Some((name, dirs)) = parts.split_last() else {
             if e.kind != Some(EntryType::Dir) {
@@ -127,12 +133,16 @@ impl IndexBuilder {
             Some(EntryType::CharDev) => Kind::CharDev,
             Some(EntryType::BlockDev) => Kind::BlockDev,
             Some(EntryType::Fifo) => Kind::Fifo,
-            Some(EntryType::HardLink) => return self.add_hard_link(parent, name, e).map_err(refuse),
+            Some(EntryType::HardLink) => {
+                return self.add_hard_link(parent, name, e).map_err(refuse)
+            }
             None => return Err(refuse("entry without a type")),
         };
         let existing = self.nodes[parent].children.get(*name).copied();
         match existing {
-            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Dir => set_attrs(&mut self.nodes[id], e),
+            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Dir => {
+                set_attrs(&mut self.nodes[id], e)
+            }
             Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Whiteout => {
                 let mut node = self.new_node(name.to_vec(), kind, e);
                 node.flags |= FLAG_OPAQUE;
@@ -160,7 +170,9 @@ impl IndexBuilder {
                 n.size = e.link.len() as u64;
                 n.link = e.link.clone();
             }
-            Kind::CharDev | Kind::BlockDev => n.data = (e.dev_major as u64) << 32 | e.dev_minor as u64,
+            Kind::CharDev | Kind::BlockDev => {
+                n.data = (e.dev_major as u64) << 32 | e.dev_minor as u64
+            }
             _ => {}
         }
         n
@@ -174,11 +186,19 @@ impl IndexBuilder {
         self.nodes[parent].children.insert(name, id);
     }
 
-    fn add_hard_link(&mut self, parent: usize, name: &[u8], e: &RawEntry) -> Result<(), &'static str> {
+    fn add_hard_link(
+        &mut self,
+        parent: usize,
+        name: &[u8],
+        e: &RawEntry,
+    ) -> Result<(), &'static str> {
         let target = components(&e.link).map_err(|_| "hard link target escapes the rootfs")?;
         let mut id = 0;
         for part in &target {
-            id = *self.nodes[id].children.get(*part).ok_or("hard link to a missing or later entry")?;
+            id = *self.nodes[id]
+                .children
+                .get(*part)
+                .ok_or("hard link to a missing or later entry")?;
         }
         let t = &self.nodes[id];
         if matches!(t.kind, Kind::Dir | Kind::Whiteout) || target.is_empty() {
@@ -255,14 +275,18 @@ impl IndexBuilder {
         // Hard-link groups: the first record of a group stands for the inode.
         let mut group_first: BTreeMap<usize, (u32, u32)> = BTreeMap::new();
         for (pos, &n) in order.iter().enumerate() {
-            let g = group_first.entry(self.nodes[n].group).or_insert((pos as u32, 0));
+            let g = group_first
+                .entry(self.nodes[n].group)
+                .or_insert((pos as u32, 0));
             g.1 += 1;
         }
         let mut strings: Vec<u8> = Vec::new();
         let mut records = Vec::with_capacity(order.len() * RECORD_LEN);
         let put = |strings: &mut Vec<u8>, b: &[u8]| -> Result<(u32, u32), IndexError> {
-            let off = u32::try_from(strings.len()).map_err(|_| IndexError::Corrupt("string table over 4 GiB"))?;
-            let len = u32::try_from(b.len()).map_err(|_| IndexError::Corrupt("string over 4 GiB"))?;
+            let off = u32::try_from(strings.len())
+                .map_err(|_| IndexError::Corrupt("string table over 4 GiB"))?;
+            let len =
+                u32::try_from(b.len()).map_err(|_| IndexError::Corrupt("string over 4 GiB"))?;
             strings.extend_from_slice(b);
             Ok((off, len))
         };
@@ -278,7 +302,11 @@ impl IndexBuilder {
                 xb.extend_from_slice(v);
             }
             let (x_off, x_len) = put(&mut strings, &xb)?;
-            let (inode, nlink) = if node.kind == Kind::Dir { (pos as u32, 1) } else { group_first[&node.group] };
+            let (inode, nlink) = if node.kind == Kind::Dir {
+                (pos as u32, 1)
+            } else {
+                group_first[&node.group]
+            };
             let r = &mut records;
             r.extend_from_slice(&parent[pos].to_le_bytes());
             r.extend_from_slice(&name_off.to_le_bytes());
@@ -288,7 +316,11 @@ impl IndexBuilder {
                 r.extend_from_slice(&v.to_le_bytes());
             }
             r.extend_from_slice(&node.mtime.to_le_bytes());
-            let children = if node.children.is_empty() { 0 } else { first_child[pos] };
+            let children = if node.children.is_empty() {
+                0
+            } else {
+                first_child[pos]
+            };
             for v in [nlink, inode, children, node.children.len() as u32] {
                 r.extend_from_slice(&v.to_le_bytes());
             }

@@ -185,8 +185,11 @@ impl LayerIndex {
         }
         let count = u64_at(b, 56);
         let (s_off, s_len) = (u64_at(b, 64), u64_at(b, 72));
-        let records_end = (HEADER_LEN as u64).checked_add(count.checked_mul(RECORD_LEN as u64).unwrap_or(u64::MAX));
-        if count == 0 || count > u32::MAX as u64 || records_end != Some(s_off) || s_off.checked_add(s_len) != Some(b.len() as u64)
+        let records_end = (HEADER_LEN as u64).checked_add(count.saturating_mul(RECORD_LEN as u64));
+        if count == 0
+            || count > u32::MAX as u64
+            || records_end != Some(s_off)
+            || s_off.checked_add(s_len) != Some(b.len() as u64)
         {
             return Err(IndexError::Corrupt("bad section sizes"));
         }
@@ -213,7 +216,11 @@ impl LayerIndex {
             let (parent, kind) = (u32_at(r, 0), Kind::from_u8(r[12]));
             let (first, n) = (u32_at(r, 48), u32_at(r, 52));
             let ok = kind.is_some()
-                && (if id == ROOT { parent == ROOT && kind == Some(Kind::Dir) } else { parent < id })
+                && (if id == ROOT {
+                    parent == ROOT && kind == Some(Kind::Dir)
+                } else {
+                    parent < id
+                })
                 && in_strings(u32_at(r, 4), u32_at(r, 8))
                 && in_strings(u32_at(r, 72), u32_at(r, 76))
                 && in_strings(u32_at(r, 80), u32_at(r, 84))
@@ -311,7 +318,9 @@ impl LayerIndex {
     /// The entry's extended attributes, in stored order.
     pub fn xattrs(&self, id: EntryId) -> Xattrs<'_> {
         let r = self.record(id);
-        Xattrs { rest: self.string(u32_at(r, 80), u32_at(r, 84)) }
+        Xattrs {
+            rest: self.string(u32_at(r, 80), u32_at(r, 84)),
+        }
     }
 
     /// The ids of a directory's children, sorted by name.

@@ -50,7 +50,9 @@ fn tree(stack: &[&LayerIndex]) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    let Merged::Dir(parts) = root(stack) else { unreachable!() };
+    let Merged::Dir(parts) = root(stack) else {
+        unreachable!()
+    };
     walk(stack, &parts, "", &mut out);
     out
 }
@@ -63,17 +65,61 @@ fn table() {
         ("upper file wins", &["f a"], &["f a"], &["a f0"]),
         ("file whiteout", &["f .wh.a"], &["f a", "f b"], &["b f1"]),
         ("dir whiteout", &["f .wh.d"], &["d d", "f d/x"], &[]),
-        ("whiteout hides only below", &["f .wh.a", "f a"], &["d a", "f a/x"], &["a f0"]),
-        ("dirs merge", &["d d", "f d/x"], &["d d", "f d/y"], &["d d0", "d/x f0", "d/y f1"]),
-        ("opaque dir", &["d d", "f d/.wh..wh..opq", "f d/x"], &["d d", "f d/y"], &["d d0", "d/x f0"]),
+        (
+            "whiteout hides only below",
+            &["f .wh.a", "f a"],
+            &["d a", "f a/x"],
+            &["a f0"],
+        ),
+        (
+            "dirs merge",
+            &["d d", "f d/x"],
+            &["d d", "f d/y"],
+            &["d d0", "d/x f0", "d/y f1"],
+        ),
+        (
+            "opaque dir",
+            &["d d", "f d/.wh..wh..opq", "f d/x"],
+            &["d d", "f d/y"],
+            &["d d0", "d/x f0"],
+        ),
         ("file over dir", &["f d"], &["d d", "f d/x"], &["d f0"]),
-        ("dir over file", &["d d", "f d/x"], &["f d"], &["d d0", "d/x f0"]),
-        ("symlink over dir", &["l d /etc"], &["d d", "f d/x"], &["d l0"]),
-        ("deep whiteout", &["d a", "d a/b", "f a/b/.wh.c"], &["d a", "d a/b", "f a/b/c", "f a/b/k"],
-            &["a d0", "a/b d0", "a/b/k f1"]),
-        ("implicit parents", &["f x/y/z"], &[], &["x d0", "x/y d0", "x/y/z f0"]),
-        ("dir after whiteout is opaque", &["f .wh.d", "d d", "f d/n"], &["d d", "f d/o"], &["d d0", "d/n f0"]),
-        ("aufs metadata dropped", &["f .wh..wh.plnk"], &["f a"], &["a f1"]),
+        (
+            "dir over file",
+            &["d d", "f d/x"],
+            &["f d"],
+            &["d d0", "d/x f0"],
+        ),
+        (
+            "symlink over dir",
+            &["l d /etc"],
+            &["d d", "f d/x"],
+            &["d l0"],
+        ),
+        (
+            "deep whiteout",
+            &["d a", "d a/b", "f a/b/.wh.c"],
+            &["d a", "d a/b", "f a/b/c", "f a/b/k"],
+            &["a d0", "a/b d0", "a/b/k f1"],
+        ),
+        (
+            "implicit parents",
+            &["f x/y/z"],
+            &[],
+            &["x d0", "x/y d0", "x/y/z f0"],
+        ),
+        (
+            "dir after whiteout is opaque",
+            &["f .wh.d", "d d", "f d/n"],
+            &["d d", "f d/o"],
+            &["d d0", "d/n f0"],
+        ),
+        (
+            "aufs metadata dropped",
+            &["f .wh..wh.plnk"],
+            &["f a"],
+            &["a f1"],
+        ),
     ];
     for (name, top, lower, want) in cases {
         let (t, l) = (layer(top), layer(lower));
@@ -83,7 +129,11 @@ fn table() {
 
 #[test]
 fn three_layers_opaque_in_middle() {
-    let (a, b, c) = (layer(&["d d", "f d/a"]), layer(&["d d", "f d/.wh..wh..opq", "f d/b"]), layer(&["d d", "f d/c"]));
+    let (a, b, c) = (
+        layer(&["d d", "f d/a"]),
+        layer(&["d d", "f d/.wh..wh..opq", "f d/b"]),
+        layer(&["d d", "f d/c"]),
+    );
     assert_eq!(tree(&[&a, &b, &c]), ["d d0", "d/a f0", "d/b f1"]);
 }
 
@@ -91,7 +141,13 @@ fn three_layers_opaque_in_middle() {
 fn dir_attributes_from_top() {
     let (t, l) = (layer(&["f z", "d d"]), layer(&["d d"]));
     let m = resolve(&[&t, &l], b"d").unwrap();
-    assert_eq!(m.top(), Node { layer: 0, id: t.lookup(ROOT, b"d").unwrap() });
+    assert_eq!(
+        m.top(),
+        Node {
+            layer: 0,
+            id: t.lookup(ROOT, b"d").unwrap()
+        }
+    );
     assert_eq!(t.meta(m.top().id).mtime, 1);
 }
 
@@ -100,7 +156,11 @@ fn hostile_names() {
     let refused = ["../etc/passwd", "a/../../b", "a/\0b", ".wh.", "d/.wh..."];
     for p in refused {
         let mut b = IndexBuilder::new();
-        let e = RawEntry { path: p.as_bytes().to_vec(), kind: Some(EntryType::File), ..RawEntry::default() };
+        let e = RawEntry {
+            path: p.as_bytes().to_vec(),
+            kind: Some(EntryType::File),
+            ..RawEntry::default()
+        };
         assert!(b.add(&e).is_err(), "{p:?} must be refused");
     }
     // Absolute and dotted paths are normalized, never outside the root.
@@ -109,9 +169,18 @@ fn hostile_names() {
     assert!(resolve(&[&l], b"../etc/passwd").is_none());
     // A path under a symlink is refused: it would land wherever the link points.
     let mut b = IndexBuilder::new();
-    b.add(&RawEntry { path: b"s".to_vec(), kind: Some(EntryType::Symlink), link: b"/etc".to_vec(), ..Default::default() })
-        .unwrap();
-    let under = RawEntry { path: b"s/passwd".to_vec(), kind: Some(EntryType::File), ..Default::default() };
+    b.add(&RawEntry {
+        path: b"s".to_vec(),
+        kind: Some(EntryType::Symlink),
+        link: b"/etc".to_vec(),
+        ..Default::default()
+    })
+    .unwrap();
+    let under = RawEntry {
+        path: b"s/passwd".to_vec(),
+        kind: Some(EntryType::File),
+        ..Default::default()
+    };
     assert!(b.add(&under).is_err());
 }
 
@@ -124,7 +193,12 @@ fn duplicates_and_hard_links() {
     assert_eq!(l.meta(t).inode, l.meta(u).inode);
     assert_eq!(l.meta(u).nlink, 3);
     let mut b = IndexBuilder::new();
-    let missing = RawEntry { path: b"h".to_vec(), kind: Some(EntryType::HardLink), link: b"later".to_vec(), ..Default::default() };
+    let missing = RawEntry {
+        path: b"h".to_vec(),
+        kind: Some(EntryType::HardLink),
+        link: b"later".to_vec(),
+        ..Default::default()
+    };
     assert!(b.add(&missing).is_err());
 }
 
