@@ -418,3 +418,67 @@ fn damaged_or_missing_layer_indexes_are_rebuilt() {
         assert_eq!(env.run(&["ls", "base:v1", "etc"]), "a.conf\n");
     }
 }
+
+#[test]
+fn a_full_disk_mid_build_leaves_the_store_as_it_was() {
+    let env = Env::new();
+    let small = env.path("small");
+    fs::create_dir_all(&small).unwrap();
+    crate::util::tool(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=3m",
+            "tmpfs",
+            &small.to_string_lossy(),
+        ],
+        "mount",
+    );
+    /// Unmounts the small disk, also when the test fails.
+    struct Tmpfs(PathBuf);
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _tmpfs = Tmpfs(small.clone());
+    let root = small.join("store");
+    let run = |args: &[&str], ctx: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sealer"))
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .arg(ctx)
+            .output()
+            .unwrap()
+    };
+    let base = env.context(
+        "base",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            ("etc/a.conf", "a\n"),
+        ],
+    );
+    assert!(run(&["build", "-t", "base:v1"], &base).status.success());
+    let big = env.context("big", &[("Kubefile", "FROM base:v1\nCOPY blob.bin bin/\n")]);
+    let data: Vec<u8> = (0..6u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    fs::write(big.join("blob.bin"), data).unwrap();
+    let before = crate::util::Snapshot::of(&root);
+    let out = run(&["build", "-t", "big:v1"], &big);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert_mentions(errors[0], &["Kubefile:2", "No space left"]);
+    before.assert_same(
+        &crate::util::Snapshot::of(&root),
+        "a build that filled the disk",
+    );
+}
