@@ -118,7 +118,7 @@ impl State<'_> {
             _ => return Err(invalid("FROM takes one image (scratch or a local image)")),
         };
         if image != "scratch" {
-            let base = self.store.resolve(image).map_err(|e| match e {
+            let base = self.store.resolve_pinned(image).map_err(|e| match e {
                 Error::ImageNotFound(n) => invalid(format!(
                     "base image {n} is not in the store (build, pull or load it first)"
                 )),
@@ -304,7 +304,7 @@ impl State<'_> {
     ) -> Result<()> {
         self.chain = key;
         if !self.opts.no_cache {
-            if let Some((digest, size)) = self.store.cache_get(&key) {
+            if let Some((digest, size)) = self.store.cache_get(&key)? {
                 let layer = self.store.open_layer(&digest)?;
                 eprintln!(" ---> Using cache {digest}");
                 self.layers.push((digest, size, layer));

@@ -57,7 +57,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let name = Reference::parse(&a.image)?.full_name();
     let (rec, upper) = rw_mount(store, &a.dir)?;
     let base = store
-        .resolve(&rec.image_id)
+        .resolve_pinned(&rec.image_id)
         .with_context(|| format!("the image mounted at {}", a.dir.display()))?;
     let items = upper_items(&upper)?;
     let mut config = base.config.clone();

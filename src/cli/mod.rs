@@ -3,12 +3,14 @@
 
 mod build;
 mod commit;
+mod fsck;
 mod images;
 mod inspect;
 mod load;
 mod login;
 mod ls;
 mod mount;
+mod prune;
 mod pull;
 mod push;
 mod rmi;
@@ -79,6 +81,10 @@ enum Command {
     Save(save::Args),
     /// Load images from an archive (OCI or docker)
     Load(load::Args),
+    /// Check every blob, ref and layer index of the store (--repair fixes)
+    Fsck(fsck::Args),
+    /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
+    Prune(prune::Args),
     /// Print shell completions
     Completion {
         /// bash, zsh, fish, elvish or powershell
@@ -140,15 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Images(a) => images::run(&store, a),
         Command::Inspect(a) => inspect::run(&store, a),
         Command::Tag { source, target } => {
-            let img = store.resolve(&source)?;
-            let name = crate::image::Reference::parse(&target)?.full_name();
-            let lock = store.lock()?;
-            let desc = crate::image::oci::Descriptor::new(
-                crate::image::oci::MEDIA_MANIFEST,
-                img.manifest_digest,
-                std::fs::metadata(store.blob_path(&img.manifest_digest))?.len(),
-            );
-            store.set_tag(&name, desc, &lock)?;
+            store.tag(&source, &target)?;
             Ok(())
         }
         Command::Rmi(a) => rmi::run(&store, a),
@@ -170,6 +168,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(a) => push::run(&store, a),
         Command::Save(a) => save::run(&store, a),
         Command::Load(a) => load::run(&store, a),
+        Command::Fsck(a) => fsck::run(&store, a),
+        Command::Prune(a) => prune::run(&store, a),
         Command::Completion { .. } | Command::Login(_) | Command::Logout(_) => Ok(()),
     }
 }

@@ -108,7 +108,7 @@ fn layers_dir(store: &Store) -> PathBuf {
 }
 
 fn open_image(store: &Store, image: &str) -> anyhow::Result<(String, Vec<Layer>)> {
-    let img = store.resolve(image)?;
+    let img = store.resolve_pinned(image)?;
     let mut layers = Vec::new();
     for d in img.layers().iter().rev() {
         layers.push(store.open_layer(d)?);

@@ -64,7 +64,7 @@ impl Store {
                 });
             }
         }
-        let id = self.write_blob(config_bytes)?;
+        let id = self.write_blob(config_bytes, &lock)?;
         let manifest = Manifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST.into(),
@@ -76,7 +76,7 @@ impl Store {
             annotations,
         };
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
-        let manifest_digest = self.write_blob(&manifest_bytes)?;
+        let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
         for name in names {
             let desc =
                 Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);

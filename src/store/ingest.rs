@@ -108,15 +108,27 @@ impl Store {
         let size = tee.size;
         let file = tee.out.into_inner().map_err(|e| e.into_error()).at(tmp)?;
         let blob = self.blob_path(&digest);
-        let existed = blob.is_file();
         let index = builder
             .finish(&digest.0, size)
             .map_err(|source| Error::Layer { digest, source })?;
         let entries = u32::from_le_bytes([index[56], index[57], index[58], index[59]]);
-        if !existed {
+        let mut synced = false;
+        if !blob.is_file() {
             file.sync_all().at(tmp)?;
+            synced = true;
+        }
+        // Pin and publish in one critical section: a collector never sees
+        // the blob unpinned before it is tagged (see store/mod.rs).
+        let lock = self.lock()?;
+        self.pin(&[digest], &lock)?;
+        let existed = blob.is_file();
+        if !existed {
+            if !synced {
+                file.sync_all().at(tmp)?;
+            }
             self.publish(tmp, &blob)?;
         }
+        drop(lock);
         if !existed || !self.index_path(&digest).is_file() {
             self.write_atomic(&self.index_path(&digest), &index)?;
         }

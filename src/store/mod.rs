@@ -14,26 +14,60 @@
 //! Every file is written to `tmp/`, fsynced and renamed, so a crash leaves the
 //! old state or the new one. Writers of `index.json` and deleters of blobs
 //! hold the exclusive lock on `<root>/lock`.
+//!
+//! Concurrency (several `sealer` processes on one store):
+//! - `index.json` is only read-modified-written under the lock, and always
+//!   replaced by rename, so readers never see half of it and no tag is lost;
+//! - a blob is published (renamed into `blobs/`) under the lock, and in the
+//!   same critical section *pinned* by its process (`tmp/pin-<pid>-<n>`, see
+//!   `pins.rs`); a process also pins cached layers it reuses and the base
+//!   image it builds on or mounts. Garbage collection (`rmi`, `prune`, the
+//!   cleanup of a failed build or load) runs under the lock and keeps every
+//!   blob a tag reaches or a live process pinned. So a concurrent build's
+//!   layers, ingested but not yet tagged, survive an `rmi`, and so do the
+//!   blobs of a mounted image removed with `rmi -f`;
+//! - a tag is only ever written for an image whose blobs are checked present
+//!   under the lock (`commit_image`, `tag`);
+//! - a killed process leaves at most files under `tmp/` (and blobs nothing
+//!   references, which `prune` removes): `Store::open` removes the `tmp/`
+//!   entries of dead processes, so the next command starts clean.
 
+mod fsck;
 mod imported;
 mod ingest;
 mod lock;
+mod pins;
+mod prune;
 mod refs;
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
+pub use self::fsck::FsckReport;
 pub use self::imported::CompressedForm;
 pub use self::ingest::Ingested;
 pub use self::lock::StoreLock;
+pub use self::pins::TmpCleaned;
+pub use self::prune::PruneReport;
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 
 /// An open store.
 pub struct Store {
     root: PathBuf,
+    pins: Mutex<pins::Pins>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let pins = self.pins.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = pins.take_file() {
+            let _ = fs::remove_file(f);
+        }
+    }
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -46,7 +80,9 @@ impl Store {
         }
         let store = Store {
             root: root.to_path_buf(),
+            pins: Mutex::default(),
         };
+        store.clean_tmp()?;
         let layout = root.join("oci-layout");
         if !layout.exists() {
             store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -121,9 +157,10 @@ impl Store {
         Ok(bytes)
     }
 
-    /// Stores a small blob, returning its digest.
-    pub fn write_blob(&self, bytes: &[u8]) -> Result<Digest> {
+    /// Stores a small blob (pinned), returning its digest.
+    pub fn write_blob(&self, bytes: &[u8], lock: &StoreLock) -> Result<Digest> {
         let d = Digest::of(bytes);
+        self.pin(&[d], lock)?;
         let path = self.blob_path(&d);
         if !path.exists() {
             self.write_atomic(&path, bytes)?;
@@ -132,12 +169,20 @@ impl Store {
     }
 
     /// The layer a build step made before under the same cache key, if its
-    /// blob is still here: (digest, size).
-    pub fn cache_get(&self, key: &Digest) -> Option<(Digest, u64)> {
-        let text = fs::read_to_string(self.root.join("cache").join(key.hex())).ok()?;
-        let d: Digest = text.trim().parse().ok()?;
-        let size = fs::metadata(self.blob_path(&d)).ok()?.len();
-        Some((d, size))
+    /// blob is still here: (digest, size). The layer is pinned.
+    pub fn cache_get(&self, key: &Digest) -> Result<Option<(Digest, u64)>> {
+        let Ok(text) = fs::read_to_string(self.root.join("cache").join(key.hex())) else {
+            return Ok(None);
+        };
+        let Ok(d) = text.trim().parse::<Digest>() else {
+            return Ok(None);
+        };
+        let lock = self.lock()?;
+        let Ok(md) = fs::metadata(self.blob_path(&d)) else {
+            return Ok(None);
+        };
+        self.pin(&[d], &lock)?;
+        Ok(Some((d, md.len())))
     }
 
     /// Remembers the layer a build step made under `key`.

@@ -145,7 +145,7 @@ impl Store {
             }
         }
         let config_bytes = serde_json::to_vec(config).map_err(|e| invalid(e.to_string()))?;
-        let id = self.write_blob(&config_bytes)?;
+        let id = self.write_blob(&config_bytes, &lock)?;
         let manifest = Manifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST.into(),
@@ -157,7 +157,7 @@ impl Store {
             annotations: BTreeMap::new(),
         };
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
-        let manifest_digest = self.write_blob(&manifest_bytes)?;
+        let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
         let desc = Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
         self.set_tag(name, desc, &lock)?;
         Ok(Image {
@@ -167,6 +167,23 @@ impl Store {
             id,
             config: config.clone(),
         })
+    }
+
+    /// Gives the image `source` (name or id) the name `target`, resolving it
+    /// under the lock so it cannot vanish before it is tagged.
+    pub fn tag(&self, source: &str, target: &str) -> Result<Image> {
+        let name = Reference::parse(target)?.full_name();
+        let lock = self.lock()?;
+        let img = self.resolve(source)?;
+        let size = fs::metadata(self.blob_path(&img.manifest_digest))
+            .map_err(|e| Error::Io {
+                path: self.blob_path(&img.manifest_digest),
+                source: e,
+            })?
+            .len();
+        let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
+        self.set_tag(&name, desc, &lock)?;
+        Ok(img)
     }
 
     /// Points `name` at a manifest, replacing an existing tag of that name.
@@ -196,7 +213,7 @@ impl Store {
     /// Deletes those of `blobs` (and their indexes) that no tag reaches, e.g.
     /// the layers a failed build stored.
     pub fn remove_unreferenced(&self, blobs: &[Digest], _lock: &StoreLock) -> Result<()> {
-        let live = self.live_blobs(&self.read_index()?);
+        let live = self.gc_roots(&self.read_index()?);
         for d in blobs.iter().filter(|d| !live.contains(d)) {
             let _ = fs::remove_file(self.index_path(d));
             let path = self.blob_path(d);
@@ -210,8 +227,8 @@ impl Store {
         Ok(())
     }
 
-    fn collect_garbage(&self, index: &Index, _lock: &StoreLock) -> Result<Vec<Digest>> {
-        let live = self.live_blobs(index);
+    pub(super) fn collect_garbage(&self, index: &Index, _lock: &StoreLock) -> Result<Vec<Digest>> {
+        let live = self.gc_roots(index);
         let mut removed = Vec::new();
         let dir = self.root.join("blobs/sha256");
         let entries = fs::read_dir(&dir).map_err(|e| Error::Io {
@@ -234,8 +251,16 @@ impl Store {
         Ok(removed)
     }
 
+    /// What garbage collection keeps: every blob a tag in `index` reaches
+    /// and every blob another live process pinned.
+    pub(super) fn gc_roots(&self, index: &Index) -> HashSet<Digest> {
+        let mut live = self.live_blobs(index);
+        live.extend(self.pinned_by_others());
+        live
+    }
+
     /// Every blob a tag in `index` reaches: manifests, configs, layers.
-    fn live_blobs(&self, index: &Index) -> HashSet<Digest> {
+    pub(super) fn live_blobs(&self, index: &Index) -> HashSet<Digest> {
         let mut live: HashSet<Digest> = HashSet::new();
         for desc in &index.manifests {
             live.insert(desc.digest);
