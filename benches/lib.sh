@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the benchmark scripts in benches/ (sourced, not run).
 #
 #   time_pair RUNS PREPARE NAME_A CMD_A NAME_B CMD_B
@@ -22,6 +23,7 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# shellcheck disable=SC2034 # MEDIAN_A, MEDIAN_B, TIMER are for the caller
 time_pair() {
     local runs=$1 prepare=$2 name_a=$3 cmd_a=$4 name_b=$5 cmd_b=$6
     if ensure_hyperfine; then
@@ -29,9 +31,10 @@ time_pair() {
         csv=$(mktemp)
         hyperfine --style basic --warmup 1 --runs "$runs" --prepare "$prepare" \
             --export-csv "$csv" -n "$name_a" "$cmd_a" -n "$name_b" "$cmd_b"
-        # columns: command,mean,stddev,median,user,system,min,max
-        MEDIAN_A=$(awk -F, 'NR == 2 { print $4 }' "$csv")
-        MEDIAN_B=$(awk -F, 'NR == 3 { print $4 }' "$csv")
+        # columns: command,mean,stddev,median,user,system,min,max (the
+        # command name may hold commas, so count from the end)
+        MEDIAN_A=$(awk -F, 'NR == 2 { print $(NF - 4) }' "$csv")
+        MEDIAN_B=$(awk -F, 'NR == 3 { print $(NF - 4) }' "$csv")
         rm -f "$csv"
         TIMER="hyperfine $(hyperfine --version | awk '{ print $2 }'), median of $runs runs after 1 warm-up"
     else
@@ -43,7 +46,7 @@ time_pair() {
 
 time_loop() {
     local runs=$1 prepare=$2 cmd=$3 i t0 t1
-    bash -c "$prepare" && bash -c "$cmd" >/dev/null
+    { bash -c "$prepare" && bash -c "$cmd" >/dev/null; } || { echo "failed: $cmd" >&2; return 1; }
     for ((i = 0; i < runs; i++)); do
         bash -c "$prepare"
         t0=$(date +%s.%N)

@@ -17,7 +17,7 @@
 #           and manifest already stored (builds are deterministic).
 # Ratio:    time(1 GiB base) / time(1 MiB base), per case.
 #
-#   benches/override_build.sh                 # RUNS=20 by default
+#   benches/override_build.sh                 # RUNS=30 by default
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +25,7 @@ repo=$(dirname "$here")
 # shellcheck source=benches/lib.sh
 . "$here/lib.sh"
 
-RUNS=${RUNS:-20}
+RUNS=${RUNS:-30}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sealer-override-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
