@@ -4,11 +4,18 @@
 //! it carries `trusted.overlay.opaque=y`. Copy-up brings a lower entry into
 //! the upper directory with its data and metadata (mode, owner, xattrs,
 //! times); [`changes`] lists what differs from the lower layers.
+//! [`UpperPath`] reaches entries whose full path is longer than `PATH_MAX`.
 
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::ops::Deref;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::fcntl::{open, openat, OFlag};
 
 use nix::sys::stat::{mknod, utimensat, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
@@ -53,10 +60,85 @@ pub fn set_times(path: &Path, atime: TimeSpec, mtime: TimeSpec) -> io::Result<()
     .map_err(io::Error::from)
 }
 
+/// The longest path handed to a path-based syscall as it is.
+const MAX_DIRECT: usize = libc::PATH_MAX as usize - 1;
+
+/// A path in an upper directory that path-based calls accept even when the
+/// whole path is longer than `PATH_MAX` (a tree as deep as the mountpoint
+/// allows, under a longer upper directory): such a path is taken relative to
+/// an open descriptor of its parent, as `/proc/self/fd/N/NAME`, and the
+/// descriptor lives as long as the `UpperPath` (and the paths joined to it).
+#[derive(Clone, Debug)]
+pub struct UpperPath {
+    path: PathBuf,
+    _dir: Option<Arc<OwnedFd>>,
+}
+
+impl UpperPath {
+    /// The entry at `rel` (relative, empty for the root) in the upper
+    /// directory `root`.
+    pub fn new(root: &Path, rel: &Path) -> io::Result<UpperPath> {
+        let path = root.join(rel);
+        if path.as_os_str().len() <= MAX_DIRECT {
+            return Ok(UpperPath { path, _dir: None });
+        }
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        };
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let root_fd = open(root, flags, nix::sys::stat::Mode::empty())?;
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        let dir = openat(&root_fd, parent, flags, nix::sys::stat::Mode::empty())?;
+        Ok(Self::under(Arc::new(dir), name))
+    }
+
+    fn under(dir: Arc<OwnedFd>, name: &OsStr) -> UpperPath {
+        let mut path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        path.push(name);
+        UpperPath {
+            path,
+            _dir: Some(dir),
+        }
+    }
+
+    /// The entry `name` in this directory.
+    pub fn join(&self, name: impl AsRef<OsStr>) -> io::Result<UpperPath> {
+        let name = name.as_ref();
+        let path = self.path.join(name);
+        if self._dir.is_some() || path.as_os_str().len() <= MAX_DIRECT {
+            return Ok(UpperPath {
+                path,
+                _dir: self._dir.clone(),
+            });
+        }
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = open(&self.path, flags, nix::sys::stat::Mode::empty())?;
+        Ok(Self::under(Arc::new(dir), name))
+    }
+}
+
+impl Deref for UpperPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for UpperPath {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Copies the lower entry `id` of `layer` to `dest` (which must not exist):
-/// a directory is created empty; data, link target, device number, owner,
-/// mode, xattrs and times are copied.
-pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path) -> io::Result<()> {
+/// a directory is created empty; data (unless `with_data` is false: the file
+/// is about to be truncated), link target, device number, owner, mode,
+/// xattrs and times are copied.
+pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path, with_data: bool) -> io::Result<()> {
     let m = layer.index.meta(id);
     match m.kind {
         Kind::Dir => fs::create_dir(dest)?,
@@ -66,7 +148,11 @@ pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path) -> io::Result<()> {
                 .create_new(true)
                 .mode(0o600)
                 .open(dest)?;
-            let copied = layer.copy_to(id, &mut out).and_then(|_| out.sync_data());
+            let copied = if with_data {
+                layer.copy_to(id, &mut out).and_then(|_| out.sync_data())
+            } else {
+                Ok(())
+            };
             if let Err(e) = copied {
                 let _ = fs::remove_file(dest);
                 return Err(e);
@@ -183,12 +269,14 @@ fn walk_changes(
     Ok(())
 }
 
-/// Opens an upper file for the given `open(2)` flags (creation flags dropped).
+/// Opens an upper file for the given `open(2)` flags (creation flags
+/// dropped). The access mode 3 (`O_WRONLY|O_RDWR`), which Linux lets through
+/// after checking both permissions, opens for reading and writing.
 pub fn open_upper(path: &Path, flags: i32) -> io::Result<File> {
     let acc = flags & libc::O_ACCMODE;
     let mut o = OpenOptions::new();
-    o.read(acc == libc::O_RDONLY || acc == libc::O_RDWR);
-    o.write(acc == libc::O_WRONLY || acc == libc::O_RDWR);
+    o.read(acc != libc::O_WRONLY);
+    o.write(acc != libc::O_RDONLY);
     o.custom_flags(
         flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_SYNC | libc::O_DSYNC | libc::O_NOATIME),
     );

@@ -6,22 +6,26 @@
 //! parents first). Deleting a lower entry leaves a whiteout; a directory made
 //! where a lower one was deleted is opaque.
 //!
-//! Inodes are allocated per path as they are looked up (the table keeps a
-//! parent and a name per inode, so a rename moves one record). Renaming a
-//! directory that has lower contents returns EXDEV, like overlayfs without
+//! Inodes are allocated per path as they are looked up ([`table`]); hard
+//! links made in the upper directory share one inode. Renaming a directory
+//! that has lower contents returns EXDEV, like overlayfs without
 //! `redirect_dir`; `mv` then copies it. Inode numbers are not stable across
-//! `--rw` mounts.
+//! `--rw` mounts. New entries belong to the caller (the group of a setgid
+//! parent directory), with the mode asked for, whatever the server's umask.
 
+mod change;
 mod ops;
+mod table;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
@@ -30,25 +34,11 @@ use super::{attr, dir_nlink, OpenDirs};
 use crate::index::{Kind, LayerIndex};
 use crate::layer::Layer;
 use crate::merge::{self, Merged, Node};
-use crate::upper;
+use crate::upper::{self, UpperPath};
+use table::Table;
 
 /// Attribute and entry timeout: short, the tree changes under us.
 const TTL: Duration = Duration::from_secs(1);
-
-/// One path of the merged tree that the kernel knows.
-struct Inode {
-    parent: u64,
-    name: Vec<u8>,
-    /// What the lower layers have at this path (None: nothing, or hidden).
-    lower: Option<Merged>,
-}
-
-#[derive(Default)]
-struct Table {
-    inodes: HashMap<u64, Inode>,
-    by_name: HashMap<(u64, Vec<u8>), u64>,
-    next: u64,
-}
 
 /// An open file: in the upper directory, or still only in a lower layer.
 enum Handle {
@@ -56,13 +46,18 @@ enum Handle {
     Lower(Node),
 }
 
+/// What is visible at one name: the upper entry's metadata (None if only
+/// lower) and the lower entry (None if hidden or absent).
+type Visible = (Option<fs::Metadata>, Option<Merged>);
+
 /// Lower layers plus a writable upper directory, served as one tree.
 pub struct RwFs {
     layers: Vec<Layer>,
     upper: PathBuf,
     table: Mutex<Table>,
-    files: Mutex<HashMap<u64, Handle>>,
-    next_fh: std::sync::atomic::AtomicU64,
+    /// Open files by handle, with their inode.
+    files: Mutex<HashMap<u64, (u64, Arc<Handle>)>>,
+    next_fh: AtomicU64,
     open_dirs: OpenDirs,
 }
 
@@ -79,30 +74,18 @@ impl RwFs {
     /// Serves `layers` (top first) with changes going to `upper`, an existing
     /// directory (empty, or the upper directory of an earlier mount).
     pub fn new(layers: Vec<Layer>, upper: PathBuf) -> RwFs {
-        let mut t = Table {
-            next: 2,
-            ..Table::default()
-        };
         let root_lower = if layers.is_empty() {
             None
         } else {
             let stack: Vec<&LayerIndex> = layers.iter().map(|l| &l.index).collect();
             Some(merge::root(&stack))
         };
-        t.inodes.insert(
-            INodeNo::ROOT.0,
-            Inode {
-                parent: INodeNo::ROOT.0,
-                name: Vec::new(),
-                lower: root_lower,
-            },
-        );
         RwFs {
             layers,
             upper,
-            table: Mutex::new(t),
+            table: Mutex::new(Table::new(root_lower)),
             files: Mutex::new(HashMap::new()),
-            next_fh: std::sync::atomic::AtomicU64::new(1),
+            next_fh: AtomicU64::new(1),
             open_dirs: OpenDirs::default(),
         }
     }
@@ -111,46 +94,26 @@ impl RwFs {
         self.layers.iter().map(|l| &l.index).collect()
     }
 
-    /// The path of an inode relative to the root (empty for the root).
-    fn rel_path(t: &Table, mut ino: u64) -> Option<PathBuf> {
-        let mut parts = Vec::new();
-        while ino != INodeNo::ROOT.0 {
-            let i = t.inodes.get(&ino)?;
-            parts.push(i.name.as_slice());
-            ino = i.parent;
-        }
-        let mut p = PathBuf::new();
-        for part in parts.iter().rev() {
-            p.push(OsStr::from_bytes(part));
-        }
-        Some(p)
+    fn upper_path(&self, t: &Table, ino: u64) -> Result<UpperPath, Errno> {
+        let rel = t.rel_path(ino).ok_or(Errno::ENOENT)?;
+        UpperPath::new(&self.upper, &rel).map_err(|e| errno(&e))
     }
 
-    fn upper_path(&self, t: &Table, ino: u64) -> Result<PathBuf, Errno> {
-        Ok(self
-            .upper
-            .join(Self::rel_path(t, ino).ok_or(Errno::ENOENT)?))
-    }
-
-    /// Finds what is visible at `name` in directory `parent`: the upper entry's
-    /// metadata (None if only lower) and the lower entry (None if hidden or
-    /// absent). ENOENT if nothing is visible.
-    fn resolve(
-        &self,
-        t: &Table,
-        parent: u64,
-        name: &[u8],
-    ) -> Result<(Option<fs::Metadata>, Option<Merged>), Errno> {
-        let dir = t.inodes.get(&parent).ok_or(Errno::ENOENT)?;
+    /// Finds what is visible at `name` in directory `parent`; ENOENT if
+    /// nothing is.
+    fn resolve(&self, t: &Table, parent: u64, name: &[u8]) -> Result<Visible, Errno> {
+        let dir = t.get(parent).ok_or(Errno::ENOENT)?;
         let parent_upper = self.upper_path(t, parent)?;
-        let path = parent_upper.join(OsStr::from_bytes(name));
+        let path = parent_upper
+            .join(OsStr::from_bytes(name))
+            .map_err(|e| errno(&e))?;
         let lower_below = || match &dir.lower {
             Some(Merged::Dir(parts)) if !parts.is_empty() && !upper::is_opaque(&parent_upper) => {
                 merge::lookup(&self.stack(), parts, name)
             }
             _ => None,
         };
-        match fs::symlink_metadata(&path) {
+        match fs::symlink_metadata(&*path) {
             Ok(md) if upper::is_whiteout(&md) => Err(Errno::ENOENT),
             Ok(md) if md.is_dir() => {
                 let lower = if upper::is_opaque(&path) {
@@ -169,33 +132,35 @@ impl RwFs {
         }
     }
 
-    /// The inode for `name` in `parent`, created if the kernel did not know it.
-    fn inode_for(t: &mut Table, parent: u64, name: &[u8], lower: Option<Merged>) -> u64 {
-        if let Some(&ino) = t.by_name.get(&(parent, name.to_vec())) {
-            if let Some(i) = t.inodes.get_mut(&ino) {
-                i.lower = lower;
+    /// The inode for `name` in `parent` that `resolve` found: a new name of
+    /// an upper file with hard links joins the inode it already has.
+    fn bind(
+        &self,
+        t: &mut Table,
+        parent: u64,
+        name: &[u8],
+        md: Option<&fs::Metadata>,
+        lower: Option<Merged>,
+    ) -> u64 {
+        let Some(md) = md.filter(|m| !m.is_dir() && m.nlink() > 1) else {
+            return t.bind(parent, name, lower);
+        };
+        if t.find(parent, name).is_none() {
+            if let Some(other) = t.find_upper(md.ino()) {
+                let same = self
+                    .upper_path(t, other)
+                    .ok()
+                    .and_then(|p| fs::symlink_metadata(&*p).ok())
+                    .is_some_and(|o| (o.dev(), o.ino()) == (md.dev(), md.ino()));
+                if same {
+                    t.add_name(other, parent, name);
+                    return other;
+                }
             }
-            return ino;
         }
-        let ino = t.next;
-        t.next += 1;
-        t.inodes.insert(
-            ino,
-            Inode {
-                parent,
-                name: name.to_vec(),
-                lower,
-            },
-        );
-        t.by_name.insert((parent, name.to_vec()), ino);
+        let ino = t.bind(parent, name, lower);
+        t.set_upper_ino(ino, md.ino());
         ino
-    }
-
-    /// Forgets the name `name` in `parent` (after unlink, rmdir, rename away).
-    fn unbind(t: &mut Table, parent: u64, name: &[u8]) {
-        if let Some(ino) = t.by_name.remove(&(parent, name.to_vec())) {
-            t.inodes.remove(&ino);
-        }
     }
 
     /// Attributes of an inode whose state `resolve` returned.
@@ -224,9 +189,9 @@ impl RwFs {
 
     /// Current attributes of a known inode.
     fn getattr_ino(&self, t: &Table, ino: u64) -> Result<FileAttr, Errno> {
-        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+        let i = t.get(ino).ok_or(Errno::ENOENT)?;
         let path = self.upper_path(t, ino)?;
-        match fs::symlink_metadata(&path) {
+        match fs::symlink_metadata(&*path) {
             Ok(md) if !upper::is_whiteout(&md) => Ok(attr_of_metadata(ino, &md)),
             _ if ino == INodeNo::ROOT.0 && i.lower.is_none() => Ok(empty_root_attr()),
             _ => self.attr_from(ino, None, i.lower.as_ref()),
@@ -234,21 +199,23 @@ impl RwFs {
     }
 
     /// Makes sure inode `ino` exists in the upper directory, copying it (and
-    /// its parents) up from the lower layers if needed. Returns its upper path.
-    fn copy_up(&self, t: &Table, ino: u64) -> Result<PathBuf, Errno> {
+    /// its parents) up from the lower layers if needed; without `with_data`
+    /// a file's content is left behind (it is about to be truncated).
+    /// Returns its upper path.
+    fn copy_up(&self, t: &Table, ino: u64, with_data: bool) -> Result<UpperPath, Errno> {
         let path = self.upper_path(t, ino)?;
-        match fs::symlink_metadata(&path) {
+        match fs::symlink_metadata(&*path) {
             Ok(md) if !upper::is_whiteout(&md) => return Ok(path),
             Ok(_) => return Err(Errno::ENOENT),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(errno(&e)),
             Err(_) => {}
         }
-        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+        let i = t.get(ino).ok_or(Errno::ENOENT)?;
         if ino != INodeNo::ROOT.0 {
-            self.copy_up(t, i.parent)?;
+            self.copy_up(t, t.parent(ino).ok_or(Errno::ENOENT)?, true)?;
         }
         let top = i.lower.as_ref().ok_or(Errno::ENOENT)?.top();
-        upper::copy_up(&self.layers[top.layer], top.id, &path).map_err(|e| {
+        upper::copy_up(&self.layers[top.layer], top.id, &path, with_data).map_err(|e| {
             eprintln!("error: copying up {}: {e}", path.display());
             errno(&e)
         })?;
@@ -256,44 +223,40 @@ impl RwFs {
     }
 
     /// Gets `name` in `parent` ready to be created: the parent is copied up
-    /// and a whiteout there is removed. Returns the new path and whether a
-    /// lower entry was hidden (a directory made there must be opaque).
+    /// and a whiteout there is removed. Returns the parent's upper path, the
+    /// new path and whether a lower entry was hidden (a directory made there
+    /// must be opaque).
     fn prepare_create(
         &self,
         t: &Table,
         parent: u64,
         name: &[u8],
-    ) -> Result<(PathBuf, bool), Errno> {
+    ) -> Result<(UpperPath, UpperPath, bool), Errno> {
         match self.resolve(t, parent, name) {
             Ok(_) => return Err(Errno::from_i32(libc::EEXIST)),
             Err(e) if e != Errno::ENOENT => return Err(e),
             Err(_) => {}
         }
-        let dir = self.copy_up(t, parent)?;
-        let path = dir.join(OsStr::from_bytes(name));
+        let dir = self.copy_up(t, parent, true)?;
+        let path = dir.join(OsStr::from_bytes(name)).map_err(|e| errno(&e))?;
         let mut hid_lower = false;
-        if let Ok(md) = fs::symlink_metadata(&path) {
+        if let Ok(md) = fs::symlink_metadata(&*path) {
             if upper::is_whiteout(&md) {
-                fs::remove_file(&path).map_err(|e| errno(&e))?;
+                fs::remove_file(&*path).map_err(|e| errno(&e))?;
                 hid_lower = true;
             }
         }
-        Ok((path, hid_lower))
+        Ok((dir, path, hid_lower))
     }
 
     /// The visible children of a directory: name -> (upper metadata, lower).
-    fn children(
-        &self,
-        t: &Table,
-        ino: u64,
-    ) -> Result<Vec<(Vec<u8>, Option<fs::Metadata>, Option<Merged>)>, Errno> {
-        let i = t.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+    fn children(&self, t: &Table, ino: u64) -> Result<Vec<(Vec<u8>, Visible)>, Errno> {
+        let i = t.get(ino).ok_or(Errno::ENOENT)?;
         let path = self.upper_path(t, ino)?;
-        let mut out: std::collections::BTreeMap<Vec<u8>, (Option<fs::Metadata>, Option<Merged>)> =
-            Default::default();
-        let mut hidden = std::collections::HashSet::new();
+        let mut out: BTreeMap<Vec<u8>, Visible> = BTreeMap::new();
+        let mut hidden = HashSet::new();
         let mut opaque = false;
-        match fs::read_dir(&path) {
+        match fs::read_dir(&*path) {
             Ok(rd) => {
                 opaque = upper::is_opaque(&path);
                 for e in rd.flatten() {
@@ -317,8 +280,10 @@ impl RwFs {
                     }
                     match out.get_mut(name) {
                         Some((Some(md), lower)) if md.is_dir() && matches!(m, Merged::Dir(_)) => {
-                            let child = path.join(OsStr::from_bytes(name));
-                            if !upper::is_opaque(&child) {
+                            let opaque_child = path
+                                .join(OsStr::from_bytes(name))
+                                .is_ok_and(|c| upper::is_opaque(&c));
+                            if !opaque_child {
                                 *lower = Some(m);
                             }
                         }
@@ -330,7 +295,7 @@ impl RwFs {
                 }
             }
         }
-        Ok(out.into_iter().map(|(n, (md, l))| (n, md, l)).collect())
+        Ok(out.into_iter().collect())
     }
 }
 
@@ -397,6 +362,6 @@ fn empty_root_attr() -> FileAttr {
 }
 
 /// Whether a path is in the upper directory (not only lower).
-fn in_upper(path: &Path) -> bool {
+fn in_upper(path: &std::path::Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|md| !upper::is_whiteout(&md))
 }

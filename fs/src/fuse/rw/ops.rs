@@ -2,275 +2,73 @@
 //! until an entry is copied up; every change lands in the upper directory.
 
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use fuser::{
-    Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig, LockOwner,
-    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow,
-    WriteFlags,
+    Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig,
+    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, TimeOrNow, WriteFlags,
 };
-use nix::sys::stat::{mknod, Mode, SFlag};
-use nix::sys::time::TimeSpec;
 
+use super::change::NewNode;
 use super::{errno, in_upper, lock, Handle, RwFs, TTL};
 use crate::fuse::{init_kernel, is_private_xattr, reply_xattr_list, reply_xattr_value, DirEntry};
 use crate::merge::Merged;
 use crate::{sys, upper};
 
-fn timespec(t: TimeOrNow) -> TimeSpec {
-    let st = match t {
-        TimeOrNow::SpecificTime(st) => st,
-        TimeOrNow::Now => SystemTime::now(),
-    };
-    match st.duration_since(UNIX_EPOCH) {
-        Ok(d) => TimeSpec::new(d.as_secs() as i64, d.subsec_nanos() as i64),
-        Err(e) => {
-            let d = e.duration();
-            TimeSpec::new(
-                -(d.as_secs() as i64) - 1,
-                1_000_000_000 - d.subsec_nanos() as i64,
-            )
+impl RwFs {
+    fn new_fh(&self, ino: u64, h: Handle) -> FileHandle {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.files).insert(fh, (ino, Arc::new(h)));
+        FileHandle(fh)
+    }
+
+    /// An open file; the table lock is not held while it is used.
+    pub(super) fn handle(&self, fh: FileHandle) -> Option<Arc<Handle>> {
+        lock(&self.files).get(&fh.0).map(|(_, h)| h.clone())
+    }
+
+    /// Attributes of an inode that lost its last name while still open
+    /// (unlinked, or replaced by a rename): from one of its open files.
+    fn getattr_open(&self, ino: u64) -> Result<FileAttr, Errno> {
+        let open = lock(&self.files)
+            .values()
+            .find(|(i, _)| *i == ino)
+            .map(|(_, h)| h.clone());
+        match open.as_deref() {
+            Some(Handle::Upper(f)) => f
+                .metadata()
+                .map(|md| super::attr_of_metadata(ino, &md))
+                .map_err(|e| errno(&e)),
+            Some(Handle::Lower(n)) => {
+                let mut a = crate::fuse::attr(ino, &self.layers[n.layer].index.meta(n.id));
+                a.nlink = 0;
+                Ok(a)
+            }
+            None => Err(Errno::ENOENT),
         }
     }
 }
 
-const OMIT: TimeSpec = TimeSpec::new(0, libc::UTIME_OMIT);
-
-impl RwFs {
-    /// Replies with the entry just created at `path` as `name` in `parent`.
-    fn created_entry(
-        &self,
-        req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        path: &Path,
-        reply: ReplyEntry,
-    ) {
-        if let Err(e) = std::os::unix::fs::lchown(path, Some(req.uid()), Some(req.gid())) {
-            return reply.error(errno(&e));
-        }
-        let mut t = lock(&self.table);
-        let ino = Self::inode_for(&mut t, parent.0, name.as_bytes(), None);
-        match self.getattr_ino(&t, ino) {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+fn reply_entry(reply: ReplyEntry, r: Result<FileAttr, Errno>) {
+    match r {
+        Ok(a) => reply.entry(&TTL, &a, Generation(0)),
+        Err(e) => reply.error(e),
     }
+}
 
-    fn new_fh(&self, h: Handle) -> FileHandle {
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        lock(&self.files).insert(fh, h);
-        FileHandle(fh)
-    }
-
-    /// Removes `name` from `parent`: the upper entry, plus a whiteout when a
-    /// lower entry would show through.
-    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool) -> Result<(), Errno> {
-        let mut t = lock(&self.table);
-        let (upper_md, lower) = self.resolve(&t, parent.0, name.as_bytes())?;
-        let is_dir = upper_md
-            .as_ref()
-            .map_or(matches!(lower, Some(Merged::Dir(_))), |m| m.is_dir());
-        if dir != is_dir {
-            return Err(Errno::from_i32(if dir {
-                libc::ENOTDIR
-            } else {
-                libc::EISDIR
-            }));
-        }
-        let ino = Self::inode_for(&mut t, parent.0, name.as_bytes(), lower.clone());
-        if dir && !self.children(&t, ino)?.is_empty() {
-            return Err(Errno::from_i32(libc::ENOTEMPTY));
-        }
-        let below = self.lower_exists(&t, parent.0, name.as_bytes());
-        let dir_path = self.copy_up(&t, parent.0)?;
-        let path = dir_path.join(name);
-        if upper_md.is_some() {
-            let r = if dir {
-                // Only whiteouts can remain in a directory that looks empty.
-                fs::read_dir(&path)
-                    .and_then(|rd| rd.flatten().try_for_each(|e| fs::remove_file(e.path())))
-                    .and_then(|_| fs::remove_dir(&path))
-            } else {
-                fs::remove_file(&path)
-            };
-            r.map_err(|e| errno(&e))?;
-        }
-        if below {
-            upper::make_whiteout(&path).map_err(|e| errno(&e))?;
-        }
-        Self::unbind(&mut t, parent.0, name.as_bytes());
-        Ok(())
-    }
-
-    /// Whether the lower layers have something at `name` in `parent` that the
-    /// upper directory does not already hide by an opaque parent.
-    fn lower_exists(&self, t: &super::Table, parent: u64, name: &[u8]) -> bool {
-        let Some(dir) = t.inodes.get(&parent) else {
-            return false;
-        };
-        let Ok(parent_upper) = self.upper_path(t, parent) else {
-            return false;
-        };
-        match &dir.lower {
-            Some(Merged::Dir(parts)) if !parts.is_empty() && !upper::is_opaque(&parent_upper) => {
-                crate::merge::lookup(&self.stack(), parts, name).is_some()
-            }
-            _ => false,
-        }
-    }
-
-    fn do_rename(
-        &self,
-        parent: INodeNo,
-        name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        flags: RenameFlags,
-    ) -> Result<(), Errno> {
-        let mut t = lock(&self.table);
-        let (src_md, src_lower) = self.resolve(&t, parent.0, name.as_bytes())?;
-        let src_is_dir = src_md
-            .as_ref()
-            .map_or(matches!(src_lower, Some(Merged::Dir(_))), |m| m.is_dir());
-        if src_is_dir && src_lower.is_some() {
-            return Err(Errno::from_i32(libc::EXDEV));
-        }
-        let target = self.resolve(&t, newparent.0, newname.as_bytes());
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            match &target {
-                Ok((Some(_), None)) if src_lower.is_none() => {}
-                _ => return Err(Errno::from_i32(libc::EXDEV)),
-            }
-        } else if let Ok((t_md, t_lower)) = &target {
-            if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-                return Err(Errno::from_i32(libc::EEXIST));
-            }
-            let t_is_dir = t_md
-                .as_ref()
-                .map_or(matches!(t_lower, Some(Merged::Dir(_))), |m| m.is_dir());
-            match (src_is_dir, t_is_dir) {
-                (false, true) => return Err(Errno::from_i32(libc::EISDIR)),
-                (true, false) => return Err(Errno::from_i32(libc::ENOTDIR)),
-                (true, true) => {
-                    let tino =
-                        Self::inode_for(&mut t, newparent.0, newname.as_bytes(), t_lower.clone());
-                    if !self.children(&t, tino)?.is_empty() {
-                        return Err(Errno::from_i32(libc::ENOTEMPTY));
-                    }
-                }
-                _ => {}
-            }
-        } else if let Err(e) = &target {
-            if *e != Errno::ENOENT {
-                return Err(*e);
-            }
-        }
-        let src_ino = Self::inode_for(&mut t, parent.0, name.as_bytes(), src_lower.clone());
-        let src_path = self.copy_up(&t, src_ino)?;
-        let new_dir = self.copy_up(&t, newparent.0)?;
-        let dst_path = new_dir.join(newname);
-        let target_below = self.lower_exists(&t, newparent.0, newname.as_bytes());
-        let src_below = self.lower_exists(&t, parent.0, name.as_bytes());
-        if let Ok(md) = fs::symlink_metadata(&dst_path) {
-            if md.is_dir() && !flags.contains(RenameFlags::RENAME_EXCHANGE) {
-                // An empty-looking target directory may still hold whiteouts.
-                let _ = fs::read_dir(&dst_path)
-                    .map(|rd| rd.flatten().for_each(|e| drop(fs::remove_file(e.path()))));
-            }
-        }
-        let how = if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            nix::fcntl::RenameFlags::RENAME_EXCHANGE
-        } else {
-            nix::fcntl::RenameFlags::empty()
-        };
-        nix::fcntl::renameat2(
-            nix::fcntl::AT_FDCWD,
-            &src_path,
-            nix::fcntl::AT_FDCWD,
-            &dst_path,
-            how,
-        )
-        .map_err(|e| Errno::from_i32(e as i32))?;
-        if src_is_dir && target_below {
-            upper::set_opaque(&dst_path).map_err(|e| errno(&e))?;
-        }
-        if src_below && !flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            upper::make_whiteout(&src_path).map_err(|e| errno(&e))?;
-        }
-        // Move the inode record; the replaced target is forgotten.
-        let moved = t.by_name.remove(&(parent.0, name.as_bytes().to_vec()));
-        let replaced = t
-            .by_name
-            .remove(&(newparent.0, newname.as_bytes().to_vec()));
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            if let Some(r) = replaced {
-                t.by_name.insert((parent.0, name.as_bytes().to_vec()), r);
-                if let Some(i) = t.inodes.get_mut(&r) {
-                    (i.parent, i.name) = (parent.0, name.as_bytes().to_vec());
-                }
-            }
-        } else if let Some(r) = replaced {
-            t.inodes.remove(&r);
-        }
-        if let Some(m) = moved {
-            t.by_name
-                .insert((newparent.0, newname.as_bytes().to_vec()), m);
-            if let Some(i) = t.inodes.get_mut(&m) {
-                (i.parent, i.name, i.lower) = (newparent.0, newname.as_bytes().to_vec(), None);
-            }
-        }
-        Ok(())
-    }
-
-    fn do_setattr(
-        &self,
-        ino: u64,
-        mode: Option<u32>,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        size: Option<u64>,
-        times: (Option<TimeOrNow>, Option<TimeOrNow>),
-        fh: Option<FileHandle>,
-    ) -> Result<fuser::FileAttr, Errno> {
-        let t = lock(&self.table);
-        let path = self.copy_up(&t, ino)?;
-        if uid.is_some() || gid.is_some() {
-            std::os::unix::fs::lchown(&path, uid, gid).map_err(|e| errno(&e))?;
-        }
-        if let Some(m) = mode {
-            fs::set_permissions(
-                &path,
-                std::os::unix::fs::PermissionsExt::from_mode(m & 0o7777),
-            )
-            .map_err(|e| errno(&e))?;
-        }
-        if let Some(len) = size {
-            let files = lock(&self.files);
-            match fh.and_then(|f| files.get(&f.0)) {
-                Some(Handle::Upper(f)) => f.set_len(len),
-                _ => OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(len)),
-            }
-            .map_err(|e| errno(&e))?;
-        }
-        if times.0.is_some() || times.1.is_some() {
-            let (a, m) = (
-                times.0.map_or(OMIT, timespec),
-                times.1.map_or(OMIT, timespec),
-            );
-            upper::set_times(&path, a, m).map_err(|e| errno(&e))?;
-        }
-        self.getattr_ino(&t, ino)
+fn reply_empty(reply: ReplyEmpty, r: Result<(), Errno>) {
+    match r {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(e),
     }
 }
 
@@ -285,17 +83,21 @@ impl Filesystem for RwFs {
         let r = self
             .resolve(&t, parent.0, name.as_bytes())
             .and_then(|(md, lower)| {
-                let ino = Self::inode_for(&mut t, parent.0, name.as_bytes(), lower.clone());
+                let ino = self.bind(
+                    &mut t,
+                    parent.0,
+                    name.as_bytes(),
+                    md.as_ref(),
+                    lower.clone(),
+                );
                 self.attr_from(ino, md.as_ref(), lower.as_ref())
             });
-        match r {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        reply_entry(reply, r);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.getattr_ino(&lock(&self.table), ino.0) {
+        let r = self.getattr_ino(&lock(&self.table), ino.0);
+        match r.or_else(|e| self.getattr_open(ino.0).map_err(|_| e)) {
             Ok(a) => reply.attr(&TTL, &a),
             Err(e) => reply.error(e),
         }
@@ -319,7 +121,7 @@ impl Filesystem for RwFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.do_setattr(ino.0, mode, uid, gid, size, (atime, mtime), fh) {
+        match self.set_attr(ino.0, (mode, uid, gid), size, (atime, mtime), fh) {
             Ok(a) => reply.attr(&TTL, &a),
             Err(e) => reply.error(e),
         }
@@ -331,17 +133,12 @@ impl Filesystem for RwFs {
             return reply.error(Errno::ENOENT);
         };
         if in_upper(&path) {
-            return match fs::read_link(&path) {
+            return match fs::read_link(&*path) {
                 Ok(target) => reply.data(target.as_os_str().as_bytes()),
                 Err(e) => reply.error(errno(&e)),
             };
         }
-        match t
-            .inodes
-            .get(&ino.0)
-            .and_then(|i| i.lower.as_ref())
-            .map(Merged::top)
-        {
+        match t.get(ino.0).and_then(|i| i.lower.as_ref()).map(Merged::top) {
             Some(n) if self.layers[n.layer].index.kind(n.id) == crate::index::Kind::Symlink => {
                 reply.data(self.layers[n.layer].index.link_target(n.id))
             }
@@ -360,21 +157,9 @@ impl Filesystem for RwFs {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let prepared = self.prepare_create(&lock(&self.table), parent.0, name.as_bytes());
-        let (path, _) = match prepared {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let kind = SFlag::from_bits_truncate(mode & libc::S_IFMT);
-        if let Err(e) = mknod(
-            &path,
-            kind,
-            Mode::from_bits_truncate(mode & !umask & 0o7777),
-            rdev as u64,
-        ) {
-            return reply.error(Errno::from_i32(e as i32));
-        }
-        self.created_entry(req, parent, name, &path, reply);
+        let node = NewNode::Special(mode, rdev as u64);
+        let r = self.make_node(req, parent.0, name, node, mode & !umask);
+        reply_entry(reply, r);
     }
 
     fn mkdir(
@@ -386,39 +171,16 @@ impl Filesystem for RwFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let prepared = self.prepare_create(&lock(&self.table), parent.0, name.as_bytes());
-        let (path, hid_lower) = match prepared {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let made = fs::DirBuilder::new()
-            .mode(mode & !umask & 0o7777)
-            .create(&path)
-            .and_then(|_| {
-                if hid_lower {
-                    upper::set_opaque(&path)
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(e) = made {
-            return reply.error(errno(&e));
-        }
-        self.created_entry(req, parent, name, &path, reply);
+        let r = self.make_node(req, parent.0, name, NewNode::Dir, mode & !umask);
+        reply_entry(reply, r);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove(parent, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        reply_empty(reply, self.remove(parent.0, name, false));
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        match self.remove(parent, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        reply_empty(reply, self.remove(parent.0, name, true));
     }
 
     fn symlink(
@@ -429,15 +191,8 @@ impl Filesystem for RwFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let prepared = self.prepare_create(&lock(&self.table), parent.0, link_name.as_bytes());
-        let (path, _) = match prepared {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        if let Err(e) = std::os::unix::fs::symlink(target, &path) {
-            return reply.error(errno(&e));
-        }
-        self.created_entry(req, parent, link_name, &path, reply);
+        let r = self.make_node(req, parent.0, link_name, NewNode::Symlink(target), 0o777);
+        reply_entry(reply, r);
     }
 
     fn rename(
@@ -450,10 +205,8 @@ impl Filesystem for RwFs {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        match self.do_rename(parent, name, newparent, newname, flags) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        }
+        let r = self.rename_entry((parent.0, name), (newparent.0, newname), flags);
+        reply_empty(reply, r);
     }
 
     fn link(
@@ -464,30 +217,16 @@ impl Filesystem for RwFs {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        let r = {
-            let t = lock(&self.table);
-            self.copy_up(&t, ino.0).and_then(|src| {
-                let (dst, _) = self.prepare_create(&t, newparent.0, newname.as_bytes())?;
-                fs::hard_link(&src, &dst).map_err(|e| errno(&e))
-            })
-        };
-        if let Err(e) = r {
-            return reply.error(e);
-        }
-        let mut t = lock(&self.table);
-        let new = Self::inode_for(&mut t, newparent.0, newname.as_bytes(), None);
-        match self.getattr_ino(&t, new) {
-            Ok(a) => reply.entry(&TTL, &a, Generation(0)),
-            Err(e) => reply.error(e),
-        }
+        reply_entry(reply, self.make_link(ino.0, newparent.0, newname));
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let writes = flags.0 & libc::O_ACCMODE != libc::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
+        let truncates = flags.0 & libc::O_TRUNC != 0;
+        let writes = flags.0 & libc::O_ACCMODE != libc::O_RDONLY || truncates;
         let t = lock(&self.table);
         let handle = (|| {
             let path = if writes {
-                self.copy_up(&t, ino.0)?
+                self.copy_up(&t, ino.0, !truncates)?
             } else {
                 self.upper_path(&t, ino.0)?
             };
@@ -496,7 +235,7 @@ impl Filesystem for RwFs {
                     .map(Handle::Upper)
                     .map_err(|e| errno(&e));
             }
-            let i = t.inodes.get(&ino.0).ok_or(Errno::ENOENT)?;
+            let i = t.get(ino.0).ok_or(Errno::ENOENT)?;
             i.lower
                 .as_ref()
                 .map(|m| Handle::Lower(m.top()))
@@ -504,7 +243,7 @@ impl Filesystem for RwFs {
         })();
         drop(t);
         match handle {
-            Ok(h) => reply.opened(self.new_fh(h), FopenFlags::empty()),
+            Ok(h) => reply.opened(self.new_fh(ino.0, h), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
     }
@@ -519,39 +258,14 @@ impl Filesystem for RwFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let prepared = self.prepare_create(&lock(&self.table), parent.0, name.as_bytes());
-        let (path, _) = match prepared {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let acc = flags & libc::O_ACCMODE;
-        let file = OpenOptions::new()
-            .read(acc != libc::O_WRONLY)
-            .write(true)
-            .create_new(true)
-            .mode(mode & !umask & 0o7777)
-            .custom_flags(flags & libc::O_APPEND)
-            .open(&path)
-            .and_then(|f| {
-                std::os::unix::fs::fchown(&f, Some(req.uid()), Some(req.gid())).map(|_| f)
-            });
-        let file = match file {
-            Ok(f) => f,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        let mut t = lock(&self.table);
-        let ino = Self::inode_for(&mut t, parent.0, name.as_bytes(), None);
-        match self.getattr_ino(&t, ino) {
-            Ok(a) => {
-                drop(t);
-                reply.created(
-                    &TTL,
-                    &a,
-                    Generation(0),
-                    self.new_fh(Handle::Upper(file)),
-                    FopenFlags::empty(),
-                )
-            }
+        match self.create_file(req, parent.0, name, mode & !umask, flags) {
+            Ok((a, file)) => reply.created(
+                &TTL,
+                &a,
+                Generation(0),
+                self.new_fh(a.ino.0, Handle::Upper(file)),
+                FopenFlags::empty(),
+            ),
             Err(e) => reply.error(e),
         }
     }
@@ -567,12 +281,13 @@ impl Filesystem for RwFs {
         _lock: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let files = lock(&self.files);
+        let Some(h) = self.handle(fh) else {
+            return reply.error(Errno::EBADF);
+        };
         let mut buf = vec![0u8; size as usize];
-        let r = match files.get(&fh.0) {
-            Some(Handle::Upper(f)) => read_full_at(f, &mut buf, offset),
-            Some(Handle::Lower(n)) => self.layers[n.layer].read_at(n.id, offset, &mut buf),
-            None => return reply.error(Errno::EBADF),
+        let r = match &*h {
+            Handle::Upper(f) => read_full_at(f, &mut buf, offset),
+            Handle::Lower(n) => self.layers[n.layer].read_at(n.id, offset, &mut buf),
         };
         match r {
             Ok(n) => reply.data(&buf[..n]),
@@ -592,14 +307,12 @@ impl Filesystem for RwFs {
         _lock: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let files = lock(&self.files);
-        match files.get(&fh.0) {
+        match self.handle(fh).as_deref() {
             Some(Handle::Upper(f)) => match f.write_all_at(data, offset) {
                 Ok(()) => reply.written(data.len() as u32),
                 Err(e) => reply.error(errno(&e)),
             },
-            Some(Handle::Lower(_)) => reply.error(Errno::EBADF),
-            None => reply.error(Errno::EBADF),
+            Some(Handle::Lower(_)) | None => reply.error(Errno::EBADF),
         }
     }
 
@@ -622,8 +335,7 @@ impl Filesystem for RwFs {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let files = lock(&self.files);
-        let r = match files.get(&fh.0) {
+        let r = match self.handle(fh).as_deref() {
             Some(Handle::Upper(f)) if datasync => f.sync_data(),
             Some(Handle::Upper(f)) => f.sync_all(),
             _ => Ok(()),
@@ -651,7 +363,7 @@ impl Filesystem for RwFs {
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let mut t = lock(&self.table);
         let listing = (|| {
-            let parent = t.inodes.get(&ino.0).ok_or(Errno::ENOENT)?.parent;
+            let parent = t.parent(ino.0).ok_or(Errno::ENOENT)?;
             let mut list = vec![
                 DirEntry {
                     name: (*b".").into(),
@@ -662,8 +374,8 @@ impl Filesystem for RwFs {
                     attr: self.getattr_ino(&t, parent)?,
                 },
             ];
-            for (name, md, lower) in self.children(&t, ino.0)? {
-                let child = Self::inode_for(&mut t, ino.0, &name, lower.clone());
+            for (name, (md, lower)) in self.children(&t, ino.0)? {
+                let child = self.bind(&mut t, ino.0, &name, md.as_ref(), lower.clone());
                 list.push(DirEntry {
                     attr: self.attr_from(child, md.as_ref(), lower.as_ref())?,
                     name: name.into(),
@@ -752,12 +464,7 @@ impl Filesystem for RwFs {
                 Err(e) => reply.error(errno(&e)),
             };
         }
-        let Some(n) = t
-            .inodes
-            .get(&ino.0)
-            .and_then(|i| i.lower.as_ref())
-            .map(Merged::top)
-        else {
+        let Some(n) = t.get(ino.0).and_then(|i| i.lower.as_ref()).map(Merged::top) else {
             return reply.error(Errno::ENOENT);
         };
         let value = self.layers[n.layer]
@@ -786,12 +493,7 @@ impl Filesystem for RwFs {
                 Err(e) => reply.error(errno(&e)),
             };
         }
-        let Some(n) = t
-            .inodes
-            .get(&ino.0)
-            .and_then(|i| i.lower.as_ref())
-            .map(Merged::top)
-        else {
+        let Some(n) = t.get(ino.0).and_then(|i| i.lower.as_ref()).map(Merged::top) else {
             return reply.error(Errno::ENOENT);
         };
         reply_xattr_list(
@@ -820,7 +522,7 @@ impl Filesystem for RwFs {
         }
         let t = lock(&self.table);
         let r = self
-            .copy_up(&t, ino.0)
+            .copy_up(&t, ino.0, true)
             .and_then(|p| sys::set_xattr(&p, name.as_bytes(), value, flags).map_err(|e| errno(&e)));
         match r {
             Ok(()) => reply.ok(),
@@ -834,7 +536,7 @@ impl Filesystem for RwFs {
         }
         let t = lock(&self.table);
         let r = self
-            .copy_up(&t, ino.0)
+            .copy_up(&t, ino.0, true)
             .and_then(|p| sys::remove_xattr(&p, name.as_bytes()).map_err(|e| errno(&e)));
         match r {
             Ok(()) => reply.ok(),
