@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::mount::{build_example, is_mounted, listing, mount, mount_with};
+use crate::mount::{build_example, is_mounted, listing, mount, mount_with, Mounted};
 use crate::util::{assert_mentions, example, sha256_hex, tool, Env, Snapshot};
 
 /// Content digests of every regular file under `root`, plus symlink targets.
@@ -467,4 +467,223 @@ fn a_full_store_disk_commits_nothing() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert_mentions(errors[0], &["No space left"]);
     before.assert_same(&Snapshot::of(&root), "a commit on a full disk");
+}
+
+/// The example image mounted `--rw --allow-other` (other users get in).
+fn example_rw<'a>(env: &'a Env, extra: &[&str]) -> Mounted<'a> {
+    env.build("base:v1", &example("cluster-rootfs"));
+    let mut args = vec!["--rw", "--allow-other"];
+    args.extend_from_slice(extra);
+    args.push("base:v1");
+    mount_with(env, &args, "rw")
+}
+
+/// Runs `sh -c SCRIPT` in `dir` as root, or as nobody with `as_nobody`.
+fn sh(dir: &Path, script: &str, as_nobody: bool) {
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+        c
+    } else {
+        Command::new("sh")
+    };
+    let st = cmd.args(["-c", script]).current_dir(dir).status().unwrap();
+    assert!(st.success(), "`{script}` failed: {st}");
+}
+
+fn mode_owner(p: &Path) -> (u32, u32, u32) {
+    let md = fs::symlink_metadata(p).unwrap();
+    (md.mode() & 0o7777, md.uid(), md.gid())
+}
+
+#[test]
+fn new_entries_get_the_asked_mode_and_the_setgid_group() {
+    let env = Env::new();
+    let m = example_rw(&env, &[]);
+    // The server's own umask must not strip what the caller asked for.
+    sh(&m.dir, "umask 0; mkdir d e; : > f; mkfifo p", false);
+    assert_eq!(mode_owner(&m.dir.join("d")), (0o777, 0, 0));
+    assert_eq!(mode_owner(&m.dir.join("f")), (0o666, 0, 0));
+    assert_eq!(mode_owner(&m.dir.join("p")), (0o666, 0, 0));
+    // Entries belong to the caller; in a setgid directory, to its group.
+    sh(&m.dir, "chown 0:1 d && chmod 2777 d", false);
+    sh(
+        &m.dir,
+        "umask 022; mkdir d/sub && : > d/file && : > e/mine",
+        true,
+    );
+    assert_eq!(mode_owner(&m.dir.join("d/sub")), (0o2755, 65534, 1));
+    assert_eq!(mode_owner(&m.dir.join("d/file")), (0o644, 65534, 1));
+    assert_eq!(mode_owner(&m.dir.join("e/mine")), (0o644, 65534, 65534));
+}
+
+#[test]
+fn hard_links_are_one_file_under_every_name() {
+    let env = Env::new();
+    let m = example_rw(&env, &[]);
+    let (a, b) = (m.dir.join("a"), m.dir.join("etc/b"));
+    fs::write(&a, b"one").unwrap();
+    let before = fs::metadata(&a).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::hard_link(&a, &b).unwrap();
+    let (ma, mb) = (fs::metadata(&a).unwrap(), fs::metadata(&b).unwrap());
+    assert_eq!((ma.nlink(), mb.nlink(), ma.ino()), (2, 2, mb.ino()));
+    assert!(ma.ctime_nsec() != before.ctime_nsec() || ma.ctime() != before.ctime());
+    fs::set_permissions(&b, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(fs::metadata(&a).unwrap().mode() & 0o7777, 0o600);
+    fs::remove_file(&a).unwrap();
+    assert_eq!(fs::metadata(&b).unwrap().nlink(), 1);
+    // A lower file is copied up first, then linked.
+    let lower = m.dir.join("etc/daemon.json");
+    let link = m.dir.join("daemon-link");
+    fs::hard_link(&lower, &link).unwrap();
+    fs::write(&link, b"{}\n").unwrap();
+    assert_eq!(fs::read(&lower).unwrap(), b"{}\n");
+    assert_eq!(fs::metadata(&lower).unwrap().nlink(), 2);
+    // Renaming over one name leaves the other.
+    fs::rename(&b, &link).unwrap();
+    assert_eq!(fs::read(&link).unwrap(), b"one");
+    assert_eq!(fs::metadata(&lower).unwrap().nlink(), 1);
+}
+
+#[test]
+fn odd_opens_nodes_and_times_behave_as_on_a_local_disk() {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::{mknod, utimensat, Mode, SFlag, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let env = Env::new();
+    let m = example_rw(&env, &[]);
+    // An unlinked file stays usable through its descriptor.
+    let p = m.dir.join("tmp-file");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&p)
+        .unwrap();
+    fs::remove_file(&p).unwrap();
+    assert_eq!(f.metadata().unwrap().nlink(), 0);
+    std::os::unix::fs::FileExt::write_all_at(&f, b"still here", 0).unwrap();
+    let mut buf = [0u8; 10];
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, 0).unwrap();
+    assert_eq!(&buf, b"still here");
+    // O_WRONLY|O_RDWR: Linux lets it through; never EIO.
+    let r = open(
+        &m.dir.join("etc/daemon.json"),
+        OFlag::O_WRONLY | OFlag::O_RDWR,
+        Mode::empty(),
+    );
+    assert!(matches!(r, Ok(_) | Err(nix::Error::EINVAL)), "{r:?}");
+    // A 0/0 character device is what a whiteout is: refused, as on overlayfs.
+    let wh = mknod(
+        &m.dir.join("c00"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o644),
+        0,
+    );
+    assert_eq!(wh, Err(nix::Error::EPERM));
+    mknod(
+        &m.dir.join("c12"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o644),
+        0x102,
+    )
+    .unwrap();
+    assert_eq!(fs::metadata(m.dir.join("c12")).unwrap().rdev(), 0x102);
+    // O_TRUNC on a lower file: empty, metadata kept.
+    let kubectl = m.dir.join("bin/kubectl");
+    let before = mode_owner(&kubectl);
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&kubectl)
+        .unwrap();
+    assert_eq!(fs::metadata(&kubectl).unwrap().len(), 0);
+    assert_eq!(mode_owner(&kubectl), before);
+    // utimensat: a given time, UTIME_OMIT and UTIME_NOW.
+    let t = m.dir.join("etc/daemon.json");
+    let omit = TimeSpec::new(0, libc::UTIME_OMIT);
+    let at = TimeSpec::new(1_000_000, 5);
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        &t,
+        &at,
+        &at,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    let now = TimeSpec::new(0, libc::UTIME_NOW);
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        &t,
+        &omit,
+        &now,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    let md = fs::metadata(&t).unwrap();
+    assert_eq!(
+        (md.atime(), md.atime_nsec()),
+        (1_000_000, 5),
+        "atime omitted"
+    );
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (md.mtime() - wall).abs() < 5,
+        "mtime is now: {}",
+        md.mtime()
+    );
+}
+
+#[test]
+fn paths_longer_than_path_max_in_the_upper_dir_work() {
+    let env = Env::new();
+    // The upper directory's path is longer than the mountpoint's, so a path
+    // that fits under the mountpoint does not fit under the upper directory.
+    let upper = env.path(&"u".repeat(250));
+    let m = example_rw(&env, &["--upper", &upper.to_string_lossy()]);
+    let mut deep = m.dir.join("etc");
+    while deep.as_os_str().len() < 3900 {
+        deep.push("d".repeat(200));
+    }
+    assert!(
+        upper
+            .join(deep.strip_prefix(&m.dir).unwrap())
+            .as_os_str()
+            .len()
+            > 4096
+    );
+    fs::create_dir_all(&deep).unwrap();
+    let file = deep.join("file");
+    fs::write(&file, b"deep").unwrap();
+    fs::rename(&file, deep.join("moved")).unwrap();
+    std::os::unix::fs::symlink("moved", deep.join("link")).unwrap();
+    fs::hard_link(deep.join("moved"), deep.join("hard")).unwrap();
+    fs::set_permissions(deep.join("moved"), fs::Permissions::from_mode(0o640)).unwrap();
+    crate::util::xattr::set(&deep.join("moved"), "user.k", b"v").unwrap();
+    fs::create_dir(deep.join("gone")).unwrap();
+    fs::remove_dir(deep.join("gone")).unwrap();
+    let names: Vec<String> = fs::read_dir(&deep)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(fs::read(deep.join("link")).unwrap(), b"deep");
+    assert_eq!(fs::metadata(deep.join("hard")).unwrap().nlink(), 2);
+    // The changes are in the upper directory: a new mount over it sees them.
+    let rel = deep.strip_prefix(&m.dir).unwrap().to_path_buf();
+    env.sealer().arg("umount").arg(&m.dir).ok();
+    let again = mount_with(
+        &env,
+        &["--rw", "--upper", &upper.to_string_lossy(), "base:v1"],
+        "again",
+    );
+    let moved = again.dir.join(&rel).join("moved");
+    assert_eq!(fs::read(&moved).unwrap(), b"deep");
+    assert_eq!(fs::metadata(&moved).unwrap().mode() & 0o7777, 0o640);
+    assert_eq!(crate::util::xattr::get(&moved, b"user.k").unwrap(), b"v");
 }
