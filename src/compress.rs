@@ -101,8 +101,8 @@ pub fn sniffing_decoder<'a>(src: impl Read + 'a) -> io::Result<Box<dyn Read + 'a
 pub enum Encoder<W: Write> {
     /// Plain copy.
     None(W),
-    /// gzip at the default level.
-    Gzip(flate2::write::GzEncoder<W>),
+    /// gzip in independent members (see [`BlockGzip`]).
+    Gzip(BlockGzip<W>),
     /// zstd at level 3 (zstd's default).
     Zstd(zstd::stream::write::Encoder<'static, W>),
 }
@@ -112,10 +112,7 @@ impl<W: Write> Encoder<W> {
     pub fn new(out: W, c: Compression) -> io::Result<Encoder<W>> {
         Ok(match c {
             Compression::None => Encoder::None(out),
-            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
-                out,
-                flate2::Compression::default(),
-            )),
+            Compression::Gzip => Encoder::Gzip(BlockGzip::new(out)),
             Compression::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(out, 3)?),
         })
     }
@@ -148,6 +145,112 @@ impl<W: Write> Write for Encoder<W> {
     }
 }
 
+/// Input bytes per gzip member.
+const BLOCK: usize = 1 << 20;
+/// Members compressed at once (in parallel, on rayon's pool).
+const GROUP: usize = 8;
+
+/// gzip written as a series of independent members of [`BLOCK`] input bytes
+/// (RFC 1952 allows several; gzip, Go's and zlib's readers take them), so
+/// members are compressed in parallel and a member whose samples do not
+/// compress (the gzip blobs of container images inside a ClusterRootfs) is
+/// stored instead of deflated at great cost for nothing. The output depends
+/// only on the input, so a layer always gets the same compressed digest.
+pub struct BlockGzip<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+    wrote: bool,
+}
+
+impl<W: Write> BlockGzip<W> {
+    /// Starts a stream into `out`.
+    pub fn new(out: W) -> BlockGzip<W> {
+        BlockGzip {
+            out,
+            pending: Vec::with_capacity(BLOCK * GROUP),
+            wrote: false,
+        }
+    }
+
+    /// Compresses and writes every whole block pending (all if `all`).
+    fn drain(&mut self, all: bool) -> io::Result<()> {
+        use rayon::prelude::*;
+        let whole = if all {
+            self.pending.len()
+        } else {
+            self.pending.len() / BLOCK * BLOCK
+        };
+        if whole == 0 {
+            return Ok(());
+        }
+        let members: Vec<io::Result<Vec<u8>>> = self.pending[..whole]
+            .par_chunks(BLOCK)
+            .map(gzip_member)
+            .collect();
+        for m in members {
+            self.out.write_all(&m?)?;
+            self.wrote = true;
+        }
+        self.pending.drain(..whole);
+        Ok(())
+    }
+
+    /// Ends the stream (an empty input still makes one valid member).
+    pub fn finish(mut self) -> io::Result<W> {
+        self.drain(true)?;
+        if !self.wrote {
+            self.out.write_all(&gzip_member(&[])?)?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for BlockGzip<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= BLOCK * GROUP {
+            self.drain(false)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One gzip member of `block`: deflated at the default level, or stored if
+/// samples of it do not compress.
+fn gzip_member(block: &[u8]) -> io::Result<Vec<u8>> {
+    let level = if compressible(block) {
+        flate2::Compression::default()
+    } else {
+        flate2::Compression::none()
+    };
+    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(block.len() / 2 + 64), level);
+    e.write_all(block)?;
+    e.finish()
+}
+
+/// Whether 16 KiB samples from the start and the middle of `block` shrink
+/// by at least 5% under fast deflate.
+fn compressible(block: &[u8]) -> bool {
+    const SAMPLE: usize = 16 << 10;
+    if block.len() < 2 * SAMPLE {
+        return true;
+    }
+    let mid = block.len() / 2;
+    [&block[..SAMPLE], &block[mid..mid + SAMPLE]].iter().any(|sample| {
+        let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+        let mut out = Vec::with_capacity(SAMPLE + 1024);
+        match c.compress_vec(sample, &mut out, flate2::FlushCompress::Finish) {
+            Ok(_) => out.len() < SAMPLE * 95 / 100,
+            Err(_) => true,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +275,40 @@ mod tests {
             assert_eq!(Compression::from_media_type(media), Some(c));
         }
         assert_eq!(Compression::from_media_type("application/json"), None);
+    }
+
+    #[test]
+    fn block_gzip_is_deterministic_multi_member_and_stores_random_blocks() {
+        let mut random = Vec::with_capacity(3 * BLOCK);
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        while random.len() < 3 * BLOCK + 12345 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            random.extend_from_slice(&x.to_le_bytes());
+        }
+        let text = b"kubeadm init --config kubeadm.yaml\n".repeat(100_000);
+        for data in [&random[..], &text[..], &[][..]] {
+            let pack = |d: &[u8]| {
+                let mut e = Encoder::new(Vec::new(), Compression::Gzip).unwrap();
+                for chunk in d.chunks(77_777) {
+                    e.write_all(chunk).unwrap();
+                }
+                e.finish().unwrap()
+            };
+            let packed = pack(data);
+            assert_eq!(packed, pack(data), "deterministic");
+            let mut back = Vec::new();
+            flate2::read::MultiGzDecoder::new(&packed[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data);
+            if data.len() == text.len() {
+                assert!(packed.len() < data.len() / 10, "text compresses");
+            } else if !data.is_empty() {
+                assert!(packed.len() < data.len() + 1000, "random is stored");
+            }
+        }
     }
 
     #[test]
