@@ -6,6 +6,8 @@
 mod archive;
 mod bad_input;
 mod cli;
+mod crash;
+mod hostile;
 mod kubefile;
 mod mount;
 mod overlay_oracle;

@@ -365,7 +365,14 @@ impl<S: Source> TarReader<S> {
     }
 
     fn skip_data(&mut self, size: u64, header_at: u64) -> Result<(), TarError> {
-        let padded = size.div_ceil(BLOCK) * BLOCK;
+        // A PAX size may claim up to u64::MAX: no padded length, no archive.
+        let padded = size
+            .div_ceil(BLOCK)
+            .checked_mul(BLOCK)
+            .ok_or(TarError::Field {
+                offset: header_at,
+                field: "size",
+            })?;
         let n = self.src.skip(padded).map_err(|e| TarError::Io {
             offset: self.pos,
             source: e,
@@ -540,10 +547,12 @@ fn parse_pax_time(v: &[u8]) -> Option<(i64, u32)> {
     if !neg {
         return Some((secs, nsec));
     }
+    // "--9223372036854775808" parses to i64::MIN, which has no negation.
+    let secs = secs.checked_neg()?;
     if nsec == 0 {
-        Some((-secs, 0))
+        Some((secs, 0))
     } else {
-        Some((-secs - 1, 1_000_000_000 - nsec))
+        Some((secs.checked_sub(1)?, 1_000_000_000 - nsec))
     }
 }
 
@@ -579,6 +588,8 @@ mod tests {
         assert_eq!(parse_pax_time(b"12"), Some((12, 0)));
         assert_eq!(parse_pax_time(b"-1.25"), Some((-2, 750_000_000)));
         assert_eq!(parse_pax_time(b"x"), None);
+        assert_eq!(parse_pax_time(b"--9223372036854775808"), None);
+        assert_eq!(parse_pax_time(b"-9223372036854775808.5"), None);
     }
 
     #[test]

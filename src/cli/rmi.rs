@@ -1,4 +1,5 @@
-//! `sealer rmi [-f] NAME|ID...`: untag, then delete blobs nothing references.
+//! `sealer rmi [-f] NAME|ID...`: untag, then delete blobs nothing references
+//! (the blobs of a mounted image stay while its server lives: see store pins).
 
 use crate::image::oci::REF_NAME;
 use crate::store::Store;
@@ -18,6 +19,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let lock = store.lock()?;
     let index = store.read_index()?;
     let mut names = Vec::new();
+    let mut mounted = Vec::new();
     for what in &a.images {
         let img = store.resolve(what)?;
         if let Some(m) = store
@@ -25,13 +27,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             .into_iter()
             .find(|m| m.image_id == img.id.to_string() && m.alive())
         {
-            if !a.force {
-                anyhow::bail!(
-                    "image {what} is mounted at {} (pid {}); umount it first or use -f",
-                    m.mountpoint.display(),
-                    m.pid
-                );
-            }
+            mounted.push((what, img.manifest_digest, m));
         }
         let by_name = img.name.as_deref().is_some_and(|n| {
             crate::image::Reference::parse(what)
@@ -54,6 +50,22 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             );
         }
         names.extend(all);
+    }
+    // A mounted image may lose names, but not its last one (without -f).
+    for (what, manifest, m) in &mounted {
+        let keeps_a_name = index.manifests.iter().any(|d| {
+            d.digest == *manifest
+                && d.annotations
+                    .get(REF_NAME)
+                    .is_some_and(|n| !names.contains(n))
+        });
+        if !keeps_a_name && !a.force {
+            anyhow::bail!(
+                "image {what} is mounted at {} (pid {}); umount it first or use -f",
+                m.mountpoint.display(),
+                m.pid
+            );
+        }
     }
     let removed = store.untag(&names, &lock)?;
     for n in &names {

@@ -91,7 +91,11 @@ impl Store {
                     source,
                 })
             }
-            Err(e) => return Err(Error::Invalid(format!("layer is not a valid tar: {e}"))),
+            Err(e) => {
+                let why = e.to_string();
+                let why = why.strip_prefix("not a valid tar: ").unwrap_or(&why);
+                return Err(Error::Invalid(format!("layer is not a valid tar: {why}")));
+            }
         };
         // Whatever follows the end-of-archive blocks is part of the blob too.
         io::copy(&mut tee, &mut io::sink()).at(tmp)?;

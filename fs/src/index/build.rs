@@ -11,6 +11,8 @@ use crate::tar::{EntryType, RawEntry, Source, TarReader};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
+/// aufs metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the tree.
+const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
 
 struct Node {
     name: Vec<u8>,
@@ -68,7 +70,8 @@ impl Node {
 /// - a hard link to a missing, later or directory entry: refused;
 /// - `.wh.NAME` hides NAME below unless this layer has NAME itself (then the
 ///   entry already hides it); `.wh.` and `.wh..`/`.wh...` are refused; other
-///   `.wh..wh.*` names (aufs metadata) are dropped;
+///   `.wh..wh.*` names (aufs metadata) are dropped, with everything under
+///   them (`.wh..wh.plnk/`); a `.wh.NAME` used as a directory is refused;
 /// - a directory placed where this layer whited out the name is opaque, as
 ///   applying the layer would have removed what lies below.
 pub struct IndexBuilder {
@@ -98,6 +101,12 @@ impl IndexBuilder {
             why: why.into(),
         };
         let parts = components(&e.path).map_err(refuse)?;
+        if parts
+            .iter()
+            .any(|p| p.starts_with(AUFS_META_PREFIX) && *p != OPAQUE_MARKER)
+        {
+            return Ok(());
+        }
         let Some((name, dirs)) = parts.split_last() else {
             if e.kind != Some(EntryType::Dir) {
                 return Err(refuse("names the root but is not a directory"));
@@ -106,6 +115,9 @@ impl IndexBuilder {
             set_attrs(root, e);
             return Ok(());
         };
+        if dirs.iter().any(|d| d.starts_with(WHITEOUT_PREFIX)) {
+            return Err(refuse("a whiteout name (.wh.) is used as a directory"));
+        }
         let parent = self.ensure_dirs(dirs).map_err(refuse)?;
         if *name == OPAQUE_MARKER {
             self.nodes[parent].flags |= FLAG_OPAQUE;
@@ -273,15 +285,20 @@ impl IndexBuilder {
             }
         }
         // Hard-link groups: the first record of a group stands for the inode.
-        let mut group_first: BTreeMap<usize, (u32, u32)> = BTreeMap::new();
+        // (A vector indexed by group: a million entries must stay cheap.)
+        let mut group_first: Vec<(u32, u32)> = vec![(u32::MAX, 0); self.groups];
         for (pos, &n) in order.iter().enumerate() {
-            let g = group_first
-                .entry(self.nodes[n].group)
-                .or_insert((pos as u32, 0));
+            let g = &mut group_first[self.nodes[n].group];
+            if g.0 == u32::MAX {
+                g.0 = pos as u32;
+            }
             g.1 += 1;
         }
+        // Records go straight into the output after the header; strings
+        // follow them. Nothing of the size of the index is held twice.
         let mut strings: Vec<u8> = Vec::new();
-        let mut records = Vec::with_capacity(order.len() * RECORD_LEN);
+        let mut out = Vec::with_capacity(HEADER_LEN + order.len() * RECORD_LEN);
+        out.resize(HEADER_LEN, 0);
         let put = |strings: &mut Vec<u8>, b: &[u8]| -> Result<(u32, u32), IndexError> {
             let off = u32::try_from(strings.len())
                 .map_err(|_| IndexError::Corrupt("string table over 4 GiB"))?;
@@ -305,9 +322,9 @@ impl IndexBuilder {
             let (inode, nlink) = if node.kind == Kind::Dir {
                 (pos as u32, 1)
             } else {
-                group_first[&node.group]
+                group_first[node.group]
             };
-            let r = &mut records;
+            let r = &mut out;
             r.extend_from_slice(&parent[pos].to_le_bytes());
             r.extend_from_slice(&name_off.to_le_bytes());
             r.extend_from_slice(&name_len.to_le_bytes());
@@ -330,18 +347,21 @@ impl IndexBuilder {
                 r.extend_from_slice(&v.to_le_bytes());
             }
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + records.len() + strings.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(RECORD_LEN as u32).to_le_bytes());
-        out.extend_from_slice(digest);
-        out.extend_from_slice(&blob_size.to_le_bytes());
-        out.extend_from_slice(&(order.len() as u64).to_le_bytes());
-        let strings_off = (HEADER_LEN + records.len()) as u64;
-        out.extend_from_slice(&strings_off.to_le_bytes());
-        out.extend_from_slice(&(strings.len() as u64).to_le_bytes());
-        out.extend_from_slice(&[0u8; 48]);
-        out.extend_from_slice(&records);
+        let records_len = out.len() - HEADER_LEN;
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&(RECORD_LEN as u32).to_le_bytes());
+        header.extend_from_slice(digest);
+        header.extend_from_slice(&blob_size.to_le_bytes());
+        header.extend_from_slice(&(order.len() as u64).to_le_bytes());
+        let strings_off = (HEADER_LEN + records_len) as u64;
+        header.extend_from_slice(&strings_off.to_le_bytes());
+        header.extend_from_slice(&(strings.len() as u64).to_le_bytes());
+        header.extend_from_slice(&[0u8; 48]);
+        out[..HEADER_LEN].copy_from_slice(&header);
+        drop((order, first_child, parent, group_first, self));
+        out.reserve_exact(strings.len());
         out.extend_from_slice(&strings);
         let sum = Sha256::digest(&out[HEADER_LEN..]);
         out[80..112].copy_from_slice(&sum);
