@@ -6,6 +6,7 @@
 mod archive;
 mod bad_input;
 mod cli;
+mod concurrency;
 mod crash;
 mod hostile;
 mod kubefile;
