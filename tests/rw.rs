@@ -687,3 +687,36 @@ fn paths_longer_than_path_max_in_the_upper_dir_work() {
     assert_eq!(fs::metadata(&moved).unwrap().mode() & 0o7777, 0o640);
     assert_eq!(crate::util::xattr::get(&moved, b"user.k").unwrap(), b"v");
 }
+
+#[test]
+fn concurrent_copy_ups_of_a_big_file_keep_every_write() {
+    let env = Env::new();
+    let data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let ctx = env.context("big", &[("Kubefile", "FROM scratch\nCOPY . .\n")]);
+    fs::write(ctx.join("data.bin"), &data).unwrap();
+    env.build("big:v1", &ctx);
+    let m = mount_with(&env, &["--rw", "big:v1"], "rw");
+    let file = m.dir.join("data.bin");
+    // Every thread's first write copies the 8 MiB file up (unlocked, then
+    // linked): one copy wins, no append is lost, nothing else waits for it.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let mut f = fs::OpenOptions::new().append(true).open(&file).unwrap();
+                f.write_all(b"X").unwrap();
+            });
+        }
+        s.spawn(|| fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap());
+        s.spawn(|| assert!(fs::read(m.dir.join("Kubefile")).is_ok()));
+    });
+    let got = fs::read(&file).unwrap();
+    assert_eq!(got.len(), data.len() + 4);
+    assert!(
+        got[..data.len()] == data[..],
+        "the copied-up data is intact"
+    );
+    assert_eq!(&got[data.len()..], b"XXXX");
+    assert_eq!(fs::metadata(&file).unwrap().mode() & 0o7777, 0o600);
+}

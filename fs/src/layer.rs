@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
 use crate::index::{EntryId, Kind, LayerIndex};
@@ -40,6 +41,42 @@ impl Layer {
             }
         })?;
         Ok(want)
+    }
+
+    /// Copies the whole content of file `id` into `out`, from its start, in
+    /// the kernel (`copy_file_range`) where the file systems allow it.
+    pub fn copy_to_file(&self, id: EntryId, out: &File) -> io::Result<u64> {
+        let m = self.index.meta(id);
+        if m.kind != Kind::File {
+            return Ok(0);
+        }
+        let (mut src, mut dst) = (m.data as i64, 0i64);
+        let mut left = m.size as usize;
+        while left > 0 {
+            let (from, to) = (self.blob.as_fd(), out.as_fd());
+            match crate::sys::copy_file_range(from, &mut src, to, &mut dst, left) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "layer blob is shorter than its index says",
+                    ))
+                }
+                Ok(n) => left -= n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if dst == 0
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
+                        ) =>
+                {
+                    let mut w = out;
+                    return self.copy_to(id, &mut w);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(m.size)
     }
 
     /// Copies the whole content of file `id` to `out`.

@@ -6,6 +6,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -68,6 +69,46 @@ pub fn set_xattr(path: &Path, name: &[u8], value: &[u8], flags: i32) -> io::Resu
             value.as_ptr().cast(),
             value.len(),
             flags,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Copies up to `len` bytes from `src` at `*src_off` to `dst` at `*dst_off`
+/// in the kernel (`copy_file_range(2)`), advancing both offsets; returns the
+/// bytes copied (0 at the end of `src`).
+pub fn copy_file_range(
+    src: BorrowedFd<'_>,
+    src_off: &mut i64,
+    dst: BorrowedFd<'_>,
+    dst_off: &mut i64,
+    len: usize,
+) -> io::Result<usize> {
+    // SAFETY: both fds are open for the call; the offsets point to live i64s.
+    let r = unsafe {
+        libc::copy_file_range(src.as_raw_fd(), src_off, dst.as_raw_fd(), dst_off, len, 0)
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
+/// Sets an extended attribute of an open file.
+pub fn fset_xattr(fd: BorrowedFd<'_>, name: &[u8], value: &[u8]) -> io::Result<()> {
+    let n = c_str(name)?;
+    // SAFETY: `fd` is open for the call; `n` is NUL-terminated; `value` is valid
+    // for `value.len()` bytes.
+    let r = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
         )
     };
     if r < 0 {

@@ -137,21 +137,33 @@ impl AsRef<Path> for UpperPath {
 /// Copies the lower entry `id` of `layer` to `dest` (which must not exist):
 /// a directory is created empty; data (unless `with_data` is false: the file
 /// is about to be truncated), link target, device number, owner, mode,
-/// xattrs and times are copied.
-pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path, with_data: bool) -> io::Result<()> {
+/// xattrs and times are copied. A file appears whole or not at all (see
+/// [`stage_file`]) where the file system has `O_TMPFILE`; with `sync` its
+/// data is on disk first, as the kernel's overlayfs does.
+pub fn copy_up(
+    layer: &Layer,
+    id: EntryId,
+    dest: &Path,
+    with_data: bool,
+    sync: bool,
+) -> io::Result<()> {
     let m = layer.index.meta(id);
     match m.kind {
         Kind::Dir => fs::create_dir(dest)?,
         Kind::File => {
-            let mut out = OpenOptions::new()
+            let dir = dest.parent().unwrap_or(Path::new("."));
+            if let Some(staged) = stage_file(layer, id, dir, with_data, sync)? {
+                return staged.link(dest);
+            }
+            let out = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(dest)?;
-            let copied = if with_data {
-                layer.copy_to(id, &mut out).and_then(|_| out.sync_data())
-            } else {
-                Ok(())
+            let copied = match (with_data, sync) {
+                (true, true) => layer.copy_to_file(id, &out).and_then(|_| out.sync_data()),
+                (true, false) => layer.copy_to_file(id, &out).map(drop),
+                _ => Ok(()),
             };
             if let Err(e) = copied {
                 let _ = fs::remove_file(dest);
@@ -183,6 +195,68 @@ pub fn copy_up(layer: &Layer, id: EntryId, dest: &Path, with_data: bool) -> io::
     }
     let t = TimeSpec::new(m.mtime, m.mtime_nsec as i64);
     set_times(dest, t, t)
+}
+
+/// A copy of a lower file in the upper directory that has no name yet: an
+/// `O_TMPFILE` holding the data and metadata, so that [`link`]ing it makes
+/// the whole file appear at once (synced, a crash never leaves a half copy
+/// hiding the lower file), and the copy can be made without holding locks.
+///
+/// [`link`]: Staged::link
+pub struct Staged(File);
+
+/// Stages a copy of the lower file `id` in the upper directory `dir` (its
+/// data synced with `sync`); `Ok(None)` when that file system has no
+/// `O_TMPFILE`.
+pub fn stage_file(
+    layer: &Layer,
+    id: EntryId,
+    dir: &Path,
+    with_data: bool,
+    sync: bool,
+) -> io::Result<Option<Staged>> {
+    let f = match OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+    {
+        Ok(f) => f,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let m = layer.index.meta(id);
+    if with_data {
+        layer.copy_to_file(id, &f)?;
+    }
+    std::os::unix::fs::fchown(&f, Some(m.uid), Some(m.gid))?;
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(m.mode))?;
+    for (k, v) in layer.index.xattrs(id) {
+        sys::fset_xattr(std::os::fd::AsFd::as_fd(&f), k, v)?;
+    }
+    let t = TimeSpec::new(m.mtime, m.mtime_nsec as i64);
+    nix::sys::stat::futimens(&f, &t, &t)?;
+    if sync {
+        f.sync_data()?;
+    }
+    Ok(Some(Staged(f)))
+}
+
+impl Staged {
+    /// Gives the staged file its name `dest` (EEXIST if that is taken).
+    pub fn link(self, dest: &Path) -> io::Result<()> {
+        let fd = PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
+        nix::unistd::linkat(
+            nix::fcntl::AT_FDCWD,
+            &fd,
+            nix::fcntl::AT_FDCWD,
+            dest,
+            nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(io::Error::from)
+    }
 }
 
 /// A difference between the upper directory and the lower layers.

@@ -86,7 +86,7 @@ impl State<'_> {
                 mountpoint: mountpoint.clone(),
             };
             let session = spawn_mount(
-                RwFs::new(layers, upper.clone()),
+                RwFs::new(layers, upper.clone()).volatile(),
                 &mountpoint,
                 &cfg.fuser_config(),
             )

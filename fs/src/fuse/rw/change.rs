@@ -152,6 +152,7 @@ impl RwFs {
         newparent: u64,
         newname: &OsStr,
     ) -> Result<FileAttr, Errno> {
+        self.copy_up_unlocked(ino)?;
         let mut t = lock(&self.table);
         let src = self.copy_up(&t, ino, true)?;
         let (_, dst, _) = self.prepare_create(&t, newparent, newname.as_bytes())?;
@@ -228,6 +229,10 @@ impl RwFs {
         let exchange = flags.contains(RenameFlags::RENAME_EXCHANGE);
         if flags.contains(RenameFlags::RENAME_WHITEOUT) {
             return Err(err(libc::EINVAL));
+        }
+        let known = lock(&self.table).find(parent, name.as_bytes());
+        if let Some(ino) = known {
+            self.copy_up_unlocked(ino)?;
         }
         let mut t = lock(&self.table);
         let (src_md, src_lower) = self.resolve(&t, parent, name.as_bytes())?;
@@ -313,6 +318,9 @@ impl RwFs {
         (atime, mtime): (Option<TimeOrNow>, Option<TimeOrNow>),
         fh: Option<FileHandle>,
     ) -> Result<FileAttr, Errno> {
+        if size != Some(0) {
+            self.copy_up_unlocked(ino)?;
+        }
         let t = lock(&self.table);
         let path = self.copy_up(&t, ino, size != Some(0))?;
         if uid.is_some() || gid.is_some() {

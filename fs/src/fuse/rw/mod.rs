@@ -40,6 +40,9 @@ use table::Table;
 /// Attribute and entry timeout: short, the tree changes under us.
 const TTL: Duration = Duration::from_secs(1);
 
+/// Files from this size up are copied up without holding the table lock.
+const BIG_COPY_UP: u64 = 1 << 20;
+
 /// An open file: in the upper directory, or still only in a lower layer.
 enum Handle {
     Upper(File),
@@ -59,6 +62,8 @@ pub struct RwFs {
     files: Mutex<HashMap<u64, (u64, Arc<Handle>)>>,
     next_fh: AtomicU64,
     open_dirs: OpenDirs,
+    /// Copy-ups reach the disk before they appear (not when volatile).
+    sync_copy_up: bool,
 }
 
 /// The errno of an I/O error (EIO when it has none).
@@ -87,7 +92,16 @@ impl RwFs {
             files: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             open_dirs: OpenDirs::default(),
+            sync_copy_up: true,
         }
+    }
+
+    /// For an upper directory that is thrown away after a crash (a RUN
+    /// step's, whose result is synced when it becomes a layer): copy-ups
+    /// are not synced to disk, like overlayfs's `volatile` option.
+    pub fn volatile(mut self) -> RwFs {
+        self.sync_copy_up = false;
+        self
     }
 
     fn stack(&self) -> Vec<&LayerIndex> {
@@ -215,11 +229,49 @@ impl RwFs {
             self.copy_up(t, t.parent(ino).ok_or(Errno::ENOENT)?, true)?;
         }
         let top = i.lower.as_ref().ok_or(Errno::ENOENT)?.top();
-        upper::copy_up(&self.layers[top.layer], top.id, &path, with_data).map_err(|e| {
+        let layer = &self.layers[top.layer];
+        upper::copy_up(layer, top.id, &path, with_data, self.sync_copy_up).map_err(|e| {
             eprintln!("error: copying up {}: {e}", path.display());
             errno(&e)
         })?;
         Ok(path)
+    }
+
+    /// Copies a big lower file up before the caller takes the table lock for
+    /// its change, so that other requests go on during the copy: the copy is
+    /// staged unlocked ([`upper::Staged`]) and linked under the lock unless
+    /// the entry changed meanwhile. Anything else is left to `copy_up`.
+    fn copy_up_unlocked(&self, ino: u64) -> Result<(), Errno> {
+        let (node, dir) = {
+            let t = lock(&self.table);
+            let Some(node) = t.get(ino).and_then(|i| i.lower.as_ref()).map(Merged::top) else {
+                return Ok(());
+            };
+            let meta = self.layers[node.layer].index.meta(node.id);
+            if meta.kind != Kind::File || meta.size < BIG_COPY_UP {
+                return Ok(());
+            }
+            let path = self.upper_path(&t, ino)?;
+            if fs::symlink_metadata(&*path).is_ok() {
+                return Ok(());
+            }
+            let parent = t.parent(ino).ok_or(Errno::ENOENT)?;
+            (node, self.copy_up(&t, parent, true)?)
+        };
+        let layer = &self.layers[node.layer];
+        let staged = upper::stage_file(layer, node.id, &dir, true, self.sync_copy_up)
+            .map_err(|e| errno(&e))?;
+        let Some(staged) = staged else {
+            return Ok(());
+        };
+        let t = lock(&self.table);
+        if t.get(ino).and_then(|i| i.lower.as_ref()).map(Merged::top) != Some(node) {
+            return Ok(());
+        }
+        match staged.link(&self.upper_path(&t, ino)?) {
+            Err(e) if e.raw_os_error() != Some(libc::EEXIST) => Err(errno(&e)),
+            _ => Ok(()),
+        }
     }
 
     /// Gets `name` in `parent` ready to be created: the parent is copied up

@@ -223,6 +223,11 @@ impl Filesystem for RwFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let truncates = flags.0 & libc::O_TRUNC != 0;
         let writes = flags.0 & libc::O_ACCMODE != libc::O_RDONLY || truncates;
+        if writes && !truncates {
+            if let Err(e) = self.copy_up_unlocked(ino.0) {
+                return reply.error(e);
+            }
+        }
         let t = lock(&self.table);
         let handle = (|| {
             let path = if writes {
@@ -520,6 +525,9 @@ impl Filesystem for RwFs {
         if is_private_xattr(name.as_bytes()) {
             return reply.error(Errno::EPERM);
         }
+        if let Err(e) = self.copy_up_unlocked(ino.0) {
+            return reply.error(e);
+        }
         let t = lock(&self.table);
         let r = self
             .copy_up(&t, ino.0, true)
@@ -533,6 +541,9 @@ impl Filesystem for RwFs {
     fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         if is_private_xattr(name.as_bytes()) {
             return reply.error(Errno::EPERM);
+        }
+        if let Err(e) = self.copy_up_unlocked(ino.0) {
+            return reply.error(e);
         }
         let t = lock(&self.table);
         let r = self
