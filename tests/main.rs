@@ -9,6 +9,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod hostile;
+mod hostile_build;
 mod kubefile;
 mod mount;
 mod overlay_oracle;

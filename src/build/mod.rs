@@ -118,16 +118,33 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
 }
 
 fn read_kubefile(file: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let too_big = |len: Option<u64>| {
+        let size = len.map_or(String::new(), |n| format!(" ({n} bytes)"));
+        invalid(format!(
+            "Kubefile {} is larger than the 16 MiB limit{size}",
+            file.display()
+        ))
+    };
     let md = std::fs::metadata(file)
         .map_err(|e| invalid(format!("Kubefile {}: {e}", file.display())))?;
-    if md.len() > MAX_KUBEFILE {
+    if md.is_dir() {
         return Err(invalid(format!(
-            "Kubefile {} is {} bytes; the limit is 16 MiB",
-            file.display(),
-            md.len()
+            "Kubefile {} is a directory",
+            file.display()
         )));
     }
-    let bytes = std::fs::read(file).at(file)?;
+    if md.len() > MAX_KUBEFILE {
+        return Err(too_big(Some(md.len())));
+    }
+    // A pipe or a device (`-f /dev/zero`) says nothing of its size: read at
+    // most one byte past the limit.
+    let f = std::fs::File::open(file).at(file)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_KUBEFILE + 1).read_to_end(&mut bytes).at(file)?;
+    if bytes.len() as u64 > MAX_KUBEFILE {
+        return Err(too_big(None));
+    }
     String::from_utf8(bytes)
         .map_err(|_| invalid(format!("Kubefile {} is not UTF-8 text", file.display())))
 }
