@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_build;
 mod kubefile;
 mod mount;
+mod mount_security;
 mod overlay_oracle;
 mod registry;
 mod rw;
