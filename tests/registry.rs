@@ -698,3 +698,41 @@ fn corrupt_blobs_and_wrong_diff_ids_tag_nothing_and_a_retry_resumes() {
     // Only complete, verified layers may have stayed.
     assert!(!fresh.env.blob(&layers[0]).exists());
 }
+
+#[test]
+fn a_layer_over_64_mib_goes_up_in_patch_chunks_and_comes_back_intact() {
+    let reg = Registry::start();
+    let w = World::new();
+    // 70 MiB that do not compress: above the 64 MiB chunk size as gzip too.
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    let mut data = Vec::with_capacity(70 << 20);
+    while data.len() < 70 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    let ctx = w
+        .env
+        .context("big", &[("Kubefile", "FROM scratch\nCOPY . .\n")]);
+    fs::write(ctx.join("blob.bin"), &data).expect("writing");
+    w.env.build("big:v1", &ctx);
+    let (id, layers) = ids(&w.env, "big:v1");
+    let name = reg.image("big/layer:v1");
+    w.sealer().args(["push", "-q", "big:v1", &name]).ok();
+    assert!(
+        reg.requests("PATCH", "/blobs/uploads/") >= 2,
+        "no chunked upload"
+    );
+    let copied = w.env.path("copied");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}"),
+        &format!("oci:{}:x", copied.display()),
+    ]);
+    let back = World::new();
+    back.sealer().args(["pull", "-q", &name]).ok();
+    // Same config and diff_ids: the layer came back byte for byte.
+    assert_eq!(ids(&back.env, &name), (id, layers));
+}
