@@ -15,13 +15,14 @@ fi
 # Debian packages the tests use: skopeo and umoci read our store, fuse3 gives
 # fusermount3, docker-registry serves registry tests, fuse-overlayfs is the
 # peer in benchmarks, htpasswd (apache2-utils) makes the bcrypt password file
-# of the basic-auth registry test. `tar` (GNU) unpacks layers for the overlayfs oracle.
+# of the basic-auth registry test, openssl signs the bearer-token test's JWTs. `tar` (GNU) unpacks layers for the overlayfs oracle.
 declare -A package_of=(
     [skopeo]=skopeo
     [umoci]=umoci
     [fusermount3]=fuse3
     [docker-registry]=docker-registry
     [htpasswd]=apache2-utils
+    [openssl]=openssl
     [fuse-overlayfs]=fuse-overlayfs
     [tar]=tar
     [mount]=mount

@@ -736,3 +736,52 @@ fn a_layer_over_64_mib_goes_up_in_patch_chunks_and_comes_back_intact() {
     // Same config and diff_ids: the layer came back byte for byte.
     assert_eq!(ids(&back.env, &name), (id, layers));
 }
+
+#[test]
+fn bearer_tokens_from_a_token_service_carry_login_push_and_pull() {
+    let password = "t0ken-Pa55";
+    let reg = Registry::with_token_auth("bob", password);
+    let w = World::new();
+    w.build_base();
+    let target = reg.image("tok/k8s:v1");
+    let err = w.sealer().args(["push", BASE, &target]).fails();
+    assert_mentions(&err, &[&reg.addr, "sealer login"]);
+    let err = w
+        .sealer()
+        .args(["login", &reg.addr, "-u", "bob", "-p", "wrong"])
+        .fails();
+    assert_mentions(&err, &[&reg.addr, "wrong user name or password"]);
+    w.sealer()
+        .args(["login", &reg.addr, "-u", "bob", "-p", password])
+        .ok();
+    let pushed = w.sealer().args(["push", BASE, &target]).ok();
+    let other = World {
+        env: Env::new(),
+        docker_config: w.docker_config.clone(),
+    };
+    let pulled = other.sealer().args(["pull", &target]).ok();
+    assert_eq!(ids(&other.env, &target), ids(&w.env, BASE));
+    let issued = reg
+        .token
+        .as_ref()
+        .expect("a token service")
+        .issued
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(issued >= 3, "tokens issued: {issued}");
+    skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--authfile",
+        &w.docker_config.join("config.json").display().to_string(),
+        &format!("docker://{target}"),
+    ]);
+    for text in [
+        &pushed.stderr,
+        &pushed.stdout,
+        &pulled.stderr,
+        &pulled.stdout,
+        &err,
+    ] {
+        assert!(!text.contains(password), "the password was printed: {text}");
+    }
+}

@@ -11,18 +11,45 @@ use std::time::{Duration, Instant};
 
 use super::tool;
 
+pub mod token;
+
 /// A running registry; stopped on drop.
 pub struct Registry {
     child: Child,
+    /// The token service of a registry with bearer auth.
+    pub token: Option<token::TokenServer>,
     /// `127.0.0.1:<port>`.
     pub addr: String,
     dir: tempfile::TempDir,
+    /// Directories that must outlive the registry (auth files).
+    keep: Vec<tempfile::TempDir>,
 }
 
 impl Registry {
     /// An open registry.
     pub fn start() -> Registry {
         Registry::spawn(None)
+    }
+
+    /// A registry with bearer-token auth: its token service gives tokens
+    /// to `user`/`password` (basic auth on the token request).
+    pub fn with_token_auth(user: &str, password: &str) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("sealer-token-")
+            .tempdir()
+            .expect("a temporary directory for the token service");
+        let server = token::TokenServer::start(dir.path(), user, password);
+        let auth = format!(
+            "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            server.realm,
+            token::SERVICE,
+            token::ISSUER,
+            server.cert.display()
+        );
+        let mut reg = Registry::spawn_with(auth);
+        reg.token = Some(server);
+        reg.keep.push(dir);
+        reg
     }
 
     /// A registry that wants `user`/`password` (htpasswd, bcrypt).
@@ -32,6 +59,27 @@ impl Registry {
     }
 
     fn spawn(htpasswd: Option<String>) -> Registry {
+        match htpasswd {
+            None => Registry::spawn_with(String::new()),
+            Some(line) => {
+                let dir = tempfile::Builder::new()
+                    .prefix("sealer-htpasswd-")
+                    .tempdir()
+                    .expect("a temporary directory");
+                let path = dir.path().join("htpasswd");
+                fs::write(&path, line).expect("writing htpasswd");
+                let auth = format!(
+                    "auth:\n  htpasswd:\n    realm: sealer-test\n    path: {}\n",
+                    path.display()
+                );
+                let mut reg = Registry::spawn_with(auth);
+                reg.keep.push(dir);
+                reg
+            }
+        }
+    }
+
+    fn spawn_with(auth: String) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("sealer-registry-")
             .tempdir()
@@ -47,14 +95,7 @@ impl Registry {
              http:\n  addr: {addr}\n",
             dir.path().join("data").display()
         );
-        if let Some(line) = htpasswd {
-            let path = dir.path().join("htpasswd");
-            fs::write(&path, line).expect("writing htpasswd");
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: sealer-test\n    path: {}\n",
-                path.display()
-            ));
-        }
+        config.push_str(&auth);
         let config_path = dir.path().join("config.yml");
         fs::write(&config_path, config).expect("writing the registry config");
         let log = File::create(dir.path().join("registry.log")).expect("the registry log");
@@ -68,7 +109,13 @@ impl Registry {
             .unwrap_or_else(|e| {
                 panic!("cannot run docker-registry ({e}); install it with `apt-get install docker-registry` (.ci/run does)")
             });
-        let mut reg = Registry { child, addr, dir };
+        let mut reg = Registry {
+            child,
+            token: None,
+            addr,
+            dir,
+            keep: Vec::new(),
+        };
         reg.wait_ready();
         reg
     }
