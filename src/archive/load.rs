@@ -72,8 +72,9 @@ struct Found {
     layers: Vec<LayerSource>,
 }
 
-/// Loads every image of the archive at `path`; returns them as tagged.
-pub fn load(store: &Store, path: &Path, progress: &Progress) -> Result<Vec<Image>> {
+/// Loads every image of the archive at `path`; returns each with all the
+/// names it was tagged with.
+pub fn load(store: &Store, path: &Path, progress: &Progress) -> Result<Vec<(Vec<String>, Image)>> {
     let archive = Archive::open(store, path)?;
     let found = if archive.members.contains_key(Path::new("manifest.json")) {
         archive.docker_images()?
@@ -104,7 +105,7 @@ fn ingest_all(
     found: &[Found],
     progress: &Progress,
     added: &mut Vec<Digest>,
-) -> Result<Vec<Image>> {
+) -> Result<Vec<(Vec<String>, Image)>> {
     let mut all_layers: Vec<Vec<(Digest, u64)>> = Vec::new();
     for img in found {
         let mut layers = Vec::new();
@@ -122,7 +123,7 @@ fn ingest_all(
         let image =
             store.commit_image_raw(&img.config_bytes, layers, BTreeMap::new(), &img.names)?;
         added.push(image.manifest_digest);
-        images.push(image);
+        images.push((img.names.clone(), image));
     }
     Ok(images)
 }

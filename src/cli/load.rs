@@ -26,8 +26,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let progress = Progress::new(a.quiet);
     let images = load(store, &a.input, &progress)
         .with_context(|| format!("loading {}", a.input.display()))?;
-    for img in images {
-        for n in img.name.iter() {
+    for (names, _) in images {
+        for n in names {
             println!("Loaded image: {n}");
         }
     }
