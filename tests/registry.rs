@@ -384,6 +384,19 @@ fn our_store_copied_by_skopeo_is_pulled_back_and_a_second_pull_downloads_nothing
     );
     let source = skopeo_inspect(&name, false)["Digest"].clone();
     assert_eq!(manifest["annotations"]["io.sealer.source.digest"], source);
+
+    // By digest: the same image, named repo@digest.
+    let repo = name.rsplit_once(':').expect("a tag").0;
+    let by_digest = format!("{repo}@{}", source.as_str().expect("a digest"));
+    let third = World::new();
+    third.sealer().args(["pull", "-q", &by_digest]).ok();
+    assert_eq!(ids(&third.env, &by_digest), (id, layers));
+    // A single-platform image is refused for another platform asked for.
+    let err = third
+        .sealer()
+        .args(["pull", "--platform", "linux/s390x", &name])
+        .fails();
+    assert_mentions(&err, &[&name, "linux/s390x"]);
 }
 
 /// Writes a blob into an OCI layout; returns its descriptor.
