@@ -1,9 +1,10 @@
-//! Pull, push, login and logout against Debian's real `docker-registry` on
+//! Pull and push against Debian's real `docker-registry` on
 //! 127.0.0.1 (plain HTTP there without `--insecure`: our decision for
 //! loopback registries), checked with Debian's `skopeo` and `umoci`: what we
 //! push skopeo reads with the same config digest and diff_ids; what skopeo
 //! pushes (an umoci-made image, our own store, gzip or zstd, OCI or Docker
 //! schema 2, a multi-platform index) we pull with the same files.
+//! Authentication is in `registry_auth`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, example, sha256_hex, tool, Env};
 
-const BASE: &str = "kubernetes:v1.19.8";
+pub(crate) const BASE: &str = "kubernetes:v1.19.8";
 const MINE: &str = "my-k8s:v1.19.8";
 
 fn host_arch() -> &'static str {
@@ -25,12 +26,12 @@ fn host_arch() -> &'static str {
     }
 }
 
-fn jsonv(text: &str, what: &str) -> Value {
+pub(crate) fn jsonv(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{text}"))
 }
 
 /// `skopeo ARGS` against the plain-HTTP test registry.
-fn skopeo(args: &[&str]) -> String {
+pub(crate) fn skopeo(args: &[&str]) -> String {
     tool("skopeo", args, "skopeo")
 }
 
@@ -45,7 +46,7 @@ fn skopeo_inspect(image: &str, config: bool) -> Value {
 }
 
 /// The image id and layer ids `sealer inspect` shows.
-fn ids(env: &Env, image: &str) -> (String, Vec<String>) {
+pub(crate) fn ids(env: &Env, image: &str) -> (String, Vec<String>) {
     let spec = env.inspect(image);
     (
         spec["spec"]["id"].as_str().expect("id").to_string(),
@@ -111,23 +112,23 @@ fn tree_on_disk(root: &Path) -> BTreeMap<String, String> {
 }
 
 /// A test world whose docker config lives in its temporary directory.
-struct World {
-    env: Env,
-    docker_config: PathBuf,
+pub(crate) struct World {
+    pub(crate) env: Env,
+    pub(crate) docker_config: PathBuf,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let env = Env::new();
         let docker_config = env.path("docker-config");
         World { env, docker_config }
     }
 
-    fn sealer(&self) -> crate::util::Sealer {
+    pub(crate) fn sealer(&self) -> crate::util::Sealer {
         self.env.sealer().env("DOCKER_CONFIG", &self.docker_config)
     }
 
-    fn build_base(&self) {
+    pub(crate) fn build_base(&self) {
         self.env.build(BASE, &example("cluster-rootfs"));
     }
 }
@@ -507,75 +508,6 @@ fn a_multi_platform_index_yields_this_machine_or_the_asked_platform() {
 }
 
 #[test]
-fn login_logout_and_basic_auth_never_print_the_password() {
-    let password = "s3cret-Pa55";
-    let reg = Registry::with_basic_auth("alice", password);
-    let w = World::new();
-    w.build_base();
-    let target = reg.image("private/k8s:v1");
-    let err = w.sealer().args(["push", BASE, &target]).fails();
-    assert_mentions(&err, &[&reg.addr, "sealer login"]);
-    let err = w
-        .sealer()
-        .args(["login", &reg.addr, "-u", "alice", "-p", "wrong"])
-        .fails();
-    assert_mentions(&err, &[&reg.addr, "401"]);
-    assert!(
-        !w.docker_config.join("config.json").exists(),
-        "a failed login wrote credentials"
-    );
-    let pw_file = w.env.write("pw", format!("{password}\n"));
-    let ok = w
-        .sealer()
-        .args(["login", &reg.addr, "-u", "alice", "--password-stdin"])
-        .stdin_file(&pw_file)
-        .ok();
-    assert_mentions(&ok.stdout, &["Login Succeeded"]);
-    let config = jsonv(
-        &fs::read_to_string(w.docker_config.join("config.json")).expect("config.json"),
-        "config.json",
-    );
-    let auth = config["auths"][reg.addr.as_str()]["auth"]
-        .as_str()
-        .expect("auth");
-    assert_eq!(
-        auth, "YWxpY2U6czNjcmV0LVBhNTU=",
-        "base64 of alice:{password}"
-    );
-    let pushed = w.sealer().args(["push", BASE, &target]).ok();
-    let other = World {
-        env: Env::new(),
-        docker_config: w.docker_config.clone(),
-    };
-    let pulled = other.sealer().args(["pull", &target]).ok();
-    // skopeo reads the same credentials file.
-    skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--authfile",
-        &w.docker_config.join("config.json").display().to_string(),
-        &format!("docker://{target}"),
-    ]);
-    let out = w.sealer().args(["logout", &reg.addr]).ok();
-    assert_mentions(&out.stdout, &["Removing login credentials"]);
-    let config = fs::read_to_string(w.docker_config.join("config.json")).expect("config.json");
-    assert!(!config.contains(&reg.addr), "logout left {config}");
-    let err = other.sealer().args(["pull", &target]).fails();
-    assert_mentions(&err, &["sealer login"]);
-    for text in [
-        &pushed.stdout,
-        &pushed.stderr,
-        &pulled.stdout,
-        &pulled.stderr,
-        &err,
-        &ok.stderr,
-    ] {
-        assert!(!text.contains(password), "the password was printed: {text}");
-        assert!(!text.contains(auth), "the auth token was printed: {text}");
-    }
-}
-
-#[test]
 fn bad_registries_and_references_fail_with_one_line_naming_them() {
     let reg = Registry::start();
     let w = World::new();
@@ -748,53 +680,4 @@ fn a_layer_over_64_mib_goes_up_in_patch_chunks_and_comes_back_intact() {
     back.sealer().args(["pull", "-q", &name]).ok();
     // Same config and diff_ids: the layer came back byte for byte.
     assert_eq!(ids(&back.env, &name), (id, layers));
-}
-
-#[test]
-fn bearer_tokens_from_a_token_service_carry_login_push_and_pull() {
-    let password = "t0ken-Pa55";
-    let reg = Registry::with_token_auth("bob", password);
-    let w = World::new();
-    w.build_base();
-    let target = reg.image("tok/k8s:v1");
-    let err = w.sealer().args(["push", BASE, &target]).fails();
-    assert_mentions(&err, &[&reg.addr, "sealer login"]);
-    let err = w
-        .sealer()
-        .args(["login", &reg.addr, "-u", "bob", "-p", "wrong"])
-        .fails();
-    assert_mentions(&err, &[&reg.addr, "wrong user name or password"]);
-    w.sealer()
-        .args(["login", &reg.addr, "-u", "bob", "-p", password])
-        .ok();
-    let pushed = w.sealer().args(["push", BASE, &target]).ok();
-    let other = World {
-        env: Env::new(),
-        docker_config: w.docker_config.clone(),
-    };
-    let pulled = other.sealer().args(["pull", &target]).ok();
-    assert_eq!(ids(&other.env, &target), ids(&w.env, BASE));
-    let issued = reg
-        .token
-        .as_ref()
-        .expect("a token service")
-        .issued
-        .load(std::sync::atomic::Ordering::SeqCst);
-    assert!(issued >= 3, "tokens issued: {issued}");
-    skopeo(&[
-        "inspect",
-        "--tls-verify=false",
-        "--authfile",
-        &w.docker_config.join("config.json").display().to_string(),
-        &format!("docker://{target}"),
-    ]);
-    for text in [
-        &pushed.stderr,
-        &pushed.stdout,
-        &pulled.stderr,
-        &pulled.stdout,
-        &err,
-    ] {
-        assert!(!text.contains(password), "the password was printed: {text}");
-    }
 }
