@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_huge_body_is_refused() {
-        let big = vec![b'{'; 100];
+        let big = [b'{'; 100];
         assert_eq!(read_limited(&big[..], 100).unwrap().len(), 100);
         let err = read_limited(&big[..], 99).unwrap_err().to_string();
         assert!(err.contains("larger than 99 bytes"), "{err}");
