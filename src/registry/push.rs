@@ -139,12 +139,18 @@ pub fn push(
     };
     let bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
     pushed.manifest_digest = Digest::of(&bytes);
+    put_manifest(&repo, &tag, manifest_type, &bytes)?;
+    Ok(pushed)
+}
+
+/// PUTs the exact manifest bytes whose digest we report.
+fn put_manifest(repo: &Repo, tag: &str, media_type: &str, bytes: &[u8]) -> Result<()> {
     let url = repo.url(&format!("manifests/{tag}"));
     let mut resp = repo.client.send(
         Method::PUT,
         &url,
-        &[("Content-Type", manifest_type)],
-        Body::Bytes(&bytes),
+        &[("Content-Type", media_type)],
+        Body::Bytes(bytes),
         &repo.scope,
     )?;
     let code = resp.status().as_u16();
@@ -155,7 +161,7 @@ pub fn push(
             &format!("manifest {}:{tag}", repo.name()),
         ));
     }
-    Ok(pushed)
+    Ok(())
 }
 
 fn count(p: &mut Pushed, o: &Outcome) {
@@ -252,37 +258,7 @@ fn push_layer(
         }
     }
     let task = opts.progress.start(&short, "Pushing", Some(size));
-    let (file, form, tmp) = if opts.compression == Compression::None {
-        let path = store.blob_path(layer);
-        let file = File::open(&path).at(&path)?;
-        let form = CompressedForm {
-            digest: *layer,
-            size,
-            repos: Vec::new(),
-        };
-        (file, form, None)
-    } else {
-        let tmp = store.tmp_path("push");
-        let made = compress_to(store, layer, opts.compression, &tmp, &task);
-        let (file, digest, csize) = match made {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        let mut form = CompressedForm {
-            digest,
-            size: csize,
-            repos: Vec::new(),
-        };
-        if let Some(m) = &memo {
-            if m.digest == digest {
-                form.repos = m.repos.clone();
-            }
-        }
-        (file, form, Some(tmp))
-    };
+    let (file, form, tmp) = compressed_form(store, layer, size, memo.as_ref(), opts, &task)?;
     let desc = Descriptor::new(media_type, form.digest, form.size);
     let result = (|| {
         // Known under a new digest (first push, or a different compressor):
@@ -305,6 +281,48 @@ fn push_layer(
         _ => "Pushed",
     });
     Ok((desc, outcome))
+}
+
+/// The layer's bytes to upload in the chosen compression: the stored blob
+/// itself, or a compressed copy in `tmp/` (returned so it can be removed).
+fn compressed_form(
+    store: &Store,
+    layer: &Digest,
+    size: u64,
+    memo: Option<&CompressedForm>,
+    opts: &PushOptions,
+    task: &crate::progress::Task,
+) -> Result<(File, CompressedForm, Option<std::path::PathBuf>)> {
+    if opts.compression == Compression::None {
+        let path = store.blob_path(layer);
+        let file = File::open(&path).at(&path)?;
+        let form = CompressedForm {
+            digest: *layer,
+            size,
+            repos: Vec::new(),
+        };
+        return Ok((file, form, None));
+    }
+    let tmp = store.tmp_path("push");
+    let made = compress_to(store, layer, opts.compression, &tmp, task);
+    let (file, digest, csize) = match made {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    let mut form = CompressedForm {
+        digest,
+        size: csize,
+        repos: Vec::new(),
+    };
+    if let Some(m) = memo {
+        if m.digest == digest {
+            form.repos = m.repos.clone();
+        }
+    }
+    Ok((file, form, Some(tmp)))
 }
 
 /// Adds this repository to the memo of a compressed form.
