@@ -8,7 +8,7 @@
 #           KiB) built as small:v1 in the same store. Timed: `sealer build
 #           --no-cache -t r:v1 CTX` with the Kubefile `FROM <base>` / `RUN
 #           true` (the whole build: resolve, read-write mount, run, unmount,
-#           diff of the upper dir, tag), warm cache, median of RUNS.
+#           diff of the upper dir, tag), warm cache, median of RUN_RUNS.
 #           Ratio: big base / small base (target: <= 0.2 s and ratio ~1).
 # Workload 2, copy-up: the example ClusterRootfs plus images/app.tar, a
 #           100 MiB random file, built as cu:v1 and unpacked (`cp -a` of a
@@ -23,7 +23,7 @@
 #           same unpacked tree with their upper dirs under the same temp dir.
 #           Ratios are sealer's time / the peer's time (below 1 is faster).
 #
-#   benches/rw_bench.sh                  # RUNS=10 DD_RUNS=3 BIG_GB=5
+#   benches/rw_bench.sh          # RUN_RUNS=30 RUNS=10 DD_RUNS=3 BIG_GB=5
 #
 # Needs root, /dev/fuse, overlayfs, and about BIG_GB*2+2 GB free in $TMPDIR
 # (checked first). Installs Debian's hyperfine and fuse-overlayfs if missing.
@@ -35,6 +35,7 @@ repo=$(dirname "$here")
 # shellcheck source=benches/lib.sh
 . "$here/lib.sh"
 
+RUN_RUNS=${RUN_RUNS:-30}
 RUNS=${RUNS:-10}
 DD_RUNS=${DD_RUNS:-3}
 BIG_GB=${BIG_GB:-5}
@@ -114,7 +115,7 @@ big_size=$(du -sh "$STORE/blobs" | awk '{ print $1 }')
 echo "   big:v1 built in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }'), store $big_size"
 
 echo "== RUN true: ${BIG_GB} GiB base vs small base"
-time_pair "$RUNS" "true" \
+time_pair "$RUN_RUNS" "true" \
     "RUN true on big:v1" "$SEALER --root $STORE build --no-cache -t r:v1 $work/run-big" \
     "RUN true on small:v1" "$SEALER --root $STORE build --no-cache -t r:v1 $work/run-small" \
     >"$work/run.log" 2>&1 || { cat "$work/run.log"; exit 1; }
@@ -163,5 +164,5 @@ every run, untimed). fuse-overlayfs $(fuse-overlayfs --version 2>/dev/null | awk
 | \`dd bs=1M count=1024\` (buffered) | $(ms "${ddbuf[$s]}") ($(mibs "${ddbuf[$s]}")) | fuse-overlayfs $(ms "${ddbuf[$f]}") ($(mibs "${ddbuf[$f]}")) | **$(ratio "${ddbuf[$s]}" "${ddbuf[$f]}")×** |
 | | | kernel overlayfs $(ms "${ddbuf[$k]}") ($(mibs "${ddbuf[$k]}")) | $(ratio "${ddbuf[$s]}" "${ddbuf[$k]}")× |
 
-Rerun: \`sudo benches/rw_bench.sh\` (RUNS, DD_RUNS, BIG_GB to change the sizes).
+Rerun: \`sudo benches/rw_bench.sh\` (RUN_RUNS, RUNS, DD_RUNS, BIG_GB to change the sizes).
 EOF

@@ -674,6 +674,12 @@ fn paths_longer_than_path_max_in_the_upper_dir_work() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert_eq!(fs::read(deep.join("link")).unwrap(), b"deep");
     assert_eq!(fs::metadata(deep.join("hard")).unwrap().nlink(), 2);
+    let diff = env.run(&["diff", &m.dir.to_string_lossy()]);
+    assert!(
+        diff.lines()
+            .any(|l| l.starts_with("A /etc/") && l.ends_with("/moved")),
+        "sealer diff walks the deep tree:\n{diff}"
+    );
     // The changes are in the upper directory: a new mount over it sees them.
     let rel = deep.strip_prefix(&m.dir).unwrap().to_path_buf();
     env.sealer().arg("umount").arg(&m.dir).ok();

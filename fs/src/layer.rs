@@ -44,8 +44,15 @@ impl Layer {
     }
 
     /// Copies the whole content of file `id` into `out`, from its start, in
-    /// the kernel (`copy_file_range`) where the file systems allow it.
-    pub fn copy_to_file(&self, id: EntryId, out: &File) -> io::Result<u64> {
+    /// the kernel (`copy_file_range`) where the file systems allow it;
+    /// `written(offset, len)` is called after every chunk so copied.
+    pub fn copy_to_file(
+        &self,
+        id: EntryId,
+        out: &File,
+        mut written: impl FnMut(u64, u64) -> io::Result<()>,
+    ) -> io::Result<u64> {
+        const CHUNK: usize = 8 << 20;
         let m = self.index.meta(id);
         if m.kind != Kind::File {
             return Ok(0);
@@ -54,14 +61,18 @@ impl Layer {
         let mut left = m.size as usize;
         while left > 0 {
             let (from, to) = (self.blob.as_fd(), out.as_fd());
-            match crate::sys::copy_file_range(from, &mut src, to, &mut dst, left) {
+            let at = dst as u64;
+            match crate::sys::copy_file_range(from, &mut src, to, &mut dst, left.min(CHUNK)) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "layer blob is shorter than its index says",
                     ))
                 }
-                Ok(n) => left -= n,
+                Ok(n) => {
+                    left -= n;
+                    written(at, n as u64)?;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if dst == 0

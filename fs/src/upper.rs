@@ -160,10 +160,10 @@ pub fn copy_up(
                 .create_new(true)
                 .mode(0o600)
                 .open(dest)?;
-            let copied = match (with_data, sync) {
-                (true, true) => layer.copy_to_file(id, &out).and_then(|_| out.sync_data()),
-                (true, false) => layer.copy_to_file(id, &out).map(drop),
-                _ => Ok(()),
+            let copied = if with_data {
+                copy_data(layer, id, &out, sync)
+            } else {
+                Ok(())
             };
             if let Err(e) = copied {
                 let _ = fs::remove_file(dest);
@@ -229,7 +229,7 @@ pub fn stage_file(
     };
     let m = layer.index.meta(id);
     if with_data {
-        layer.copy_to_file(id, &f)?;
+        copy_data(layer, id, &f, sync)?;
     }
     std::os::unix::fs::fchown(&f, Some(m.uid), Some(m.gid))?;
     f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(m.mode))?;
@@ -238,10 +238,24 @@ pub fn stage_file(
     }
     let t = TimeSpec::new(m.mtime, m.mtime_nsec as i64);
     nix::sys::stat::futimens(&f, &t, &t)?;
-    if sync {
-        f.sync_data()?;
-    }
     Ok(Some(Staged(f)))
+}
+
+/// Copies the data of lower file `id` into `out`; with `sync`, writeback
+/// starts behind the copy chunk by chunk and the data is on disk at the end.
+fn copy_data(layer: &Layer, id: EntryId, out: &File, sync: bool) -> io::Result<()> {
+    let fd = std::os::fd::AsFd::as_fd(out);
+    layer.copy_to_file(id, out, |off, len| {
+        if sync {
+            // Only a head start for the fsync below; its failure is not one.
+            let _ = sys::start_writeback(fd, off, len);
+        }
+        Ok(())
+    })?;
+    if sync {
+        out.sync_data()?;
+    }
+    Ok(())
 }
 
 impl Staged {
@@ -284,27 +298,30 @@ impl Change {
 /// Every change of `upper` against the lower stack (top first), sorted by path.
 pub fn changes(upper: &Path, lower: &[&LayerIndex]) -> io::Result<Vec<(String, Change)>> {
     let mut out = Vec::new();
-    walk_changes(upper, "", lower, &mut out)?;
+    walk_changes(&UpperPath::new(upper, Path::new(""))?, "", lower, &mut out)?;
     out.sort();
     Ok(out)
 }
 
 fn walk_changes(
-    dir: &Path,
+    dir: &UpperPath,
     prefix: &str,
     lower: &[&LayerIndex],
     out: &mut Vec<(String, Change)>,
 ) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
+    let mut names: Vec<_> = fs::read_dir(&**dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()?;
+    names.sort();
+    for name in names {
+        let entry = dir.join(&name)?;
+        let name = name.to_string_lossy();
         let path = if prefix.is_empty() {
-            name
+            name.into_owned()
         } else {
             format!("{prefix}/{name}")
         };
-        let md = fs::symlink_metadata(e.path())?;
+        let md = fs::symlink_metadata(&*entry)?;
         let below = if lower.is_empty() {
             None
         } else {
@@ -316,28 +333,22 @@ fn walk_changes(
             }
             continue;
         }
-        out.push((
-            path.clone(),
-            if below.is_some() {
-                Change::Changed
-            } else {
-                Change::Added
-            },
-        ));
+        let change = if below.is_some() {
+            Change::Changed
+        } else {
+            Change::Added
+        };
+        out.push((path.clone(), change));
         if md.is_dir() {
-            if is_opaque(&e.path()) {
-                if let Some(Merged::Dir(parts)) = &below {
-                    for (n, _) in merge::read_dir(lower, parts) {
-                        let child = format!("{path}/{}", String::from_utf8_lossy(n));
-                        if fs::symlink_metadata(e.path().join(String::from_utf8_lossy(n).as_ref()))
-                            .is_err()
-                        {
-                            out.push((child, Change::Deleted));
-                        }
+            if let (true, Some(Merged::Dir(parts))) = (is_opaque(&entry), &below) {
+                for (n, _) in merge::read_dir(lower, parts) {
+                    let n = <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(n);
+                    if fs::symlink_metadata(&*entry.join(n)?).is_err() {
+                        out.push((format!("{path}/{}", n.to_string_lossy()), Change::Deleted));
                     }
                 }
             }
-            walk_changes(&e.path(), &path, lower, out)?;
+            walk_changes(&entry, &path, lower, out)?;
         }
     }
     Ok(())
