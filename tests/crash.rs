@@ -88,7 +88,7 @@ fn assert_tmp_clean(env: &Env, after: &str) {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        let pid: Option<u32> = name.rsplitn(3, '-').nth(1).and_then(|p| p.parse().ok());
+        let pid: Option<u32> = name.rsplit('-').nth(1).and_then(|p| p.parse().ok());
         let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
         assert!(alive, "tmp/{name} is left over after {after}");
     }
@@ -223,9 +223,9 @@ fn sigkill_at_random_points_never_loses_or_corrupts_an_image() {
     {
         i += 1;
         for t in tags(&env) {
-            if !before.contains_key(&t) {
-                let r = reading(&env, &t);
-                before.insert(t, r);
+            if let std::collections::btree_map::Entry::Vacant(v) = before.entry(t) {
+                let r = reading(&env, v.key());
+                v.insert(r);
             }
         }
         let name = format!("v{i}:1");

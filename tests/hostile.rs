@@ -436,6 +436,7 @@ fn write_wide_layer(path: &Path, n: u32) -> String {
 
 /// Runs `sealer ARGS` and returns (exit code, peak RSS in KiB, stderr) from
 /// the kernel's own accounting of that one child (wait4's rusage).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below
 fn run_measured(env: &Env, args: &[&str]) -> (i32, u64, String) {
     use std::os::unix::process::ExitStatusExt;
     let stderr = env.path("measured.stderr");
