@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod crash;
+mod fsck;
 mod fuzz;
 mod hostile;
 mod hostile_build;
