@@ -253,6 +253,31 @@ impl Client {
         self.send_once(&method, url, headers, body, Some(&retry))
     }
 
+    /// Sends a body of unknown length (chunked transfer encoding) with the
+    /// authorization already obtained for `scope`; not retried, since a
+    /// stream cannot be sent twice (the POST opening an upload authorizes).
+    pub fn send_stream(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &mut dyn std::io::Read,
+        scope: &str,
+    ) -> Result<Response<ureq::Body>> {
+        let auth = self.lock().headers.get(scope).cloned();
+        let mut req = Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(a) = &auth {
+            req = req.header("Authorization", a);
+        }
+        let req = req
+            .body(ureq::SendBody::from_reader(body))
+            .map_err(|e| self.error(format!("bad request to {url}: {e}")))?;
+        self.agent.run(req).map_err(|e| self.error(describe(&e)))
+    }
+
     fn send_once(
         &self,
         method: &Method,

@@ -1,13 +1,14 @@
-//! `push`: for each layer, find or make its compressed form (compressing the
-//! stored tar into `tmp/` while hashing it), skip it if the registry has it
-//! (HEAD), mount it from another repository of the same registry that we
-//! pushed it to before, else upload it (POST, then one PUT, or PATCH chunks
-//! for big layers). Then the config, exactly as stored (so the image id is
-//! the same there), and a manifest in OCI or Docker form, PUT as the exact
-//! bytes whose digest we report.
+//! `push`: for each layer, find its compressed form (remembered from an
+//! earlier push), skip it if the registry has it (HEAD), mount it from
+//! another repository of the same registry that we pushed it to before, else
+//! upload it: compressed on the fly into one streamed PATCH (hashing on the
+//! way, no temporary file), or for `--compression none` the stored blob in
+//! one PUT or 64 MiB PATCH chunks. Then the config, exactly as stored (so the
+//! image id is the same there), and a manifest in OCI or Docker form, PUT as
+//! the exact bytes whose digest we report.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -26,7 +27,8 @@ use crate::image::{Image, Reference};
 use crate::progress::{Counting, Progress};
 use crate::store::{CompressedForm, Store};
 
-/// Layers larger than this are uploaded in PATCH chunks of this size.
+/// Uncompressed layers larger than this are uploaded in PATCH chunks of
+/// this size.
 pub const CHUNK: u64 = 64 << 20;
 
 /// Manifest and config media types to push.
@@ -258,71 +260,26 @@ fn push_layer(
         }
     }
     let task = opts.progress.start(&short, "Pushing", Some(size));
-    let (file, form, tmp) = compressed_form(store, layer, size, memo.as_ref(), opts, &task)?;
-    let desc = Descriptor::new(media_type, form.digest, form.size);
-    let result = (|| {
-        // Known under a new digest (first push, or a different compressor):
-        // the registry may have it all the same.
-        if memo.as_ref().is_none_or(|m| m.digest != form.digest) && repo.has_blob(&form.digest)? {
-            return Ok(Outcome::Existed);
-        }
-        upload(repo, &form.digest, Body::File(&file), form.size, session)?;
-        Ok(Outcome::Uploaded(form.size))
-    })();
-    if let Some(tmp) = tmp {
-        let _ = fs::remove_file(tmp);
-    }
-    let outcome = result?;
-    if opts.compression != Compression::None {
-        remember(store, layer, algo, &form, repo)?;
-    }
-    task.finish(match outcome {
-        Outcome::Existed => "Layer already exists",
-        _ => "Pushed",
-    });
-    Ok((desc, outcome))
-}
-
-/// The layer's bytes to upload in the chosen compression: the stored blob
-/// itself, or a compressed copy in `tmp/` (returned so it can be removed).
-fn compressed_form(
-    store: &Store,
-    layer: &Digest,
-    size: u64,
-    memo: Option<&CompressedForm>,
-    opts: &PushOptions,
-    task: &crate::progress::Task,
-) -> Result<(File, CompressedForm, Option<std::path::PathBuf>)> {
-    if opts.compression == Compression::None {
+    let form = if opts.compression == Compression::None {
         let path = store.blob_path(layer);
         let file = File::open(&path).at(&path)?;
-        let form = CompressedForm {
+        upload(repo, layer, Body::File(&file), size, session)?;
+        CompressedForm {
             digest: *layer,
             size,
             repos: Vec::new(),
-        };
-        return Ok((file, form, None));
-    }
-    let tmp = store.tmp_path("push");
-    let made = compress_to(store, layer, opts.compression, &tmp, task);
-    let (file, digest, csize) = match made {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
         }
-    };
-    let mut form = CompressedForm {
-        digest,
-        size: csize,
-        repos: Vec::new(),
-    };
-    if let Some(m) = memo {
-        if m.digest == digest {
-            form.repos = m.repos.clone();
+    } else {
+        let mut form = stream_compressed(store, repo, layer, opts.compression, session, &task)?;
+        if let Some(m) = memo.filter(|m| m.digest == form.digest) {
+            form.repos = m.repos;
         }
-    }
-    Ok((file, form, Some(tmp)))
+        remember(store, layer, algo, &form, repo)?;
+        form
+    };
+    task.finish("Pushed");
+    let desc = Descriptor::new(media_type, form.digest, form.size);
+    Ok((desc, Outcome::Uploaded(form.size)))
 }
 
 /// Adds this repository to the memo of a compressed form.
@@ -361,27 +318,30 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// Compresses a stored layer into `tmp`: (the file, reopened for reading;
-/// its digest; its size).
-fn compress_to(
+/// Compresses a stored layer into `out` (an upload's pipe), hashing what
+/// it writes: (digest, size) of the compressed bytes.
+fn compress_into(
     store: &Store,
     layer: &Digest,
     c: Compression,
-    tmp: &std::path::Path,
+    out: impl Write,
     task: &crate::progress::Task,
-) -> Result<(File, Digest, u64)> {
+) -> Result<(Digest, u64)> {
     let src_path = store.blob_path(layer);
     let src = File::open(&src_path).map_err(|e| Error::Blob {
         digest: *layer,
         why: format!("cannot read it from the store: {e}"),
     })?;
-    let out = File::create(tmp).at(tmp)?;
     let hw = HashWriter {
         inner: BufWriter::with_capacity(1 << 20, out),
         hasher: Sha256::new(),
         size: 0,
     };
-    let mut enc = Encoder::new(hw, c).at(tmp)?;
+    let sending = |e: io::Error| Error::Blob {
+        digest: *layer,
+        why: format!("sending it compressed: {e}"),
+    };
+    let mut enc = Encoder::new(hw, c).map_err(sending)?;
     let mut reader = Counting {
         inner: io::BufReader::with_capacity(1 << 20, src),
         task,
@@ -392,13 +352,57 @@ fn compress_to(
         if n == 0 {
             break;
         }
-        enc.write_all(&buf[..n]).at(tmp)?;
+        enc.write_all(&buf[..n]).map_err(sending)?;
     }
-    let hw = enc.finish().at(tmp)?;
-    let digest = Digest(hw.hasher.finalize().into());
-    hw.inner.into_inner().map_err(|e| e.into_error()).at(tmp)?;
-    let file = File::open(tmp).at(tmp)?;
-    Ok((file, digest, hw.size))
+    let mut hw = enc.finish().map_err(sending)?;
+    hw.flush().map_err(sending)?;
+    Ok((Digest(hw.hasher.finalize().into()), hw.size))
+}
+
+/// Compresses a layer straight into one streamed PATCH of an upload
+/// (chunked transfer encoding, no temporary file), then closes the upload
+/// with the digest worked out on the way.
+fn stream_compressed(
+    store: &Store,
+    repo: &Repo,
+    layer: &Digest,
+    c: Compression,
+    session: Option<String>,
+    task: &crate::progress::Task,
+) -> Result<CompressedForm> {
+    let loc = match session {
+        Some(l) => l,
+        None => start_upload(repo, layer)?,
+    };
+    let (mut rx, tx) = io::pipe().map_err(|e| repo.error(format!("creating a pipe: {e}")))?;
+    let (patched, made) = std::thread::scope(|s| {
+        let worker = s.spawn(move || compress_into(store, layer, c, tx, task));
+        let patched = repo.client.send_stream(
+            Method::PATCH,
+            &loc,
+            &[("Content-Type", "application/octet-stream")],
+            &mut rx,
+            &repo.scope,
+        );
+        // A failed PATCH stops the compressor (its writes fail).
+        drop(rx);
+        (patched, worker.join())
+    });
+    let (digest, size) =
+        made.map_err(|_| repo.error(format!("compressing layer {layer} failed")))??;
+    let mut resp = patched?;
+    let doing = format!("uploading layer {layer} as {digest}");
+    let code = resp.status().as_u16();
+    if code != 202 {
+        return Err(repo.client.status_error(&mut resp, code, &doing));
+    }
+    let loc = location(repo, &mut resp)?;
+    finish_upload(repo, &loc, &digest, Body::Empty)?;
+    Ok(CompressedForm {
+        digest,
+        size,
+        repos: Vec::new(),
+    })
 }
 
 enum Mount {
@@ -467,19 +471,8 @@ fn upload(
     let doing = format!("uploading blob {digest}");
     let mut loc = match session {
         Some(l) => l,
-        None => {
-            let url = repo.url("blobs/uploads/");
-            let mut resp = repo
-                .client
-                .send(Method::POST, &url, &[], Body::Empty, &repo.scope)?;
-            let code = resp.status().as_u16();
-            if code != 202 {
-                return Err(repo.client.status_error(&mut resp, code, &doing));
-            }
-            location(repo, &mut resp)?
-        }
+        None => start_upload(repo, digest)?,
     };
-    let digest_q = format!("digest={}", encode(&digest.to_string()));
     let octet = ("Content-Type", "application/octet-stream");
     let final_body = match body {
         Body::File(f) if size > CHUNK => {
@@ -512,15 +505,36 @@ fn upload(
         }
         b => b,
     };
+    finish_upload(repo, &loc, digest, final_body)
+}
+
+/// Opens an upload session (POST): its location.
+fn start_upload(repo: &Repo, digest: &Digest) -> Result<String> {
+    let url = repo.url("blobs/uploads/");
+    let mut resp = repo
+        .client
+        .send(Method::POST, &url, &[], Body::Empty, &repo.scope)?;
+    let code = resp.status().as_u16();
+    if code != 202 {
+        let doing = format!("uploading blob {digest}");
+        return Err(repo.client.status_error(&mut resp, code, &doing));
+    }
+    location(repo, &mut resp)
+}
+
+/// Closes an upload (PUT ?digest=, with the last bytes if any).
+fn finish_upload(repo: &Repo, loc: &str, digest: &Digest, body: Body) -> Result<()> {
+    let digest_q = format!("digest={}", encode(&digest.to_string()));
     let mut resp = repo.client.send(
         Method::PUT,
-        &with_query(&loc, &digest_q),
-        &[octet],
-        final_body,
+        &with_query(loc, &digest_q),
+        &[("Content-Type", "application/octet-stream")],
+        body,
         &repo.scope,
     )?;
     let code = resp.status().as_u16();
     if code != 201 {
+        let doing = format!("uploading blob {digest}");
         return Err(repo.client.status_error(&mut resp, code, &doing));
     }
     let _ = resp.body_mut().with_config().limit(1 << 16).read_to_vec();
