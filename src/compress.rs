@@ -241,14 +241,16 @@ fn compressible(block: &[u8]) -> bool {
         return true;
     }
     let mid = block.len() / 2;
-    [&block[..SAMPLE], &block[mid..mid + SAMPLE]].iter().any(|sample| {
-        let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
-        let mut out = Vec::with_capacity(SAMPLE + 1024);
-        match c.compress_vec(sample, &mut out, flate2::FlushCompress::Finish) {
-            Ok(_) => out.len() < SAMPLE * 95 / 100,
-            Err(_) => true,
-        }
-    })
+    [&block[..SAMPLE], &block[mid..mid + SAMPLE]]
+        .iter()
+        .any(|sample| {
+            let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+            let mut out = Vec::with_capacity(SAMPLE + 1024);
+            match c.compress_vec(sample, &mut out, flate2::FlushCompress::Finish) {
+                Ok(_) => out.len() < SAMPLE * 95 / 100,
+                Err(_) => true,
+            }
+        })
 }
 
 #[cfg(test)]
