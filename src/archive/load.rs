@@ -349,8 +349,8 @@ impl Archive {
         progress: &Progress,
         added: &mut Vec<Digest>,
     ) -> Result<(Digest, u64)> {
-        if let Ok(md) = std::fs::metadata(store.blob_path(&l.diff_id)) {
-            return Ok((l.diff_id, md.len()));
+        if let Some(size) = crate::registry::pin_existing(store, &l.diff_id)? {
+            return Ok((l.diff_id, size));
         }
         let (member, size) = self.open_member(&l.member)?;
         let task = progress.start(&l.diff_id.short(), "Loading", Some(size));

@@ -53,7 +53,7 @@ enum ManifestFormat {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let image = store.resolve(&a.image)?;
+    let image = store.resolve_pinned(&a.image)?;
     let dest = match &a.dest {
         Some(d) => d.clone(),
         None => image.name.clone().unwrap_or_else(|| a.image.clone()),

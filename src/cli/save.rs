@@ -33,7 +33,7 @@ enum Kind {
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let mut images = Vec::new();
     for what in &a.images {
-        let img = store.resolve(what)?;
+        let img = store.resolve_pinned(what)?;
         let name = img.name.clone().unwrap_or_else(|| what.clone());
         images.push((name, img));
     }

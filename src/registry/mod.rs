@@ -15,6 +15,7 @@ pub mod manifest;
 mod pull;
 mod push;
 
+pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};
 pub use push::{push, Format, PushOptions, Pushed};
 

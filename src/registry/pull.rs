@@ -298,9 +298,9 @@ fn fetch_layer(
     progress: &Progress,
 ) -> Result<(u64, bool)> {
     let short = desc.digest.short();
-    if let Ok(md) = std::fs::metadata(store.blob_path(diff_id)) {
+    if let Some(size) = pin_existing(store, diff_id)? {
         progress.note(&short, "Already exists");
-        return Ok((md.len(), false));
+        return Ok((size, false));
     }
     let compression =
         Compression::from_media_type(&desc.media_type).ok_or_else(|| Error::Blob {
@@ -361,5 +361,21 @@ fn fetch_layer(
                 other => other,
             })
         }
+    }
+}
+
+/// If the store has the blob, pins it (so a concurrent `rmi` or `prune`
+/// keeps it until this process tags it or exits) and returns its size.
+pub(crate) fn pin_existing(store: &Store, digest: &Digest) -> Result<Option<u64>> {
+    if !store.has_blob(digest) {
+        return Ok(None);
+    }
+    let lock = store.lock()?;
+    match std::fs::metadata(store.blob_path(digest)) {
+        Ok(md) => {
+            store.pin(&[*digest], &lock)?;
+            Ok(Some(md.len()))
+        }
+        Err(_) => Ok(None),
     }
 }
