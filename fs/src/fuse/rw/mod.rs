@@ -3,10 +3,14 @@
 //! conventions of [`crate::upper`]. Lookups look in the upper directory first
 //! (a whiteout hides, an opaque directory stops), then in the lower layers.
 //! The first change to a lower entry copies it up (data and metadata; its
-//! parents first). Deleting a lower entry leaves a whiteout; a directory made
-//! where a lower one was deleted is opaque.
+//! parents first): a file appears whole or not at all, synced unless the
+//! mount is [`RwFs::volatile`], and big files are copied without holding the
+//! inode table lock. Deleting a lower entry leaves a whiteout; a directory
+//! made where a lower one was deleted is opaque. Hard links within a lower
+//! layer are separate inodes here, and a copy-up breaks them, as on
+//! overlayfs without `index=on`.
 //!
-//! Inodes are allocated per path as they are looked up ([`table`]); hard
+//! Inodes are allocated per path as they are looked up (`table.rs`); hard
 //! links made in the upper directory share one inode. Renaming a directory
 //! that has lower contents returns EXDEV, like overlayfs without
 //! `redirect_dir`; `mv` then copies it. Inode numbers are not stable across

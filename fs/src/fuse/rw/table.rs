@@ -126,6 +126,9 @@ impl Table {
     /// Adds the name `name` in `parent` to inode `ino` (a new hard link);
     /// whatever was bound there before is forgotten.
     pub fn add_name(&mut self, ino: u64, parent: u64, name: &[u8]) {
+        if self.find(parent, name) == Some(ino) {
+            return;
+        }
         self.unbind(parent, name);
         if let Some(i) = self.inodes.get_mut(&ino) {
             i.names.push((parent, name.to_vec()));
