@@ -726,3 +726,25 @@ fn concurrent_copy_ups_of_a_big_file_keep_every_write() {
     assert_eq!(&got[data.len()..], b"XXXX");
     assert_eq!(fs::metadata(&file).unwrap().mode() & 0o7777, 0o600);
 }
+
+#[test]
+fn a_file_open_before_its_copy_up_reads_the_new_bytes() {
+    use std::os::unix::fs::FileExt;
+    let env = Env::new();
+    let ctx = env.context("ctx", &[("Kubefile", "FROM scratch\nCOPY . .\n")]);
+    fs::write(ctx.join("data.bin"), vec![b'a'; 64 << 10]).unwrap();
+    env.build("data:v1", &ctx);
+    let m = mount_with(&env, &["--rw", "data:v1"], "rw");
+    let path = m.dir.join("data.bin");
+    let reader = fs::File::open(&path).unwrap();
+    let mut buf = [0u8; 3];
+    reader.read_exact_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf, b"aaa");
+    // A partial page written elsewhere is not in the page cache: the
+    // reader's next read of it reaches the server, which must answer from
+    // the copied-up file, not from the lower layer the reader opened.
+    let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    writer.write_all_at(b"XYZ", 40_000).unwrap();
+    reader.read_exact_at(&mut buf, 40_000).unwrap();
+    assert_eq!(&buf, b"XYZ");
+}

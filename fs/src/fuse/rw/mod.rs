@@ -29,7 +29,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
@@ -50,7 +50,10 @@ const BIG_COPY_UP: u64 = 1 << 20;
 /// An open file: in the upper directory, or still only in a lower layer.
 enum Handle {
     Upper(File),
-    Lower(Node),
+    /// Opened for reading before any copy-up; once the file is copied up,
+    /// reads go to the upper copy (opened on the first such read), as on
+    /// overlayfs since Linux 4.19.
+    Lower(Node, OnceLock<File>),
 }
 
 /// What is visible at one name: the upper entry's metadata (None if only
@@ -68,6 +71,8 @@ pub struct RwFs {
     open_dirs: OpenDirs,
     /// Copy-ups reach the disk before they appear (not when volatile).
     sync_copy_up: bool,
+    /// Inodes whose file was copied up while this mount served them.
+    copied_up: Mutex<HashSet<u64>>,
 }
 
 /// The errno of an I/O error (EIO when it has none).
@@ -97,6 +102,7 @@ impl RwFs {
             next_fh: AtomicU64::new(1),
             open_dirs: OpenDirs::default(),
             sync_copy_up: true,
+            copied_up: Mutex::new(HashSet::new()),
         }
     }
 
@@ -238,6 +244,9 @@ impl RwFs {
             eprintln!("error: copying up {}: {e}", path.display());
             errno(&e)
         })?;
+        if layer.index.kind(top.id) == Kind::File {
+            lock(&self.copied_up).insert(ino);
+        }
         Ok(path)
     }
 
@@ -274,7 +283,32 @@ impl RwFs {
         }
         match staged.link(&self.upper_path(&t, ino)?) {
             Err(e) if e.raw_os_error() != Some(libc::EEXIST) => Err(errno(&e)),
-            _ => Ok(()),
+            Err(_) => Ok(()),
+            Ok(()) => {
+                lock(&self.copied_up).insert(ino);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads a file opened before its copy-up: from the upper copy once
+    /// there is one, else from the lower layer.
+    fn read_lower(
+        &self,
+        ino: u64,
+        (node, upper): (&Node, &OnceLock<File>),
+        offset: u64,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
+        if upper.get().is_none() && lock(&self.copied_up).contains(&ino) {
+            let path = self.upper_path(&lock(&self.table), ino).ok();
+            if let Some(f) = path.and_then(|p| File::open(&*p).ok()) {
+                let _ = upper.set(f);
+            }
+        }
+        match upper.get() {
+            Some(f) => ops::read_full_at(f, buf, offset),
+            None => self.layers[node.layer].read_at(node.id, offset, buf),
         }
     }
 

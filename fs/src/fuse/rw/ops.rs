@@ -48,7 +48,7 @@ impl RwFs {
                 .metadata()
                 .map(|md| super::attr_of_metadata(ino, &md))
                 .map_err(|e| errno(&e)),
-            Some(Handle::Lower(n)) => {
+            Some(Handle::Lower(n, _)) => {
                 let mut a = crate::fuse::attr(ino, &self.layers[n.layer].index.meta(n.id));
                 a.nlink = 0;
                 Ok(a)
@@ -243,7 +243,7 @@ impl Filesystem for RwFs {
             let i = t.get(ino.0).ok_or(Errno::ENOENT)?;
             i.lower
                 .as_ref()
-                .map(|m| Handle::Lower(m.top()))
+                .map(|m| Handle::Lower(m.top(), Default::default()))
                 .ok_or(Errno::ENOENT)
         })();
         drop(t);
@@ -278,7 +278,7 @@ impl Filesystem for RwFs {
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         offset: u64,
         size: u32,
@@ -292,7 +292,7 @@ impl Filesystem for RwFs {
         let mut buf = vec![0u8; size as usize];
         let r = match &*h {
             Handle::Upper(f) => read_full_at(f, &mut buf, offset),
-            Handle::Lower(n) => self.layers[n.layer].read_at(n.id, offset, &mut buf),
+            Handle::Lower(n, upper) => self.read_lower(ino.0, (n, upper), offset, &mut buf),
         };
         match r {
             Ok(n) => reply.data(&buf[..n]),
@@ -317,7 +317,7 @@ impl Filesystem for RwFs {
                 Ok(()) => reply.written(data.len() as u32),
                 Err(e) => reply.error(errno(&e)),
             },
-            Some(Handle::Lower(_)) | None => reply.error(Errno::EBADF),
+            Some(Handle::Lower(..)) | None => reply.error(Errno::EBADF),
         }
     }
 
@@ -557,7 +557,7 @@ impl Filesystem for RwFs {
 }
 
 /// Reads until `buf` is full or the file ends.
-fn read_full_at(f: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_full_at(f: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read_at(&mut buf[n..], offset + n as u64) {
