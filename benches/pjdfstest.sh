@@ -83,7 +83,7 @@ run() {
     local name=$1 mnt=$2
     mkdir "$mnt/pjd"
     (cd "$mnt/pjd" && "$PJDFSTEST" -c "$work/pjdfstest.toml" -p "$mnt/pjd" >"$work/$name.log" 2>&1) || true
-    awk '/(ok|FAILED|skipped)$/ && NF >= 2 { print $1, $NF }' "$work/$name.log" | sort >"$work/$name.res"
+    awk '$1 ~ /::/ && /(ok|FAILED|skipped)$/ { print $1, $NF }' "$work/$name.log" | sort >"$work/$name.res"
 }
 
 echo "== pjdfstest on sealer mount --rw"
