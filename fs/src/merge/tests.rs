@@ -57,10 +57,13 @@ fn tree(stack: &[&LayerIndex]) -> Vec<String> {
     out
 }
 
+/// (name, top layer, lower layer, expected merged tree)
+type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+
 #[test]
 fn table() {
     // (name, top layer, lower layer, expected merged tree)
-    let cases: &[(&str, &[&str], &[&str], &[&str])] = &[
+    let cases: &[Case] = &[
         ("union", &["f a"], &["f b"], &["a f0", "b f1"]),
         ("upper file wins", &["f a"], &["f a"], &["a f0"]),
         ("file whiteout", &["f .wh.a"], &["f a", "f b"], &["b f1"]),
