@@ -102,11 +102,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a live mount.
+    /// Records a live mount: written whole and renamed into place, but not
+    /// synced, since a mount does not outlive a reboot and `sealer mount`
+    /// waits for this record before it returns.
     pub fn add_mount(&self, rec: &MountRecord) -> Result<()> {
         fs::create_dir_all(self.mounts_dir()).at(self.mounts_dir())?;
         let bytes = serde_json::to_vec_pretty(rec).map_err(|e| invalid(e.to_string()))?;
-        self.write_atomic(&self.mount_paths(&rec.mountpoint).0, &bytes)
+        let path = self.mount_paths(&rec.mountpoint).0;
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, &bytes).at(&tmp)?;
+        fs::rename(&tmp, &path).at(&path)
     }
 
     /// Forgets a mount (its log stays for reading).

@@ -184,7 +184,7 @@ fn spawn_server(store: &Store, a: &Args, dir: &std::path::Path) -> anyhow::Resul
                 log.display()
             );
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -248,6 +248,15 @@ fn serve(
         upper_owned: upper.as_ref().is_some_and(|(_, owned)| *owned),
     };
     store.add_mount(&rec)?;
+    let mp = dir.to_path_buf();
+    std::thread::spawn(move || {
+        match sealer_fs::fuse::raise_readahead(&mp, sealer_fs::fuse::READAHEAD_KB) {
+            Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
+                eprintln!("note: readahead left at the kernel's default: {e}")
+            }
+            _ => {}
+        }
+    });
     let mp = dir.to_path_buf();
     std::thread::spawn(move || {
         if signals.wait().is_ok() {
