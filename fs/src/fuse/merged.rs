@@ -5,13 +5,14 @@
 //! inode entry is the first record of the entry's hard-link group, so hard
 //! links share one inode and the root is 1. Files need no state: the inode
 //! number says where their bytes are. Directories remember their merged parts
-//! and parent (one small vector per directory looked up).
+//! and parent (inline for a directory of one layer, else a shared slice).
 //!
 //! Open and opendir answer ENOSYS, which the kernel takes as "no open needed"
 //! for the rest of the mount (zero-message open): files then keep their page
 //! cache and directories their listing cache, and neither costs a round trip
 //! per open and release. A listing is read by offset, so the merged listing
-//! is built at offset 0 and kept in [`Listings`] until its last chunk is sent.
+//! is built at offset 0 and kept in [`Listings`] until the kernel asks past
+//! its end.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
