@@ -62,6 +62,16 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// A container image the build caches into `registry/` cannot be had.
+    #[error("container image {image} (from {asked_by}): {why}")]
+    ContainerImage {
+        /// The normalised reference.
+        image: String,
+        /// The file and line (or chart and values path) that asked for it.
+        asked_by: String,
+        /// What went wrong.
+        why: String,
+    },
     /// Anything else the user can act on.
     #[error("{0}")]
     Invalid(String),

@@ -33,6 +33,32 @@ pub enum Content {
     Empty,
     /// A device node or named pipe: tar entry type and device numbers.
     Special(tar::EntryType, u32, u32),
+    /// Bytes in memory (small generated files: manifests, links).
+    Bytes(Arc<[u8]>),
+    /// Bytes produced while the tar is written (downloads), read once.
+    Stream(StreamRef),
+}
+
+/// Produces the bytes of [`Content::Stream`] items, in the order the tar
+/// asks for them.
+pub trait Streams: Send + Sync {
+    /// The bytes of stream `key`: exactly the item's size, or an error.
+    fn open(&self, key: usize) -> io::Result<Box<dyn Read + Send + '_>>;
+}
+
+/// One stream of a [`Streams`] source.
+#[derive(Clone)]
+pub struct StreamRef {
+    /// The source.
+    pub source: Arc<dyn Streams>,
+    /// Which of its streams.
+    pub key: usize,
+}
+
+impl std::fmt::Debug for StreamRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StreamRef({})", self.key)
+    }
 }
 
 /// One entry of the layer to write.
@@ -148,6 +174,8 @@ pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
             Content::Symlink(t) => t,
             Content::Empty => b"e",
             Content::Special(..) => b"s",
+            Content::Bytes(b) => b,
+            Content::Stream(_) => b"S",
         };
         hasher.update(path.as_bytes());
         hasher.update([0]);
@@ -250,6 +278,28 @@ pub fn write_tar<'a>(
                     progress,
                 };
                 b.append_data(&mut h, path, r)?;
+            }
+            Content::Bytes(bytes) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(bytes.len() as u64);
+                b.append_data(&mut h, path, &bytes[..])?;
+            }
+            Content::Stream(s) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(it.size);
+                let mut src = s.source.open(s.key)?;
+                let r = Exact {
+                    read: |buf: &mut [u8], _off: u64| src.read(buf),
+                    off: 0,
+                    size: it.size,
+                    what: path.clone(),
+                    progress,
+                };
+                b.append_data(&mut h, path, r)?;
+                // Read to the end: the source reports a bad blob there.
+                if io::copy(&mut src, &mut io::sink())? != 0 {
+                    return Err(io::Error::other(format!("{path}: longer than announced")));
+                }
             }
             Content::Range(f, start) => {
                 h.set_entry_type(tar::EntryType::Regular);

@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod copy;
+pub mod images;
 pub mod kubefile;
 pub mod layer;
 mod run;
@@ -39,6 +40,8 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Show a progress bar for big copies (stderr is a terminal).
     pub progress: bool,
+    /// How container images are cached into `registry/`.
+    pub images: images::CacheOptions,
 }
 
 /// The image being built, step by step.
@@ -60,11 +63,41 @@ struct State<'s> {
     new_blobs: Vec<Digest>,
     /// Cache entries (key, layer) to record once the image is tagged.
     cache_entries: Vec<(Digest, Digest)>,
+    /// Annotations of the manifest (the cached container images).
+    annotations: BTreeMap<String, String>,
 }
 
 /// Builds and tags an image; on any error nothing is tagged.
 pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
     let name = Reference::parse(&opts.tag)?.full_name();
+    let (mut st, instructions) = prepare(store, opts)?;
+    let built = st.run(&instructions).and_then(|()| {
+        if !opts.images.lite {
+            st.cache_images()?;
+        }
+        st.finish(&name)
+    });
+    if built.is_err() {
+        st.discard();
+    }
+    built
+}
+
+/// Runs the Kubefile's steps and lists the container images the build would
+/// cache, fetching none; tags nothing and leaves the store as before.
+pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wanted>> {
+    let (mut st, instructions) = prepare(store, opts)?;
+    let listed = st
+        .run(&instructions)
+        .and_then(|()| images::wanted_images(&st.view()?, &opts.images));
+    st.discard();
+    listed
+}
+
+fn prepare<'s>(
+    store: &'s Store,
+    opts: &'s BuildOptions,
+) -> Result<(State<'s>, Vec<kubefile::Instruction>)> {
     let ctx_md = std::fs::metadata(&opts.context)
         .map_err(|e| invalid(format!("build context {}: {e}", opts.context.display())))?;
     if !ctx_md.is_dir() {
@@ -92,7 +125,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
         });
     }
     let real = std::fs::canonicalize(&opts.context).at(&opts.context)?;
-    let mut st = State {
+    let st = State {
         store,
         file: shown,
         context: copy::Context {
@@ -109,12 +142,9 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
         from_seen: false,
         new_blobs: Vec::new(),
         cache_entries: Vec::new(),
+        annotations: BTreeMap::new(),
     };
-    let built = st.run(&instructions, &name);
-    if built.is_err() {
-        st.discard();
-    }
-    built
+    Ok((st, instructions))
 }
 
 fn read_kubefile(file: &Path) -> Result<String> {
@@ -150,7 +180,7 @@ fn read_kubefile(file: &Path) -> Result<String> {
 }
 
 impl State<'_> {
-    fn run(&mut self, instructions: &[kubefile::Instruction], name: &str) -> Result<Image> {
+    fn run(&mut self, instructions: &[kubefile::Instruction]) -> Result<()> {
         let total = instructions.len();
         for (i, ins) in instructions.iter().enumerate() {
             eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
@@ -168,7 +198,7 @@ impl State<'_> {
                 eprintln!("warning: build arg {k} was given but no ARG declares it");
             }
         }
-        self.finish(name)
+        Ok(())
     }
 
     /// After a failed step: removes the layers this build stored, so the
@@ -206,7 +236,12 @@ impl State<'_> {
             kind: "layers".into(),
             diff_ids: layers.iter().map(|l| l.0).collect(),
         };
-        let img = self.store.commit_image(&self.config, &layers, name)?;
+        let img = self.store.commit_image_annotated(
+            &self.config,
+            &layers,
+            self.annotations.clone(),
+            name,
+        )?;
         for (key, layer) in &self.cache_entries {
             if let Err(e) = self.store.cache_put(key, layer) {
                 eprintln!("warning: recording the build cache: {e}");

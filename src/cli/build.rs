@@ -1,17 +1,25 @@
-//! `sealer build -t NAME[:TAG] [-f FILE] [--build-arg K=V]... [--no-cache] CONTEXT`
+//! `sealer build -t NAME[:TAG] [-f FILE] [--build-arg K=V]... [--no-cache]
+//! [--build-mode full|lite] [--image-list FILE]... [--ignored-image-list FILE]...
+//! [--insecure] [--list-images] CONTEXT`
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use crate::build::{build, BuildOptions};
+use crate::build::images::CacheOptions;
+use crate::build::{build, list_images, BuildOptions};
 use crate::store::Store;
 
 /// Flags of `sealer build`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Name of the image, NAME[:TAG]
-    #[arg(short, long, value_name = "NAME[:TAG]")]
-    tag: String,
+    #[arg(
+        short,
+        long,
+        value_name = "NAME[:TAG]",
+        required_unless_present = "list_images"
+    )]
+    tag: Option<String>,
     /// Kubefile [default: CONTEXT/Kubefile]
     #[arg(short, long, value_name = "FILE")]
     file: Option<PathBuf>,
@@ -21,9 +29,30 @@ pub struct Args {
     /// Do not reuse layers from earlier builds
     #[arg(long)]
     no_cache: bool,
+    /// full: cache every container image the rootfs names into registry/; lite: cache none
+    #[arg(long, value_enum, default_value_t = Mode::Full)]
+    build_mode: Mode,
+    /// More container images to cache: one reference a line, `#` comments (repeatable)
+    #[arg(long = "image-list", value_name = "FILE")]
+    image_lists: Vec<PathBuf>,
+    /// Container images not to cache, one reference a line (repeatable)
+    #[arg(long = "ignored-image-list", value_name = "FILE")]
+    ignored_lists: Vec<PathBuf>,
+    /// Allow plain HTTP and unverified TLS when fetching container images
+    #[arg(long)]
+    insecure: bool,
+    /// Print the container images the build would cache (REFERENCE<TAB>SOURCE), fetch none, tag nothing
+    #[arg(long)]
+    list_images: bool,
     /// Build context directory
     #[arg(default_value = ".")]
     context: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Mode {
+    Full,
+    Lite,
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
@@ -35,13 +64,28 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         build_args.push((k.to_string(), v.to_string()));
     }
     let opts = BuildOptions {
-        tag: a.tag,
+        tag: a.tag.unwrap_or_default(),
         file: a.file,
         context: a.context,
         build_args,
         no_cache: a.no_cache,
         progress: std::io::stderr().is_terminal(),
+        images: CacheOptions {
+            lite: a.build_mode == Mode::Lite,
+            image_lists: a.image_lists,
+            ignored_lists: a.ignored_lists,
+            insecure: a.insecure,
+            platform: None,
+        },
     };
+    if a.list_images {
+        let wanted = list_images(store, &opts)?;
+        let mut out = std::io::stdout().lock();
+        for w in wanted {
+            writeln!(out, "{}\t{}", w.name, w.source())?;
+        }
+        return Ok(());
+    }
     build(store, &opts)?;
     Ok(())
 }

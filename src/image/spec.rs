@@ -15,6 +15,23 @@ pub const LABEL_ARGS_PARENT: &str = "sealer.io/args.parent";
 /// Label holding the base image's CMD (JSON array).
 pub const LABEL_CMD_PARENT: &str = "sealer.io/cmd.parent";
 
+/// Manifest annotation listing the container images cached in `registry/`
+/// (sealer v0.11's `SealerImageContainerImageList`).
+pub const ANNOTATION_CONTAINER_IMAGES: &str = "sealer.image.container.images";
+
+/// One entry of [`ANNOTATION_CONTAINER_IMAGES`], as sealer v0.11 writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct ContainerImage {
+    /// The normalised reference (`docker.io/library/nginx:1.25`).
+    pub image: String,
+    /// The application (`application/apps/NAME`) it belongs to.
+    #[serde(rename = "appName", default, skip_serializing_if = "String::is_empty")]
+    pub app_name: String,
+    /// The platform it was cached for.
+    #[serde(default)]
+    pub platform: Option<super::oci::Platform>,
+}
+
 /// Top level of `sealer inspect`.
 #[derive(Serialize)]
 pub struct ImageSpec {
@@ -52,6 +69,9 @@ pub struct Spec {
     /// Creation time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Container images cached in `registry/` (the manifest annotation).
+    #[serde(rename = "containerImageList", skip_serializing_if = "Vec::is_empty")]
+    pub container_images: Vec<ContainerImage>,
     /// The `Metadata` file at the rootfs root, parsed as JSON or YAML when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rootfs_metadata: Option<serde_yaml::Value>,
@@ -161,6 +181,12 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 env: c.config.env.clone(),
             },
             created: c.created.clone(),
+            container_images: img
+                .manifest
+                .annotations
+                .get(ANNOTATION_CONTAINER_IMAGES)
+                .and_then(|v| serde_json::from_str(v).ok())
+                .unwrap_or_default(),
             rootfs_metadata: metadata.map(|m| match serde_yaml::from_slice(&m) {
                 Ok(v) => v,
                 Err(_) => serde_yaml::Value::String(String::from_utf8_lossy(&m).into_owned()),
@@ -174,7 +200,7 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
 fn split_instruction(by: &str) -> (String, String) {
     let (word, rest) = by.split_once(' ').unwrap_or((by, ""));
     match word {
-        "COPY" | "ADD" | "RUN" | "APP" | "CNI" | "CSI" | "COMMIT" => {
+        "COPY" | "ADD" | "RUN" | "APP" | "CNI" | "CSI" | "COMMIT" | "BASE" => {
             (word.to_string(), rest.to_string())
         }
         _ => ("BASE".to_string(), by.to_string()),

@@ -36,6 +36,15 @@ impl RootView {
         Ok(RootView { layers })
     }
 
+    /// Opens the layers `digests` (bottom first), as a build has them so far.
+    pub fn of_layers(store: &Store, digests: &[crate::digest::Digest]) -> Result<RootView> {
+        let mut layers = Vec::new();
+        for d in digests.iter().rev() {
+            layers.push(store.open_layer(d)?);
+        }
+        Ok(RootView { layers })
+    }
+
     /// The layers' indexes, top first.
     pub fn stack(&self) -> Vec<&LayerIndex> {
         self.layers.iter().map(|l| &l.index).collect()

@@ -38,7 +38,17 @@ pub fn locate(r: &Reference) -> (String, String) {
     if parts.len() == 2
         && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
     {
-        return (parts[0].to_string(), parts[1].to_string());
+        let host = match parts[0] {
+            "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB,
+            h => h,
+        };
+        // Docker Hub's official images live under `library/`, however named.
+        let path = if host == DOCKER_HUB && !parts[1].contains('/') {
+            format!("library/{}", parts[1])
+        } else {
+            parts[1].to_string()
+        };
+        return (host.to_string(), path);
     }
     let path = if r.repo.contains('/') {
         r.repo.clone()
@@ -88,17 +98,84 @@ impl Repo {
         }
     }
 
+    /// One GET, with the failures worth retrying marked so.
+    fn get_once(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, Attempt> {
+        match self
+            .client
+            .send(Method::GET, url, headers, Body::Empty, &self.scope)
+        {
+            Ok(resp) if is_transient(resp.status().as_u16()) => {
+                let code = resp.status().as_u16();
+                Err(Attempt {
+                    error: self.error(format!("GET {url} answered HTTP {code}")),
+                    retryable: true,
+                })
+            }
+            Ok(resp) => Ok(resp),
+            // Refused connections, resets, timeouts: the transport's.
+            Err(error) => Err(Attempt {
+                error,
+                retryable: true,
+            }),
+        }
+    }
+
+    /// A GET retried (with backoff) while its failures are transient.
+    fn get_retrying(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let mut tries = 0;
+        loop {
+            match self.get_once(url, headers) {
+                Ok(resp) => return Ok(resp),
+                Err(a) if a.retryable && tries + 1 < ATTEMPTS => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(250 << tries));
+                }
+                Err(a) => return Err(a.error),
+            }
+        }
+    }
+
+    /// Starts downloading a blob at `offset` (a resumed download): its body
+    /// and whether the server honoured the range (`206`); a `200` carries
+    /// the whole blob.
+    pub fn blob_from(
+        &self,
+        digest: &Digest,
+        offset: u64,
+    ) -> std::result::Result<(ureq::BodyReader<'static>, bool), Attempt> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let range = format!("bytes={offset}-");
+        let headers: &[(&str, &str)] = if offset > 0 {
+            &[("Range", &range)]
+        } else {
+            &[]
+        };
+        let mut resp = self.get_once(&url, headers)?;
+        match resp.status().as_u16() {
+            200 => Ok((resp.into_body().into_reader(), false)),
+            206 if offset > 0 => Ok((resp.into_body().into_reader(), true)),
+            code => Err(Attempt {
+                error: self
+                    .client
+                    .status_error(&mut resp, code, &format!("blob {digest}")),
+                retryable: false,
+            }),
+        }
+    }
+
     /// Fetches a manifest by tag or digest: (bytes, content type). A
     /// manifest over [`manifest::MAX_MANIFEST`] is refused.
     pub fn get_manifest(&self, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         let url = self.url(&format!("manifests/{reference}"));
-        let mut resp = self.client.send(
-            Method::GET,
-            &url,
-            &[("Accept", manifest::ACCEPT)],
-            Body::Empty,
-            &self.scope,
-        )?;
+        let mut resp = self.get_retrying(&url, &[("Accept", manifest::ACCEPT)])?;
         let code = resp.status().as_u16();
         if code != 200 {
             let doing = format!("manifest {}:{reference}", self.path);
@@ -127,9 +204,7 @@ impl Repo {
     /// Starts downloading a blob: its body and announced length.
     pub fn blob_reader(&self, digest: &Digest) -> Result<(ureq::BodyReader<'static>, Option<u64>)> {
         let url = self.url(&format!("blobs/{digest}"));
-        let mut resp = self
-            .client
-            .send(Method::GET, &url, &[], Body::Empty, &self.scope)?;
+        let mut resp = self.get_retrying(&url, &[])?;
         let code = resp.status().as_u16();
         if code != 200 {
             return Err(self
@@ -156,6 +231,22 @@ impl Repo {
             }
         }
     }
+}
+
+/// Attempts of a request whose failures are transient.
+const ATTEMPTS: u32 = 4;
+
+/// A failed request, and whether trying it again may succeed.
+pub struct Attempt {
+    /// What went wrong.
+    pub error: Error,
+    /// A dropped connection, a timeout, `429` or `5xx`: worth another try.
+    pub retryable: bool,
+}
+
+/// Statuses a registry answers while overloaded or restarting.
+fn is_transient(code: u16) -> bool {
+    code == 429 || code == 408 || (500..=599).contains(&code) && code != 501
 }
 
 /// Reads at most `max` bytes; more is an error ("larger than").
@@ -195,6 +286,8 @@ mod tests {
             ),
             ("localhost/a/b", "localhost", "a/b"),
             ("registry.example.com/a", "registry.example.com", "a"),
+            ("docker.io/nginx:1", "docker.io", "library/nginx"),
+            ("index.docker.io/calico/node", "docker.io", "calico/node"),
         ];
         for (r, host, path) in cases {
             let got = locate(&Reference::parse(r).unwrap());

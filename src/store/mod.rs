@@ -124,6 +124,25 @@ impl Store {
         self.root.join("index/sha256").join(d.hex())
     }
 
+    /// Every layer the store holds an index of (layers of images, of the
+    /// build cache, and of pulls), newest first.
+    pub fn layer_digests(&self) -> Vec<Digest> {
+        let Ok(dir) = std::fs::read_dir(self.root.join("index/sha256")) else {
+            return Vec::new();
+        };
+        let mut found: Vec<(std::time::SystemTime, Digest)> = dir
+            .flatten()
+            .filter_map(|e| {
+                let d = Digest::from_hex(e.file_name().to_str()?)?;
+                let t = e.metadata().and_then(|m| m.modified()).ok()?;
+                Some((t, d))
+            })
+            .filter(|(_, d)| self.has_blob(d))
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        found.into_iter().map(|(_, d)| d).collect()
+    }
+
     /// Whether the blob is present.
     pub fn has_blob(&self, d: &Digest) -> bool {
         self.blob_path(d).is_file()

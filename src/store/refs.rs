@@ -135,6 +135,17 @@ impl Store {
         layers: &[(Digest, u64)],
         name: &str,
     ) -> Result<Image> {
+        self.commit_image_annotated(config, layers, BTreeMap::new(), name)
+    }
+
+    /// [`commit_image`](Self::commit_image) with manifest annotations.
+    pub fn commit_image_annotated(
+        &self,
+        config: &Config,
+        layers: &[(Digest, u64)],
+        annotations: BTreeMap<String, String>,
+        name: &str,
+    ) -> Result<Image> {
         let lock = self.lock()?;
         for (d, _) in layers {
             if !self.has_blob(d) {
@@ -154,7 +165,7 @@ impl Store {
                 .iter()
                 .map(|(d, size)| Descriptor::new(MEDIA_LAYER, *d, *size))
                 .collect(),
-            annotations: BTreeMap::new(),
+            annotations,
         };
         let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
         let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
