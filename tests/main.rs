@@ -12,6 +12,7 @@ mod fsck;
 mod fuzz;
 mod hostile;
 mod hostile_build;
+mod image_cache;
 mod kubefile;
 mod mount;
 mod mount_security;

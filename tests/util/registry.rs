@@ -79,7 +79,21 @@ impl Registry {
         }
     }
 
+    /// A read-only registry serving an existing storage directory (a
+    /// ClusterImage's `registry/`, as sealer runs it at install time).
+    pub fn serving(rootdirectory: &Path) -> Registry {
+        let storage = format!(
+            "storage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    uploadpurging:\n      enabled: false\n    readonly:\n      enabled: true\n",
+            rootdirectory.display()
+        );
+        Registry::spawn_config(storage, String::new())
+    }
+
     fn spawn_with(auth: String) -> Registry {
+        Registry::spawn_config(String::new(), auth)
+    }
+
+    fn spawn_config(storage: String, auth: String) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("sealer-registry-")
             .tempdir()
@@ -89,11 +103,17 @@ impl Registry {
             .expect("a free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
+        let storage = if storage.is_empty() {
+            format!(
+                "storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n",
+                dir.path().join("data").display()
+            )
+        } else {
+            storage
+        };
         let mut config = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: {addr}\n",
-            dir.path().join("data").display()
+             {storage}http:\n  addr: {addr}\n"
         );
         config.push_str(&auth);
         let config_path = dir.path().join("config.yml");
