@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::mount::mount;
-use crate::registry::{jsonv, skopeo};
+use crate::registry::{jsonv, skopeo, World};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, sha256_hex, Env};
 
@@ -143,13 +143,19 @@ impl Layout {
 
     /// `skopeo copy --all` of tag `name` to `dest` (host/path:tag).
     fn push(&self, name: &str, dest: &str) {
-        skopeo(&[
-            "copy",
-            "--all",
-            "--dest-tls-verify=false",
-            &format!("oci:{}:{name}", self.dir.display()),
-            &format!("docker://{dest}"),
-        ]);
+        self.push_with(name, dest, &[]);
+    }
+
+    /// [`push`](Self::push) with more skopeo flags (credentials).
+    fn push_with(&self, name: &str, dest: &str, extra: &[&str]) {
+        let (src, dest) = (
+            format!("oci:{}:{name}", self.dir.display()),
+            format!("docker://{dest}"),
+        );
+        let mut args = vec!["copy", "--all", "--dest-tls-verify=false"];
+        args.extend_from_slice(extra);
+        args.extend([src.as_str(), dest.as_str()]);
+        skopeo(&args);
     }
 }
 
@@ -546,4 +552,185 @@ fn bad_images_fail_the_build_naming_the_image_and_where_it_was_asked() {
     let err = fails_unchanged(&env, &ctx, &["--image-list", list.to_str().expect("utf-8")]);
     assert_mentions(&err, &[&missing, "more.txt:2"]);
     assert!(env.sealer().args(["inspect", "bad:1"]).output().code != Some(0));
+}
+
+#[test]
+fn list_images_reads_applications_charts_with_subcharts_and_every_yaml() {
+    let env = Env::new();
+    let ctx = env.context(
+        "apps",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            // A kube application: every yaml of it.
+            (
+                "application/apps/web/deploy.yml",
+                "spec:\n  containers:\n  - image: nginx:1.25\n",
+            ),
+            (
+                "application/apps/web/more/job.tmpl",
+                "{{ if .x }}\n  image: busybox # x\n{{ end }}\n",
+            ),
+            // A helm application whose subchart takes the parent's values.
+            (
+                "application/apps/db/Chart.yaml",
+                "name: db\nversion: 1.0.0\nappVersion: \"16\"\n",
+            ),
+            (
+                "application/apps/db/values.yaml",
+                "image:\n  repository: postgres\nredis:\n  image:\n    tag: 7.2-from-parent\n",
+            ),
+            (
+                "application/apps/db/templates/sts.yaml",
+                "image: {{ include \"db.image\" . }}\n",
+            ),
+            (
+                "application/apps/db/charts/redis/Chart.yaml",
+                "name: redis\nversion: 1.0.0\n",
+            ),
+            (
+                "application/apps/db/charts/redis/values.yaml",
+                "image:\n  repository: redis\n  tag: \"7.0\"\n",
+            ),
+            ("application/apps/db/charts/redis/templates/", ""),
+            ("application/apps/db/charts/cache-1.0.0.tgz", "not scanned"),
+            // Not an image: keys that only look alike, and other files.
+            (
+                "manifests/cm.yaml",
+                "data:\n  imagePullPolicy: Always\n  images: [a, b]\n",
+            ),
+            ("manifests/README.md", "image: not-read\n"),
+        ],
+    );
+    let ignore = env.write("ignore.txt", "docker.io/library/busybox:latest\n");
+    let out = env
+        .sealer()
+        .args(["build", "--list-images", "--ignored-image-list"])
+        .arg(&ignore)
+        .arg(&ctx)
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "docker.io/library/postgres:16\tapplication/apps/db/values.yaml:2 (values: image)",
+            "docker.io/library/redis:7.2-from-parent\tapplication/apps/db/charts/redis/values.yaml:2 (values: image)",
+            "docker.io/library/nginx:1.25\tapplication/apps/web/deploy.yml:3",
+        ],
+        "{}",
+        out.stderr
+    );
+    assert_mentions(
+        &out.stderr,
+        &[
+            "warning: chart application/apps/db cannot be rendered",
+            "application/apps/db/templates/sts.yaml:1",
+            "cache-1.0.0.tgz is not scanned",
+        ],
+    );
+}
+
+#[test]
+fn images_behind_bearer_auth_need_a_login_and_then_cache() {
+    let reg = Registry::with_token_auth("bob", "t0ken-pass");
+    let w = World::new();
+    let mut l = Layout::new(w.env.path("layout"));
+    let img = l.image(host_arch(), &[layer_tar(&[("app", vec![b'a'; 20_000])])]);
+    l.tag(&img, "app");
+    let private = reg.image("team/app:1");
+    l.push_with("app", &private, &["--dest-creds", "bob:t0ken-pass"]);
+    let ctx = w.env.context(
+        "ctx",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            ("manifests/imageList", &format!("{private}\n")),
+        ],
+    );
+    w.sealer().args(["images"]).ok();
+    let before = w.env.snapshot();
+    let err = w.sealer().args(["build", "-t", "app:1"]).arg(&ctx).fails();
+    assert_mentions(&err, &[&private, "manifests/imageList:1", "sealer login"]);
+    before.assert_same(&w.env.snapshot(), "the store after a refused build");
+    let pw = w.env.write("pw", "t0ken-pass\n");
+    w.sealer()
+        .args(["login", &reg.addr, "-u", "bob", "--password-stdin"])
+        .stdin_file(&pw)
+        .ok();
+    w.sealer().args(["build", "-t", "app:1"]).arg(&ctx).ok();
+    let mnt = mount(&w.env, "app:1", "mnt");
+    let served = Registry::serving(&mnt.dir.join("registry"));
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}", served.image("team/app:1")),
+    ]);
+    let pushed = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "bob:t0ken-pass",
+        &format!("docker://{private}"),
+    ]);
+    assert_eq!(
+        raw, pushed,
+        "the cached manifest is the one the registry serves"
+    );
+    // skopeo gzipped the layer on its way up: the cache holds it as served.
+    assert_mentions(&raw, &["tar+gzip"]);
+}
+
+#[test]
+fn a_download_cut_midway_resumes_with_a_range_request() {
+    let src = Source::start();
+    let nginx = src.image("library/nginx:1.25");
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{nginx}"),
+    ]);
+    let manifest = jsonv(&raw, "manifest");
+    let layer = manifest["layers"][1]["digest"]
+        .as_str()
+        .expect("layer digest");
+    let size = manifest["layers"][1]["size"].as_u64().expect("layer size");
+    assert!(
+        size > 2 * crate::util::flaky::CUT_AFTER as u64,
+        "the layer ({size} bytes) must outlast the cut"
+    );
+    let proxy = crate::util::flaky::FlakyProxy::start(&src.reg.addr, layer);
+    let via_proxy = format!("{}/library/nginx:1.25", proxy.addr);
+    let env = Env::new();
+    let ctx = env.context(
+        "ctx",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            ("manifests/imageList", &format!("{via_proxy}\n")),
+        ],
+    );
+    env.build("cut:1", &ctx);
+    let seen = proxy.seen.lock().expect("requests").clone();
+    let for_layer: Vec<&Option<String>> = seen
+        .iter()
+        .filter(|(r, _)| r.starts_with("GET ") && r.contains(layer))
+        .map(|(_, range)| range)
+        .collect();
+    assert_eq!(for_layer.len(), 2, "one cut GET and one resumed: {seen:?}");
+    let resumed_at: u64 = for_layer[1]
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse().ok())
+        .expect("the second GET asks for a range");
+    assert!(
+        resumed_at > 0 && resumed_at < size,
+        "resumed at {resumed_at}"
+    );
+    let mnt = mount(&env, "cut:1", "mnt");
+    let served = Registry::serving(&mnt.dir.join("registry"));
+    assert_eq!(
+        served_digest(&served.image("library/nginx:1.25")),
+        served_digest(&nginx)
+    );
 }

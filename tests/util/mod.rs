@@ -5,6 +5,7 @@
 // Helpers serve every test module; not each module uses all of them.
 #![allow(dead_code)]
 
+pub mod flaky;
 pub mod registry;
 pub mod xattr;
 

@@ -220,15 +220,23 @@ impl Pool {
         loop {
             let mut buf = vec![0; CHUNK];
             let mut filled = 0;
+            let mut broken = None;
             while filled < CHUNK {
                 match body.read(&mut buf[filled..]) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Transient(format!("reading the download: {e}"))),
+                    Err(e) => {
+                        // Pass on what arrived; the retry resumes after it.
+                        broken = Some(Transient(format!("reading the download: {e}")));
+                        break;
+                    }
                 }
             }
             if filled == 0 {
+                if let Some(t) = broken {
+                    return Err(t);
+                }
                 if *sent < job.size {
                     return Err(Transient(format!(
                         "truncated at {} of {} bytes",
@@ -253,6 +261,9 @@ impl Pool {
             self.downloaded.fetch_add(filled as u64, Ordering::Relaxed);
             if !send(buf, hasher) {
                 return Ok(false);
+            }
+            if let Some(t) = broken {
+                return Err(t);
             }
         }
     }
