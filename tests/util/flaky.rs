@@ -11,12 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// Request lines seen, each with its `Range` header if any.
+pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// The proxy; stopped on drop.
 pub struct FlakyProxy {
     /// `127.0.0.1:<port>`.
     pub addr: String,
     /// Request lines seen, each with its `Range` header if any.
-    pub seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pub seen: Seen,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
