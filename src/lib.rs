@@ -13,6 +13,7 @@ pub mod error;
 pub mod human;
 pub mod image;
 pub mod mount;
+pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod store;

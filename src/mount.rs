@@ -2,7 +2,8 @@
 //! table, starting a detached server and stopping it.
 //!
 //! ```text
-//! <root>/mounts/<key>.json   {"image","image_id","mountpoint","pid","log","layers"}
+//! <root>/mounts/<key>.json   {"image","image_id","mountpoint","pid","start","log","layers",...}
+//!                            pid + start time identify the server (process.rs)
 //! <root>/mounts/<key>.log    the server's stderr after it detached
 //! key = first 16 hex digits of sha256(mountpoint)
 //! ```
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{invalid, IoContext, Result};
+use crate::process::ProcessId;
 use crate::store::Store;
 
 /// The source our mounts have in the kernel's mount table (`sealer:<image>`).
@@ -31,6 +33,10 @@ pub struct MountRecord {
     pub mountpoint: PathBuf,
     /// The serving process.
     pub pid: u32,
+    /// Its start time (clock ticks since boot), so a reused pid is not
+    /// taken for it; missing in records of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
     /// Where the server logs.
     pub log: PathBuf,
     /// The layer view (`mount --layers`) rather than an image.
@@ -44,19 +50,18 @@ pub struct MountRecord {
 }
 
 impl MountRecord {
-    /// Whether the serving process is still alive.
-    pub fn alive(&self) -> bool {
-        pid_alive(self.pid)
+    /// The serving process.
+    pub fn server(&self) -> ProcessId {
+        ProcessId {
+            pid: self.pid,
+            start: self.start,
+        }
     }
-}
 
-/// Whether a process exists (and is not a zombie).
-pub fn pid_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
+    /// Whether the serving process is still alive (the same process, not
+    /// another one that got its pid).
+    pub fn alive(&self) -> bool {
+        self.server().is_alive()
     }
 }
 
@@ -257,7 +262,7 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
         }
     }
     if let Some(r) = &rec {
-        stop_server(r.pid);
+        stop_server(r.server());
         if let (Some(upper), true) = (&r.upper, r.upper_owned) {
             let _ = fs::remove_dir_all(upper.parent().unwrap_or(upper));
         }
@@ -266,16 +271,20 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Waits for a server to exit after its unmount; terminates it if it lingers.
-fn stop_server(pid: u32) {
+/// Waits for a server to exit after its unmount; kills it if it lingers.
+/// Only a server known by its start time is ever signalled: a record of an
+/// earlier version (pid only) might name a process that is not ours.
+fn stop_server(server: ProcessId) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while pid_alive(pid) && Instant::now() < deadline {
+    while server.is_alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if pid_alive(pid) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
+    if server.start.is_some() && server.is_alive() {
+        if let Err(e) = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.pid as i32),
             nix::sys::signal::Signal::SIGKILL,
-        );
+        ) {
+            eprintln!("warning: stopping the server (pid {}): {e}", server.pid);
+        }
     }
 }

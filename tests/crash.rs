@@ -88,7 +88,12 @@ fn assert_tmp_clean(env: &Env, after: &str) {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        let pid: Option<u32> = name.rsplit('-').nth(1).and_then(|p| p.parse().ok());
+        // `<what>-<pid>.<start>-<n>`: the pid is before the dot.
+        let pid: Option<u32> = name
+            .rsplit('-')
+            .nth(1)
+            .and_then(|p| p.split('.').next())
+            .and_then(|p| p.parse().ok());
         let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
         assert!(alive, "tmp/{name} is left over after {after}");
     }

@@ -389,6 +389,67 @@ fn dead_server_is_cleaned_by_umount() {
     assert!(!env.run(&["mount"]).contains("kubernetes"));
 }
 
+/// Kills a mount's server, then points its record at an unrelated live
+/// process (`sleep`), as when the kernel reuses the dead server's pid.
+fn record_names_another_process(env: &Env, legacy: bool) -> std::process::Child {
+    let mounts = env.root().join("mounts");
+    let record = fs::read_dir(&mounts)
+        .expect("mounts/")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a mount record");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&fs::read(&record).expect("record")).expect("record JSON");
+    let pid = rec["pid"].as_u64().expect("pid");
+    assert!(
+        rec["start"].is_u64(),
+        "the record names the server's start time: {rec}"
+    );
+    tool("kill", &["-9", &pid.to_string()], "procps");
+    for _ in 0..200 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let other = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("running sleep");
+    rec["pid"] = serde_json::json!(other.id());
+    if legacy {
+        rec.as_object_mut().expect("object").remove("start");
+    }
+    fs::write(&record, serde_json::to_vec(&rec).expect("json")).expect("writing the record");
+    other
+}
+
+#[test]
+fn umount_never_signals_a_process_that_took_a_dead_servers_pid() {
+    let env = Env::new();
+    build_example(&env);
+    for legacy in [false, true] {
+        let m = mount(&env, "kubernetes:v1.19.8", "m");
+        let mut other = record_names_another_process(&env, legacy);
+        let listing = env.run(&["mount"]);
+        if !legacy {
+            assert!(listing.contains("dead"), "the server is dead: {listing}");
+        }
+        env.sealer().arg("umount").arg(&m.dir).ok();
+        assert!(!is_mounted(&m.dir), "umount cleaned the dead mount");
+        let still = other.try_wait().expect("waiting on sleep");
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(
+            still.is_none(),
+            "umount killed an unrelated process (legacy record: {legacy}): {still:?}"
+        );
+        assert!(!env.run(&["mount"]).contains("kubernetes"));
+        drop(m);
+    }
+}
+
 #[test]
 fn busy_mount_is_a_clear_error_and_keeps_serving() {
     let env = Env::new();

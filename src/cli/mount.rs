@@ -242,6 +242,7 @@ fn serve(
         image_id,
         mountpoint: dir.to_path_buf(),
         pid: std::process::id(),
+        start: crate::process::ProcessId::current().start,
         log,
         layers: image.is_none(),
         upper: upper.as_ref().map(|(u, _)| u.clone()),

@@ -19,7 +19,7 @@
 //! - `index.json` is only read-modified-written under the lock, and always
 //!   replaced by rename, so readers never see half of it and no tag is lost;
 //! - a blob is published (renamed into `blobs/`) under the lock, and in the
-//!   same critical section *pinned* by its process (`tmp/pin-<pid>-<n>`, see
+//!   same critical section *pinned* by its process (`tmp/pin-<pid>.<start>-<n>`, see
 //!   `pins.rs`); a process also pins cached layers it reuses and the base
 //!   image it builds on or mounts. Garbage collection (`rmi`, `prune`, the
 //!   cleanup of a failed build or load) runs under the lock and keeps every
@@ -151,9 +151,10 @@ impl Store {
     /// A new unique path under `tmp/`.
     pub fn tmp_path(&self, what: &str) -> PathBuf {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join("tmp")
-            .join(format!("{what}-{}-{n}", std::process::id()))
+        self.root.join("tmp").join(format!(
+            "{what}-{}-{n}",
+            crate::process::ProcessId::current()
+        ))
     }
 
     /// Reads a small blob (manifest, config) and checks its digest.

@@ -7,7 +7,7 @@
 //! serves:
 //!
 //! ```text
-//! <root>/tmp/pin-<pid>-<n>    one digest ("sha256:<hex>") per line, rewritten
+//! <root>/tmp/pin-<pid>.<start>-<n>    one digest ("sha256:<hex>") per line, rewritten
 //!                             (tmp + rename) whenever the process pins more;
 //!                             removed when the Store is dropped
 //! ```
@@ -17,7 +17,8 @@
 //! sees in `blobs/` is either reachable from a tag, pinned by a live
 //! process, or garbage. A pin of a dead process counts for nothing.
 //!
-//! Every name under `tmp/` ends in `-<pid>-<n>`. [`Store::clean_tmp`] removes
+//! Every name under `tmp/` ends in `-<pid>.<start>-<n>` (the owner as
+//! process.rs identifies it: a reused pid is not the owner). [`Store::clean_tmp`] removes
 //! the entries of processes that are gone (a killed build's half-written
 //! layer, its pins, a RUN step's upper directory and dead FUSE mount), which
 //! `Store::open` does for every command. Processes sharing a store must
@@ -32,6 +33,7 @@ use super::{Store, StoreLock};
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 use crate::image::Image;
+use crate::process::ProcessId;
 
 /// The blobs this process pinned and the file that says so.
 #[derive(Default)]
@@ -111,10 +113,10 @@ impl Store {
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Some(("pin", pid)) = tmp_owner(name) else {
+            let Some(("pin", owner)) = tmp_owner(name) else {
                 continue;
             };
-            if own.as_deref() == Some(e.path().as_path()) || !crate::mount::pid_alive(pid) {
+            if own.as_deref() == Some(e.path().as_path()) || !owner.is_alive() {
                 continue;
             }
             if let Ok(text) = fs::read_to_string(e.path()) {
@@ -137,7 +139,7 @@ impl Store {
         for e in rd.flatten() {
             let name = e.file_name();
             let owner = name.to_str().and_then(tmp_owner);
-            if owner.is_some_and(|(_, pid)| crate::mount::pid_alive(pid)) {
+            if owner.is_some_and(|(_, process)| process.is_alive()) {
                 continue;
             }
             // A name without an owner was not made by us: leave it to fsck.
@@ -166,16 +168,16 @@ impl Store {
     }
 }
 
-/// `("what", pid)` of a `tmp/` name `<what>-<pid>-<n>`.
-pub(super) fn tmp_owner(name: &str) -> Option<(&str, u32)> {
+/// `("what", owner)` of a `tmp/` name `<what>-<pid>[.<start>]-<n>`.
+pub(super) fn tmp_owner(name: &str) -> Option<(&str, ProcessId)> {
     let mut it = name.rsplitn(3, '-');
     let n = it.next()?;
-    let pid = it.next()?;
+    let owner = it.next()?;
     let what = it.next()?;
     if n.is_empty() || !n.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some((what, pid.parse().ok()?))
+    Some((what, ProcessId::parse(owner)?))
 }
 
 /// Bytes of a file, or of everything under a directory (not following links).
@@ -217,12 +219,15 @@ fn detach_mounts_under(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::tmp_owner;
+    use crate::process::ProcessId;
 
     #[test]
     fn owners_of_tmp_names() {
-        assert_eq!(tmp_owner("layer-123-0"), Some(("layer", 123)));
-        assert_eq!(tmp_owner("pin-7-12"), Some(("pin", 7)));
-        assert_eq!(tmp_owner("a-b-9-1"), Some(("a-b", 9)));
+        let pid = |p: u32, start: Option<u64>| ProcessId { pid: p, start };
+        assert_eq!(tmp_owner("layer-123-0"), Some(("layer", pid(123, None))));
+        assert_eq!(tmp_owner("pin-7.99-12"), Some(("pin", pid(7, Some(99)))));
+        assert_eq!(tmp_owner("a-b-9-1"), Some(("a-b", pid(9, None))));
+        assert_eq!(tmp_owner("layer-1.x-0"), None);
         assert_eq!(tmp_owner("layer-x-0"), None);
         assert_eq!(tmp_owner("stray"), None);
         assert_eq!(tmp_owner("a-1-"), None);
