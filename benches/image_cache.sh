@@ -96,8 +96,19 @@ done
 make_image bench/extra:v1 20
 rm -rf "$maker" "$work/img-ctx" "$work/base"
 pushed=$(du -sb "$work/regdata/docker/registry/v2/blobs" | awk '{ print $1 }')
-extra_bytes=$(skopeo inspect --raw --tls-verify=false "docker://$reg/bench/extra:v1" |
-    python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["config"]["size"] + sum(l["size"] for l in m["layers"]))')
+# The extra image's blobs, and those of them no cached image has (its base
+# layer is the shared one): what a rebuild adding it should download.
+skopeo inspect --raw --tls-verify=false "docker://$reg/bench/extra:v1" >"$work/extra.json"
+skopeo inspect --raw --tls-verify=false "docker://$reg/bench/app-1:v1" >"$work/app1.json"
+read -r extra_bytes extra_new extra_new_blobs < <(python3 - "$work/extra.json" "$work/app1.json" <<'PY'
+import json, sys
+m, other = (json.load(open(p)) for p in sys.argv[1:3])
+blobs = [m["config"]] + m["layers"]
+held = {b["digest"] for b in [other["config"]] + other["layers"]}
+new = [b for b in blobs if b["digest"] not in held]
+print(sum(b["size"] for b in blobs), sum(b["size"] for b in new), len(new))
+PY
+)
 
 ctx=$work/ctx
 mkdir -p "$ctx/manifests" "$ctx/etc"
@@ -113,7 +124,7 @@ time_pair "$RUNS" "rm -rf '$store'" \
 full=$MEDIAN_A lite=$MEDIAN_B timer=$TIMER
 
 echo "== build vs skopeo copy of the same images (fresh store / dir every run)"
-copies=
+copies="mkdir -p $work/dirs &&"
 for i in $(seq 1 "$IMAGES"); do
     copies="$copies skopeo copy -q --src-tls-verify=false docker://$reg/bench/app-$i:v1 dir:$work/dirs/$i &&"
 done
@@ -148,5 +159,5 @@ Timer: $timer. skopeo $(skopeo --version | awk '{ print $3 }').
 | --- | --- | --- | --- |
 | build, image cache on | $(r2 "$full") s | build --build-mode lite: $(r2 "$lite") s | extra $(r2 "$extra") s |
 | extra time of the image cache (2nd pairing) | $(r2 "$extra2") s | skopeo copy docker:// dir: of the $IMAGES images: $(r2 "$skopeo") s | $(awk -v a="$extra2" -v b="$skopeo" 'BEGIN { printf "%.2f", a / b }') |
-| rebuild adding one image: bytes downloaded | $downloaded | that image's blobs: $extra_bytes bytes | $((after - before)) blob GETs |
+| rebuild adding one image: downloaded | $downloaded in $((after - before)) blob GETs | that image: $extra_bytes bytes; its $extra_new_blobs blobs no cached image has: $extra_new bytes ($(awk -v b="$extra_new" 'BEGIN { printf "%.1f MiB", b / 1048576 }')) | |
 EOF

@@ -8,9 +8,17 @@
 //! written as  <pid>.<start>    (mount records, names under tmp/)
 //! read also   <pid>            (written by earlier versions: pid only)
 //! ```
+//!
+//! Also the other side: children that must not outlive us (RUN commands).
 
+use std::ffi::CString;
 use std::fmt;
 use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// A process: its pid and, when known, its start time.
@@ -80,6 +88,46 @@ impl ProcessId {
             _ => None,
         }
     }
+}
+
+/// Makes the child of `cmd` get `signal` when this process dies
+/// (`PR_SET_PDEATHSIG`), checking that this process is still there, and
+/// only then change into `cwd` (if given). For a `cwd` on a FUSE mount this
+/// process serves: a child changing into it after the server was killed
+/// would wait forever, and since the child holds the inherited `/dev/fuse`
+/// descriptor until its `exec`, the kernel would never abort the
+/// connection. The kernel sends the signal when the thread that spawned the
+/// child ends: spawn from a thread that lives as long as the child should.
+pub fn die_with_parent(cmd: &mut Command, signal: i32, cwd: Option<&Path>) -> io::Result<()> {
+    let dir = cwd
+        .map(|c| CString::new(c.as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the path"))?;
+    let parent = std::process::id() as libc::pid_t;
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the child between fork and exec. It calls
+    // only async-signal-safe functions (prctl, getppid, chdir) on memory
+    // prepared before the fork (`dir`, `parent`, `signal`), and allocates
+    // nothing: `io::Error::last_os_error` and `from_raw_os_error` build an
+    // error code without allocating.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent died before the request: nobody serves `cwd`.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            if let Some(d) = &dir {
+                if libc::chdir(d.as_ptr()) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Display for ProcessId {

@@ -3,8 +3,10 @@
 //! each (a fixed count, never a quota of kills per second). After each kill
 //! the next command must find a sound store: `fsck` finds no problem (every
 //! ref resolves, every referenced blob exists and hashes to its name, every
-//! index is valid), `tmp/` holds nothing of a dead process, and every image
-//! that existed before reads the same (`ls -lR`, `cat`) and still mounts.
+//! index is valid), `tmp/` holds nothing of a dead process, no process of
+//! the killed command is left (a RUN child waiting on a dead mount was), and
+//! every image that existed before reads the same (`ls -lR`, `cat`) and
+//! still mounts.
 //! The seed is fixed and printed; `SEALER_CRASH_SEED` chooses another.
 
 use std::collections::BTreeMap;
@@ -130,6 +132,54 @@ fn check_store(env: &Env, before: &BTreeMap<String, String>, may_go: &[String], 
             was,
             "{image} reads differently after {after}"
         );
+    }
+}
+
+/// Pids of the live mount servers of the store (from their records).
+fn mount_servers(env: &Env) -> Vec<u32> {
+    let Ok(rd) = fs::read_dir(env.root().join("mounts")) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| {
+            let rec: serde_json::Value = serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
+            Some(rec["pid"].as_u64()? as u32)
+        })
+        .collect()
+}
+
+/// No process of the killed command is left (a RUN child, a server): within
+/// a few seconds nothing but the store's live mount servers has the store on
+/// its command line or as its working directory.
+fn assert_no_process_left(env: &Env, after: &str) {
+    let root = env.root();
+    let root_s = root.to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let servers = mount_servers(env);
+        let me = std::process::id();
+        let left: Vec<String> = fs::read_dir("/proc")
+            .expect("reading /proc")
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| *pid != me && !servers.contains(pid))
+            .filter_map(|pid| {
+                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok();
+                let ours = cmd.contains(&root_s) || cwd.is_some_and(|c| c.starts_with(&root));
+                ours.then(|| format!("{pid}: {cmd}"))
+            })
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes left 5 s after {after}: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -282,6 +332,7 @@ fn sigkill_at_random_points_never_loses_or_corrupts_an_image() {
         if kill_randomly(&env, &mut rng, &refs, window) {
             *kills.entry(op).or_default() += 1;
         }
+        assert_no_process_left(&env, &format!("killing `sealer {}`", args.join(" ")));
         check_store(
             &env,
             &before,
@@ -321,4 +372,60 @@ fn sigkill_at_random_points_never_loses_or_corrupts_an_image() {
     for (image, was) in &before {
         assert_eq!(&reading(&env, image), was, "{image} after prune");
     }
+}
+
+#[test]
+fn a_build_killed_during_run_leaves_no_process_behind() {
+    let env = Env::new();
+    let ctx = env.context(
+        "ctx",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\nRUN sleep 120\n"),
+            ("etc/x", "x\n"),
+        ],
+    );
+    let mut build = Command::new(env!("CARGO_BIN_EXE_sealer"))
+        .arg("--root")
+        .arg(env.root())
+        .args(["build", "-t", "slow:1"])
+        .arg(&ctx)
+        .current_dir(env.dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning sealer build");
+    // Wait until the RUN command runs inside the mounted rootfs.
+    let root = env.root();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sleeper = loop {
+        let found = fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .find_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+                (cmd.starts_with(b"sleep\0120") && cwd.starts_with(&root)).then_some(pid)
+            });
+        if let Some(pid) = found {
+            break pid;
+        }
+        if Instant::now() > deadline {
+            let _ = build.kill();
+            panic!("the RUN step did not start in 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    build.kill().expect("SIGKILL");
+    build.wait().expect("reaping sealer");
+    assert_no_process_left(&env, "killing `sealer build` during RUN");
+    assert!(
+        !Path::new(&format!("/proc/{sleeper}/cmdline")).exists()
+            || fs::read(format!("/proc/{sleeper}/cmdline")).is_ok_and(|c| c.is_empty()),
+        "the RUN command outlived the build"
+    );
+    // The next command cleans the dead build's mount and files.
+    env.run(&["images"]);
+    assert_tmp_clean(&env, "killing `sealer build` during RUN");
 }

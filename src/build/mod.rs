@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod copy;
+pub mod guard;
 pub mod images;
 pub mod kubefile;
 pub mod layer;

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use sealer_fs::fuse::rw::RwFs;
 use sealer_fs::fuse::{spawn_mount, BackgroundSession, MountConfig};
@@ -133,10 +133,11 @@ impl State<'_> {
 /// Runs the command in `cwd`, streaming its output with a prefix.
 fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<()> {
     let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(cwd)
-        .envs(env.iter().map(|(k, v)| (k, v)))
+    // Under a guard (guard.rs): a build killed mid-RUN leaves no process
+    // behind, none waiting on a mount whose server is gone.
+    let mut cmd = super::guard::guarded(argv, cwd)
+        .map_err(|e| invalid(format!("cannot run {:?}: {e}", argv[0])))?;
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .env("PATH", format!("{}:{host_path}", cwd.join("bin").display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -94,6 +94,13 @@ enum Command {
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::build::guard::GUARD_ARG)
+    {
+        return crate::build::guard::main(&args[2..]);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,

@@ -1,0 +1,113 @@
+//! The guard of a RUN command: a small `sealer __run-guard` process between
+//! the build and the command, so that a build killed at any point leaves no
+//! process behind. The guard leads a new process group holding the command
+//! and everything it starts; it gets SIGTERM when the build dies
+//! (`PR_SET_PDEATHSIG`: code can run on that signal, not on the build's
+//! SIGKILL) and then kills the whole group. The command itself gets SIGKILL
+//! should the guard die, and changes into the mounted rootfs only once it
+//! knows its parent is alive (see `process::die_with_parent`).
+//!
+//! ```text
+//! sealer build ──> sealer __run-guard <build pid> <cwd> -- ARGV...   (group leader)
+//!                      └──> ARGV... (cwd = the mounted rootfs) ──> its children
+//! ```
+
+use std::ffi::OsString;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix::sys::signal::{killpg, SigSet, Signal};
+use nix::unistd::{getpgrp, getppid, Pid};
+
+use crate::process::die_with_parent;
+
+/// The first argument that makes `sealer` a guard rather than a command.
+pub const GUARD_ARG: &str = "__run-guard";
+
+/// A command running `argv` in `cwd` under a guard.
+pub fn guarded(argv: &[String], cwd: &Path) -> std::io::Result<Command> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg(GUARD_ARG)
+        .arg(std::process::id().to_string())
+        .arg(cwd)
+        .arg("--")
+        .args(argv)
+        .process_group(0);
+    die_with_parent(&mut cmd, libc::SIGTERM, None)?;
+    Ok(cmd)
+}
+
+/// The guard's main (`args` after [`GUARD_ARG`]); returns the exit status:
+/// the command's, or 128 + the signal that ended it.
+pub fn main(args: &[OsString]) -> i32 {
+    let (parent, cwd, argv) = match args {
+        [parent, cwd, dashes, argv @ ..] if dashes == "--" && !argv.is_empty() => {
+            (parent, PathBuf::from(cwd), argv)
+        }
+        _ => {
+            eprintln!("error: {GUARD_ARG} is internal to `sealer build`");
+            return 2;
+        }
+    };
+    // Every thread started from here on has these blocked: the waiter
+    // thread takes them with sigwait.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        signals.add(s);
+    }
+    if let Err(e) = signals.thread_block() {
+        eprintln!("error: blocking signals in the RUN guard: {e}");
+        return 2;
+    }
+    // The build died before the guard was ready.
+    if parent.to_str().and_then(|p| p.parse::<i32>().ok()) != Some(getppid().as_raw()) {
+        return 2;
+    }
+    std::thread::spawn(move || {
+        if signals.wait().is_ok() {
+            // Ends the command, what it started, and this guard.
+            let _ = killpg(getpgrp(), Signal::SIGKILL);
+        }
+    });
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    if let Err(e) = die_with_parent(&mut cmd, libc::SIGKILL, Some(&cwd)) {
+        eprintln!("error: preparing {:?}: {e}", argv[0]);
+        return 2;
+    }
+    // std resets the signal mask of the child: the command sees default
+    // signal handling, not the guard's blocked set.
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot run {:?}: {e}", argv[0]);
+            return 127;
+        }
+    };
+    // Leftovers of the command (background jobs) end with it, as in a
+    // container: the layer is taken once the guard returns.
+    let _ = killpg_others();
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Kills the other members of this process group (not the guard itself).
+fn killpg_others() -> nix::Result<()> {
+    let me = std::process::id() as i32;
+    let group = getpgrp();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid != me && nix::unistd::getpgid(Some(Pid::from_raw(pid))) == Ok(group) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    Ok(())
+}
