@@ -406,7 +406,7 @@ fn a_build_killed_during_run_leaves_no_process_behind() {
                 let pid: u32 = e.file_name().to_str()?.parse().ok()?;
                 let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
                 let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
-                (cmd.starts_with(b"sleep\0120") && cwd.starts_with(&root)).then_some(pid)
+                (cmd.starts_with(b"sleep\x00120") && cwd.starts_with(&root)).then_some(pid)
             });
         if let Some(pid) = found {
             break pid;
