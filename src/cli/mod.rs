@@ -85,6 +85,9 @@ enum Command {
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
     Prune(prune::Args),
+    /// The detached mount server (started by `sealer mount`, spec on stdin)
+    #[command(name = "__serve", hide = true)]
+    Serve,
     /// Print shell completions
     Completion {
         /// bash, zsh, fish, elvish or powershell
@@ -169,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mount(a) => mount::run(&store, a),
         Command::Umount(a) => mount::run_umount(&store, a),
+        Command::Serve => Ok(crate::mount::serve_detached(&store)?),
         Command::Commit(a) => commit::run(&store, a),
         Command::Diff(a) => commit::run_diff(&store, a),
         Command::Pull(a) => pull::run(&store, a),

@@ -25,7 +25,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         if let Some(m) = store
             .mounts()?
             .into_iter()
-            .find(|m| m.image_id == img.id.to_string() && m.alive())
+            .find(|m| m.image_id() == Some(img.id.to_string().as_str()) && m.alive())
         {
             mounted.push((what, img.manifest_digest, m));
         }
@@ -63,7 +63,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             anyhow::bail!(
                 "image {what} is mounted at {} (pid {}); umount it first or use -f",
                 m.mountpoint.display(),
-                m.pid
+                m.server.pid
             );
         }
     }

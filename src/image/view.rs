@@ -29,11 +29,9 @@ pub struct ViewEntry<'a> {
 impl RootView {
     /// Opens every layer of `img` (rebuilding indexes where needed).
     pub fn open(store: &Store, img: &Image) -> Result<RootView> {
-        let mut layers = Vec::new();
-        for d in img.layers().iter().rev() {
-            layers.push(store.open_layer(d)?);
-        }
-        Ok(RootView { layers })
+        Ok(RootView {
+            layers: store.open_image_layers(img)?,
+        })
     }
 
     /// Opens the layers `digests` (bottom first), as a build has them so far.

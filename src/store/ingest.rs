@@ -144,6 +144,15 @@ impl Store {
         })
     }
 
+    /// Opens every layer of `img`, top first (the order of a merged view).
+    pub fn open_image_layers(&self, img: &crate::image::Image) -> Result<Vec<Layer>> {
+        img.layers()
+            .iter()
+            .rev()
+            .map(|d| self.open_layer(d))
+            .collect()
+    }
+
     /// Opens a layer: its blob and its index, rebuilding the index if it is
     /// missing, stale or corrupt.
     pub fn open_layer(&self, digest: &Digest) -> Result<Layer> {

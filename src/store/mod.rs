@@ -50,6 +50,7 @@ pub use self::fsck::FsckReport;
 pub use self::imported::CompressedForm;
 pub use self::ingest::Ingested;
 pub use self::lock::StoreLock;
+pub(crate) use self::pins::disk_usage;
 pub use self::pins::TmpCleaned;
 pub use self::prune::PruneReport;
 use crate::digest::Digest;

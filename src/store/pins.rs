@@ -147,7 +147,7 @@ impl Store {
                 continue;
             }
             let path = e.path();
-            detach_mounts_under(&path);
+            crate::mount::detach_under(&path);
             let bytes = disk_usage(&path);
             let removed = if path.is_dir() && !path.is_symlink() {
                 fs::remove_dir_all(&path)
@@ -181,7 +181,7 @@ pub(super) fn tmp_owner(name: &str) -> Option<(&str, ProcessId)> {
 }
 
 /// Bytes of a file, or of everything under a directory (not following links).
-pub(super) fn disk_usage(path: &Path) -> u64 {
+pub(crate) fn disk_usage(path: &Path) -> u64 {
     let Ok(md) = fs::symlink_metadata(path) else {
         return 0;
     };
@@ -193,29 +193,6 @@ pub(super) fn disk_usage(path: &Path) -> u64 {
 }
 
 /// Lazily unmounts every mount at or below `path` (deepest first).
-fn detach_mounts_under(path: &Path) {
-    let Ok(table) = fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
-    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let prefix = path.as_os_str().as_encoded_bytes();
-    let mut found: Vec<PathBuf> = table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|mp| PathBuf::from(mp.replace("\\040", " ")))
-        .filter(|mp| {
-            let b = mp.as_os_str().as_encoded_bytes();
-            b == prefix || (b.starts_with(prefix) && b.get(prefix.len()) == Some(&b'/'))
-        })
-        .collect();
-    found.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    for mp in found {
-        if let Err(e) = nix::mount::umount2(&mp, nix::mount::MntFlags::MNT_DETACH) {
-            eprintln!("warning: detaching the stale mount {}: {e}", mp.display());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::tmp_owner;

@@ -110,33 +110,13 @@ impl Store {
         let records = self.mounts()?;
         let mut named = Vec::new();
         for rec in &records {
-            let (json, log) = self.mount_paths(&rec.mountpoint);
-            let owned_dir = rec
-                .upper
-                .as_ref()
-                .filter(|_| rec.upper_owned)
-                .and_then(|u| u.parent().map(Path::to_path_buf));
             if rec.alive() {
+                let (json, log) = self.mount_paths(&rec.mountpoint);
                 named.extend([json, log]);
-                named.extend(owned_dir);
+                named.extend(rec.owned_dir());
                 continue;
             }
-            if crate::mount::mounted_at(&rec.mountpoint).is_some_and(|m| m.is_ours()) {
-                if let Err(e) =
-                    nix::mount::umount2(&rec.mountpoint, nix::mount::MntFlags::MNT_DETACH)
-                {
-                    eprintln!(
-                        "warning: detaching the dead mount {}: {e}",
-                        rec.mountpoint.display()
-                    );
-                }
-            }
-            for p in [Some(json), Some(log), owned_dir].into_iter().flatten() {
-                let size = disk_usage(&p);
-                if gone(&p)? {
-                    r.bytes += size;
-                }
-            }
+            r.bytes += crate::mount::teardown_dead(self, rec, false);
             r.mounts += 1;
         }
         // Files no record names: only when old (a mount may be starting).

@@ -1,0 +1,191 @@
+//! The end of a mount's life, decided here and nowhere else: unmounting a
+//! live mount and stopping its server, tearing down a mount whose server
+//! died (for `umount`, `prune`, the cleanup of a dead build's `tmp/` and a
+//! RUN step), and detaching what cannot be unmounted cleanly. Also the
+//! checks before a mount starts.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::record::MountRecord;
+use super::table::{mounted_at, mounted_under};
+use crate::error::{invalid, IoContext, Result};
+use crate::process::ProcessId;
+use crate::store::Store;
+
+/// An absolute path without touching the file system beyond the current
+/// directory (a dead FUSE mount cannot be stat'ed).
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path).at(path)?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a directory can be mounted on: exists, is a directory, is empty,
+/// is not already a mount. Returns its canonical path.
+pub fn check_mountpoint(dir: &Path) -> Result<PathBuf> {
+    let real =
+        fs::canonicalize(dir).map_err(|e| invalid(format!("mountpoint {}: {e}", dir.display())))?;
+    if !real.is_dir() {
+        return Err(invalid(format!(
+            "mountpoint {} is not a directory",
+            dir.display()
+        )));
+    }
+    if let Some(m) = mounted_at(&real) {
+        return Err(invalid(format!(
+            "mountpoint {} is already a mount ({} {}); umount it first",
+            dir.display(),
+            m.fstype,
+            m.source
+        )));
+    }
+    if fs::read_dir(&real).at(&real)?.next().is_some() {
+        return Err(invalid(format!(
+            "mountpoint {} is not empty",
+            dir.display()
+        )));
+    }
+    Ok(real)
+}
+
+/// Detaches the mount at `path` lazily (the kernel finishes once the last
+/// user lets go); a failure is a warning naming `what`.
+pub fn detach(path: &Path, what: &str) {
+    if let Err(e) = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+        eprintln!("warning: detaching {what} {}: {e}", path.display());
+    }
+}
+
+/// Detaches every mount at or below `dir` (a dead build's RUN mount under
+/// `tmp/`), deepest first.
+pub fn detach_under(dir: &Path) {
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for mp in mounted_under(&dir) {
+        detach(&mp, "the stale mount");
+    }
+}
+
+/// Unmounts `mountpoint` (ours) and stops its server. A mount whose server
+/// died is torn down; a busy one is an error and stays mounted.
+pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
+    let rec = store.mount_at(mountpoint)?;
+    let entry = mounted_at(mountpoint);
+    match (&entry, &rec) {
+        (None, None) => return Err(invalid(format!("{} is not mounted", mountpoint.display()))),
+        (Some(m), _) if !m.is_ours() => {
+            return Err(invalid(format!(
+                "{} is not a sealer mount (it is {} {}); use umount(8)",
+                mountpoint.display(),
+                m.fstype,
+                m.source
+            )))
+        }
+        _ => {}
+    }
+    match &rec {
+        Some(r) if r.alive() => {
+            let unmounted = match entry {
+                Some(_) => umount_patiently(mountpoint),
+                None => Ok(()),
+            };
+            match unmounted {
+                Ok(()) => {}
+                Err(nix::errno::Errno::EBUSY) => {
+                    return Err(invalid(format!(
+                        "{} is busy: a process still uses it; nothing was unmounted",
+                        mountpoint.display()
+                    )))
+                }
+                Err(e) => return Err(invalid(format!("unmounting {}: {e}", mountpoint.display()))),
+            }
+            stop_server(r.server);
+            forget(store, r, true);
+        }
+        Some(r) => {
+            teardown_dead(store, r, true);
+        }
+        // Ours in the table, but no record (its server died before writing it).
+        None => detach(mountpoint, "the dead mount"),
+    }
+    Ok(())
+}
+
+/// Unmounts, retrying for a moment while the mount is busy: a reference
+/// the kernel or the server itself holds for an instant (a `stat` of the
+/// mountpoint in flight) is not a user's shell sitting in it.
+fn umount_patiently(mountpoint: &Path) -> nix::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match nix::mount::umount2(mountpoint, nix::mount::MntFlags::empty()) {
+            Err(nix::errno::Errno::EBUSY) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Tears down a mount whose server is gone: detaches it if the table still
+/// has it, removes the upper directory sealer made for it and the record
+/// (and the log unless `keep_log`). Returns the bytes freed.
+pub fn teardown_dead(store: &Store, rec: &MountRecord, keep_log: bool) -> u64 {
+    if mounted_at(&rec.mountpoint).is_some_and(|m| m.is_ours()) {
+        detach(&rec.mountpoint, "the dead mount");
+    }
+    forget(store, rec, keep_log)
+}
+
+/// Removes what a finished mount leaves: its owned upper directory, its
+/// record, its log unless `keep_log`. Returns the bytes freed.
+fn forget(store: &Store, rec: &MountRecord, keep_log: bool) -> u64 {
+    let (json, log) = store.mount_paths(&rec.mountpoint);
+    let mut paths = vec![json];
+    paths.extend(rec.owned_dir());
+    if !keep_log {
+        paths.push(log);
+    }
+    let mut freed = 0;
+    for p in paths {
+        let bytes = crate::store::disk_usage(&p);
+        let removed = if p.is_dir() && !p.is_symlink() {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        match removed {
+            Ok(()) => freed += bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("warning: removing {}: {e}", p.display()),
+        }
+    }
+    freed
+}
+
+/// Waits for a server to exit after its unmount; kills it if it lingers.
+/// Only a server known by its start time is ever signalled: a record of an
+/// earlier version (pid only) might name a process that is not ours.
+fn stop_server(server: ProcessId) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if server.start.is_some() && server.is_alive() {
+        if let Err(e) = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        ) {
+            eprintln!("warning: stopping the server (pid {}): {e}", server.pid);
+        }
+    }
+}
