@@ -509,3 +509,27 @@ fn build_with_f_reads_another_kubefile_and_context_relative_sources() {
         "sources come from the context, not the Kubefile's directory"
     );
 }
+
+#[test]
+fn a_run_step_that_leaves_the_mount_busy_warns_and_detaches_it() {
+    let env = Env::new();
+    // The background sleep keeps its working directory in the RUN mount, so
+    // the clean unmount fails with EBUSY.
+    let kubefile = "FROM scratch\n\
+        RUN echo made > made.txt && (sleep 20 </dev/null >/dev/null 2>&1 &)\n";
+    let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
+    let run = env.build("busy:v1", &ctx);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: unmounting") && l.contains("detaching it lazily")),
+        "the failed unmount is reported:\n{}",
+        run.stderr
+    );
+    let mounts = fs::read_to_string("/proc/self/mountinfo").expect("reading mountinfo");
+    assert!(
+        !mounts.contains(&*env.root().to_string_lossy()),
+        "the busy RUN mount is detached at once:\n{mounts}"
+    );
+    assert_eq!(env.run(&["cat", "busy:v1", "made.txt"]), "made\n");
+}
