@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod crash;
+mod entry_attrs;
 mod fsck;
 mod fuzz;
 mod hostile;

@@ -1,11 +1,11 @@
 //! The merge rules against the kernel: tricky layer stacks (file and
 //! directory whiteouts, opaque directories, files, directories and symlinks
 //! replacing each other, hard links, deep paths and long names, a 10k-entry
-//! directory, xattrs, modes, owners and mtimes) are ingested into a store and
-//! read through `RootView`; the same tars are unpacked by GNU tar (whiteouts
-//! as 0/0 character devices, opaque directories as
-//! `trusted.overlay.opaque=y`) and stacked by the kernel's overlayfs. Both
-//! trees must list the same entries, attribute for attribute.
+//! directory, xattrs, modes (a symlink's shows 0777), owners and mtimes) are
+//! ingested into a store and read through `RootView`; the same tars are
+//! unpacked by GNU tar (whiteouts as 0/0 character devices, opaque
+//! directories as `trusted.overlay.opaque=y`) and stacked by the kernel's
+//! overlayfs. Both trees must list the same entries, attribute for attribute.
 
 mod harness;
 
@@ -311,6 +311,7 @@ fn xattrs_modes_owners_and_mtimes() {
         )
         .pax(&[("mtime", b"1700000000.123456789"), ("uid", b"4242")])
         .file("conf/pax-times", b"pax", FILE)
+        .symlink_with("conf/link-0644", "x.conf", FILE.owner(5, 6))
         .finish();
     let merged = compare(vec![l0, l1]);
     expect(
@@ -330,6 +331,7 @@ fn xattrs_modes_owners_and_mtimes() {
             ("/conf/only-lower", Some("f 400 7:8 size=5 mtime=1 ")),
             ("/tmp", Some("d 1777 ")),
             ("/attrs", Some("xattrs=[user.kept=")),
+            ("/conf/link-0644", Some("l 777 5:6 ")),
         ],
     );
 }

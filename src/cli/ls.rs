@@ -121,17 +121,18 @@ pub fn mode_string(m: &Meta) -> String {
         Kind::Fifo => 'p',
         Kind::File => '-',
     };
+    let mode = m.perm();
     let mut s = String::from(t);
     for (shift, special, lower, upper) in [
         (6, 0o4000, 's', 'S'),
         (3, 0o2000, 's', 'S'),
         (0, 0o1000, 't', 'T'),
     ] {
-        let bits = (m.mode >> shift) & 7;
+        let bits = (mode >> shift) & 7;
         s.push(if bits & 4 != 0 { 'r' } else { '-' });
         s.push(if bits & 2 != 0 { 'w' } else { '-' });
         let x = bits & 1 != 0;
-        s.push(match (m.mode & special != 0, x) {
+        s.push(match (mode & special != 0, x) {
             (true, true) => lower,
             (true, false) => upper,
             (false, true) => 'x',

@@ -117,8 +117,13 @@ impl LayerTar {
     }
 
     /// A symlink (mode 0777, as every symlink shows).
-    pub fn symlink(mut self, path: &str, target: &str) -> LayerTar {
-        let mut h = Self::header(tar::EntryType::Symlink, LINK, 0);
+    pub fn symlink(self, path: &str, target: &str) -> LayerTar {
+        self.symlink_with(path, target, LINK)
+    }
+
+    /// A symlink entry with attributes `a` (its mode shows as 0777 anyway).
+    pub fn symlink_with(mut self, path: &str, target: &str, a: Attr) -> LayerTar {
+        let mut h = Self::header(tar::EntryType::Symlink, a, 0);
         self.b
             .append_link(&mut h, path, target)
             .expect("symlink entry");
@@ -282,7 +287,17 @@ fn walk_ours(view: &RootView, dir: &Merged, prefix: &str, out: &mut BTreeMap<Str
         out.insert(
             path.clone(),
             Entry {
-                line: line(kind, m.mode, m.uid, m.gid, size, m.mtime, &target, x, &sha),
+                line: line(
+                    kind,
+                    m.perm(),
+                    m.uid,
+                    m.gid,
+                    size,
+                    m.mtime,
+                    &target,
+                    x,
+                    &sha,
+                ),
                 inode,
             },
         );

@@ -136,6 +136,33 @@ fn hex(digest: &str) -> &str {
         .unwrap_or_else(|| panic!("{digest:?} is not a sha256 digest"))
 }
 
+/// Stores `tars` (bottom first) as the layers of image `name`, through the
+/// library, and returns the layer digests (`sha256:<hex>`).
+pub fn store_image(env: &Env, name: &str, tars: &[Vec<u8>]) -> Vec<String> {
+    use sealer::image::oci::{Config, RootFs};
+    let store = sealer::store::Store::open(&env.root()).expect("opening the store");
+    let mut layers = Vec::new();
+    for (i, tar) in tars.iter().enumerate() {
+        let ingested = store
+            .ingest_layer(&tar[..], None)
+            .unwrap_or_else(|e| panic!("ingesting layer {i}: {e}"));
+        layers.push((ingested.digest, ingested.size));
+    }
+    let config = Config {
+        architecture: sealer::image::oci::host_arch().into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: layers.iter().map(|l| l.0).collect(),
+        },
+        ..Config::default()
+    };
+    store
+        .commit_image(&config, &layers, name)
+        .unwrap_or_else(|e| panic!("committing {name}: {e}"));
+    layers.iter().map(|l| l.0.to_string()).collect()
+}
+
 /// A `sealer` command being assembled.
 pub struct Sealer {
     cmd: Command,

@@ -123,6 +123,18 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Permission bits as a filesystem shows them: 0777 for a symlink (Linux
+    /// ignores a symlink's mode, and every filesystem, the kernel's overlayfs
+    /// over unpacked layers included, reports 0777 whatever the tar said),
+    /// else the bits of the entry.
+    pub fn perm(&self) -> u32 {
+        if self.kind == Kind::Symlink {
+            0o777
+        } else {
+            self.mode
+        }
+    }
+
     /// Device number for `st_rdev` (devices only).
     pub fn rdev(&self) -> u64 {
         let (major, minor) = ((self.data >> 32) as u32, self.data as u32);
