@@ -1,6 +1,7 @@
 //! Attributes of odd tar entries as every view shows them (`sealer ls -l`,
 //! `sealer mount`, the layer view of `sealer mount --layers`): a symlink's
-//! mode is 0777 whatever its entry says.
+//! mode is 0777 whatever its entry says, and a hard link entry's own mode,
+//! owner and mtime belong to the inode it joins (as containerd unpacks it).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -82,5 +83,44 @@ fn symlink_entries_show_mode_0777_in_every_view() {
             );
         }
         assert_eq!(stat(&root.join("f")).0, 0o644);
+    }
+}
+
+#[test]
+fn a_hard_link_entry_sets_mode_owner_and_mtime_of_its_inode() {
+    let env = Env::new();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = header(tar::EntryType::Directory, 0o755, (0, 0), T);
+    b.append_data(&mut h, "./", std::io::empty()).unwrap();
+    let mut h = header(tar::EntryType::Regular, 0o644, (1, 2), T);
+    h.set_size(7);
+    b.append_data(&mut h, "a", &b"content"[..]).unwrap();
+    let mut h = header(tar::EntryType::Link, 0o600, (3, 4), T + 100);
+    b.append_link(&mut h, "b", "a").unwrap();
+    let layers = store_image(&env, "hard:v1", &[b.into_inner().unwrap()]);
+
+    let ls = env.run(&["ls", "-l", "hard:v1"]);
+    for name in ["a", "b"] {
+        let fields: Vec<&str> = ls_line(&ls, name).split_whitespace().collect();
+        assert_eq!(
+            fields[..5],
+            ["-rw-------", "2", "3", "4", "7"],
+            "{name}: the link entry's mode and owner, two names:\n{ls}"
+        );
+    }
+
+    let merged = mount(&env, "hard:v1", "merged");
+    let view = mount_layers(&env);
+    let layer = view.dir.join(&layers[0]["sha256:".len()..]);
+    for root in [&merged.dir, &layer] {
+        let (a, b) = (stat(&root.join("a")), stat(&root.join("b")));
+        assert_eq!(a, b, "one inode under {}", root.display());
+        assert_eq!(
+            (a.0, a.1, a.2, a.3, a.4),
+            (0o600, 3, 4, (T + 100) as i64, 2),
+            "{}: the link entry's mode, owner and mtime; two names",
+            root.display()
+        );
+        assert_eq!(fs::read(root.join("b")).unwrap(), b"content");
     }
 }

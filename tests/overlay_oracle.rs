@@ -161,11 +161,11 @@ fn hard_links_are_one_inode() {
     let l0 = LayerTar::new(DIR)
         .dir("h", DIR)
         .file("h/a", b"shared content", owned)
-        .hardlink("h/b", "h/a")
-        .hardlink("h/c", "h/a")
+        .hardlink("h/b", "h/a", owned)
+        .hardlink("h/c", "h/a", owned)
         .file("h/lonely", b"one name", FILE)
         .dir("h/sub", DIR)
-        .hardlink("h/sub/d", "h/a")
+        .hardlink("h/sub/d", "h/a", owned)
         .finish();
     let l1 = LayerTar::new(DIR)
         .dir("h", DIR)
@@ -174,7 +174,7 @@ fn hard_links_are_one_inode() {
         .file("h/e", b"e", FILE)
         .dir("k", DIR)
         .file("k/one", b"pair in the top layer", FILE)
-        .hardlink("k/two", "k/one")
+        .hardlink("k/two", "k/one", FILE)
         .finish();
     let merged = compare(vec![l0, l1]);
     expect(

@@ -130,9 +130,12 @@ impl LayerTar {
         self
     }
 
-    /// A hard link to an earlier entry of this layer.
-    pub fn hardlink(mut self, path: &str, target: &str) -> LayerTar {
-        let mut h = Self::header(tar::EntryType::Link, FILE, 0);
+    /// A hard link to an earlier entry of this layer, its header carrying
+    /// `a`. GNU tar ignores a link entry's attributes, sealer (as containerd)
+    /// gives them to the inode: give the target's attributes, as archivers
+    /// do, for the two to be comparable.
+    pub fn hardlink(mut self, path: &str, target: &str, a: Attr) -> LayerTar {
+        let mut h = Self::header(tar::EntryType::Link, a, 0);
         self.b
             .append_link(&mut h, path, target)
             .expect("hard link entry");

@@ -7,7 +7,7 @@
 //!
 //! header (128 bytes)
 //!    0  8  magic "SEALIDX\0"
-//!    8  4  version (1)               12  4  record size (88)
+//!    8  4  version (2)               12  4  record size (88)
 //!   16 32  sha256 of the layer blob  48  8  blob size
 //!   56  8  record count              64  8  strings offset
 //!   72  8  strings length            80 32  sha256 of bytes 128..end
@@ -46,8 +46,10 @@ use crate::error::IndexError;
 
 /// Magic bytes at the start of every index file.
 pub const MAGIC: &[u8; 8] = b"SEALIDX\0";
-/// Format version; a different version is stale and gets rebuilt.
-pub const VERSION: u32 = 1;
+/// Format version; a different version is stale and gets rebuilt. Also
+/// bumped when the same tar indexes differently: 2 = a hard link entry's
+/// attributes apply to its inode (see [`build::IndexBuilder`]).
+pub const VERSION: u32 = 2;
 /// Size of the header.
 pub const HEADER_LEN: usize = 128;
 /// Size of one entry record.
