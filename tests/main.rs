@@ -5,6 +5,7 @@
 
 mod archive;
 mod bad_input;
+mod byte_names;
 mod cli;
 mod concurrency;
 mod crash;

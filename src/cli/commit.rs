@@ -111,8 +111,11 @@ pub fn run_diff(store: &Store, a: DiffArgs) -> anyhow::Result<()> {
     let stack: Vec<&LayerIndex> = layers.iter().map(|l| &l.index).collect();
     let list = changes(&upper, &stack).with_context(|| format!("reading {}", upper.display()))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Paths as the bytes they are, as `sealer ls` prints names.
     for (path, c) in list {
-        std::io::Write::write_fmt(&mut out, format_args!("{} /{path}\n", c.letter()))?;
+        std::io::Write::write_fmt(&mut out, format_args!("{} /", c.letter()))?;
+        std::io::Write::write_all(&mut out, &path)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
     }
     std::io::Write::flush(&mut out)?;
     Ok(())

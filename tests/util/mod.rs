@@ -173,6 +173,8 @@ pub struct Sealer {
 pub struct Run {
     /// Standard output.
     pub stdout: String,
+    /// Standard output as the bytes printed (names need not be UTF-8).
+    pub stdout_bytes: Vec<u8>,
     /// Standard error.
     pub stderr: String,
     /// Exit code (None: killed by a signal).
@@ -222,6 +224,7 @@ impl Sealer {
             .unwrap_or_else(|e| panic!("running {}: {e}", self.shown.join(" ")));
         let run = Run {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout.clone(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             code: out.status.code(),
         };
