@@ -509,3 +509,52 @@ fn build_with_f_reads_another_kubefile_and_context_relative_sources() {
         "sources come from the context, not the Kubefile's directory"
     );
 }
+
+#[test]
+fn a_run_step_that_leaves_the_mount_busy_warns_and_detaches_it() {
+    let env = Env::new();
+    // A process that left the RUN guard's process group (setsid) keeps its
+    // working directory in the RUN mount, so the clean unmount fails with
+    // EBUSY. (Background jobs that stay in the group end with the RUN.)
+    let kubefile = "FROM scratch\n\
+        RUN echo made > made.txt && setsid -f sleep 20 </dev/null >/dev/null 2>&1\n";
+    let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
+    let run = env.build("busy:v1", &ctx);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: unmounting") && l.contains("detaching it lazily")),
+        "the failed unmount is reported:\n{}",
+        run.stderr
+    );
+    let mounts = fs::read_to_string("/proc/self/mountinfo").expect("reading mountinfo");
+    assert!(
+        !mounts.contains(&*env.root().to_string_lossy()),
+        "the busy RUN mount is detached at once:\n{mounts}"
+    );
+    assert_eq!(env.run(&["cat", "busy:v1", "made.txt"]), "made\n");
+}
+
+#[test]
+fn background_jobs_of_a_run_step_end_with_it() {
+    let env = Env::new();
+    let kubefile = "FROM scratch\n\
+        RUN (sleep 31 </dev/null >/dev/null 2>&1 &) && echo started > s.txt\n";
+    let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
+    let run = env.build("bg:v1", &ctx);
+    assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
+    let left: Vec<String> = fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (cmd == b"sleep\x0031\x00").then(|| pid.to_string())
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the RUN's background job outlived it: {left:?}"
+    );
+    assert_eq!(env.run(&["cat", "bg:v1", "s.txt"]), "started\n");
+}

@@ -5,9 +5,11 @@
 
 mod archive;
 mod bad_input;
+mod byte_names;
 mod cli;
 mod concurrency;
 mod crash;
+mod entry_attrs;
 mod fsck;
 mod fuzz;
 mod hostile;

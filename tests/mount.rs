@@ -74,6 +74,19 @@ pub fn mount_with<'a>(env: &'a Env, args: &[&str], name: &str) -> Mounted<'a> {
     guard
 }
 
+/// `sealer mount --layers`, guarded: every layer of the store at
+/// `<root>/data/overlay2/<hex>`.
+pub fn mount_layers(env: &Env) -> Mounted<'_> {
+    require_fuse();
+    env.sealer().args(["mount", "--layers"]).ok();
+    let guard = Mounted {
+        env,
+        dir: env.root().join("data/overlay2"),
+    };
+    assert!(is_mounted(&guard.dir), "the layer view is not mounted");
+    guard
+}
+
 /// Builds the bundled example: kubernetes:v1.19.8, then my-k8s:v1.19.8 over it.
 pub fn build_example(env: &Env) {
     env.build("kubernetes:v1.19.8", &example("cluster-rootfs"));

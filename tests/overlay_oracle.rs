@@ -1,11 +1,11 @@
 //! The merge rules against the kernel: tricky layer stacks (file and
 //! directory whiteouts, opaque directories, files, directories and symlinks
 //! replacing each other, hard links, deep paths and long names, a 10k-entry
-//! directory, xattrs, modes, owners and mtimes) are ingested into a store and
-//! read through `RootView`; the same tars are unpacked by GNU tar (whiteouts
-//! as 0/0 character devices, opaque directories as
-//! `trusted.overlay.opaque=y`) and stacked by the kernel's overlayfs. Both
-//! trees must list the same entries, attribute for attribute.
+//! directory, xattrs, modes (a symlink's shows 0777), owners and mtimes) are
+//! ingested into a store and read through `RootView`; the same tars are
+//! unpacked by GNU tar (whiteouts as 0/0 character devices, opaque
+//! directories as `trusted.overlay.opaque=y`) and stacked by the kernel's
+//! overlayfs. Both trees must list the same entries, attribute for attribute.
 
 mod harness;
 
@@ -161,11 +161,11 @@ fn hard_links_are_one_inode() {
     let l0 = LayerTar::new(DIR)
         .dir("h", DIR)
         .file("h/a", b"shared content", owned)
-        .hardlink("h/b", "h/a")
-        .hardlink("h/c", "h/a")
+        .hardlink("h/b", "h/a", owned)
+        .hardlink("h/c", "h/a", owned)
         .file("h/lonely", b"one name", FILE)
         .dir("h/sub", DIR)
-        .hardlink("h/sub/d", "h/a")
+        .hardlink("h/sub/d", "h/a", owned)
         .finish();
     let l1 = LayerTar::new(DIR)
         .dir("h", DIR)
@@ -174,7 +174,7 @@ fn hard_links_are_one_inode() {
         .file("h/e", b"e", FILE)
         .dir("k", DIR)
         .file("k/one", b"pair in the top layer", FILE)
-        .hardlink("k/two", "k/one")
+        .hardlink("k/two", "k/one", FILE)
         .finish();
     let merged = compare(vec![l0, l1]);
     expect(
@@ -311,6 +311,7 @@ fn xattrs_modes_owners_and_mtimes() {
         )
         .pax(&[("mtime", b"1700000000.123456789"), ("uid", b"4242")])
         .file("conf/pax-times", b"pax", FILE)
+        .symlink_with("conf/link-0644", "x.conf", FILE.owner(5, 6))
         .finish();
     let merged = compare(vec![l0, l1]);
     expect(
@@ -330,6 +331,7 @@ fn xattrs_modes_owners_and_mtimes() {
             ("/conf/only-lower", Some("f 400 7:8 size=5 mtime=1 ")),
             ("/tmp", Some("d 1777 ")),
             ("/attrs", Some("xattrs=[user.kept=")),
+            ("/conf/link-0644", Some("l 777 5:6 ")),
         ],
     );
 }

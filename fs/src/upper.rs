@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::ops::Deref;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -295,19 +296,20 @@ impl Change {
     }
 }
 
-/// Every change of `upper` against the lower stack (top first), sorted by path.
-pub fn changes(upper: &Path, lower: &[&LayerIndex]) -> io::Result<Vec<(String, Change)>> {
+/// Every change of `upper` against the lower stack (top first), sorted by
+/// path; paths are the names' bytes.
+pub fn changes(upper: &Path, lower: &[&LayerIndex]) -> io::Result<Vec<(Vec<u8>, Change)>> {
     let mut out = Vec::new();
-    walk_changes(&UpperPath::new(upper, Path::new(""))?, "", lower, &mut out)?;
+    walk_changes(&UpperPath::new(upper, Path::new(""))?, b"", lower, &mut out)?;
     out.sort();
     Ok(out)
 }
 
 fn walk_changes(
     dir: &UpperPath,
-    prefix: &str,
+    prefix: &[u8],
     lower: &[&LayerIndex],
-    out: &mut Vec<(String, Change)>,
+    out: &mut Vec<(Vec<u8>, Change)>,
 ) -> io::Result<()> {
     let mut names: Vec<_> = fs::read_dir(&**dir)?
         .map(|e| e.map(|e| e.file_name()))
@@ -315,17 +317,17 @@ fn walk_changes(
     names.sort();
     for name in names {
         let entry = dir.join(&name)?;
-        let name = name.to_string_lossy();
+        let name = name.as_bytes();
         let path = if prefix.is_empty() {
-            name.into_owned()
+            name.to_vec()
         } else {
-            format!("{prefix}/{name}")
+            [prefix, b"/", name].concat()
         };
         let md = fs::symlink_metadata(&*entry)?;
         let below = if lower.is_empty() {
             None
         } else {
-            merge::resolve(lower, path.as_bytes())
+            merge::resolve(lower, &path)
         };
         if is_whiteout(&md) {
             if below.is_some() {
@@ -342,9 +344,9 @@ fn walk_changes(
         if md.is_dir() {
             if let (true, Some(Merged::Dir(parts))) = (is_opaque(&entry), &below) {
                 for (n, _) in merge::read_dir(lower, parts) {
-                    let n = <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(n);
-                    if fs::symlink_metadata(&*entry.join(n)?).is_err() {
-                        out.push((format!("{path}/{}", n.to_string_lossy()), Change::Deleted));
+                    let n_os = OsStr::from_bytes(n);
+                    if fs::symlink_metadata(&*entry.join(n_os)?).is_err() {
+                        out.push(([&path[..], b"/", n].concat(), Change::Deleted));
                     }
                 }
             }

@@ -1,7 +1,10 @@
 //! The build context: the ignore file (`.sealerignore`, else `.dockerignore`),
 //! glob patterns, and finding COPY sources without leaving the context.
+//! Context paths are bytes (a name need not be UTF-8); patterns are text.
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{invalid, IoContext, Result};
@@ -50,8 +53,11 @@ impl Ignore {
     }
 
     /// Whether the context-relative path `rel` (slash-separated) is excluded.
-    pub fn ignored(&self, rel: &str) -> bool {
-        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    pub fn ignored(&self, rel: &[u8]) -> bool {
+        let parts: Vec<&[u8]> = rel
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
         let mut excluded = false;
         for (negate, pat) in &self.rules {
             let hit = (1..=parts.len()).any(|n| match_parts(pat, &parts[..n]));
@@ -63,16 +69,14 @@ impl Ignore {
     }
 }
 
-fn match_parts(pat: &[String], path: &[&str]) -> bool {
+fn match_parts(pat: &[String], path: &[&[u8]]) -> bool {
     match pat.split_first() {
         None => path.is_empty(),
         Some((p, rest)) if p == "**" => {
             (0..=path.len()).any(|skip| match_parts(rest, &path[skip..]))
         }
         Some((p, rest)) => {
-            !path.is_empty()
-                && fnmatch(p.as_bytes(), path[0].as_bytes())
-                && match_parts(rest, &path[1..])
+            !path.is_empty() && fnmatch(p.as_bytes(), path[0]) && match_parts(rest, &path[1..])
         }
     }
 }
@@ -115,17 +119,13 @@ pub fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
     }
 }
 
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
 /// Expands a COPY source (maybe a glob) to context-relative paths that
 /// exist and are not ignored. `..` may not leave the context.
-pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec<String>> {
-    let mut parts: Vec<String> = Vec::new();
+pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec<Vec<u8>>> {
+    let mut parts: Vec<&[u8]> = Vec::new();
     for c in Path::new(source).components() {
         match c {
-            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::Normal(p) => parts.push(p.as_bytes()),
             Component::ParentDir if parts.pop().is_some() => {}
             Component::ParentDir => {
                 return Err(invalid(format!(
@@ -135,25 +135,22 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
             _ => {}
         }
     }
-    let mut found = vec![String::new()];
+    let mut found: Vec<Vec<u8>> = vec![Vec::new()];
     for part in &parts {
         let mut next = Vec::new();
         for base in &found {
-            let dir = context.join(base);
+            let dir = context.join(OsStr::from_bytes(base));
             if has_glob(part) {
                 let Ok(rd) = fs::read_dir(&dir) else { continue };
-                let mut names: Vec<String> = rd
+                let mut names: Vec<Vec<u8>> = rd
                     .flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .map(|e| e.file_name().as_bytes().to_vec())
                     .collect();
                 names.sort();
-                for n in names
-                    .into_iter()
-                    .filter(|n| fnmatch(part.as_bytes(), n.as_bytes()))
-                {
+                for n in names.into_iter().filter(|n| fnmatch(part, n)) {
                     next.push(join_rel(base, &n));
                 }
-            } else if fs::symlink_metadata(dir.join(part)).is_ok() {
+            } else if fs::symlink_metadata(dir.join(OsStr::from_bytes(part))).is_ok() {
                 next.push(join_rel(base, part));
             }
         }
@@ -168,22 +165,28 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
     Ok(found)
 }
 
-fn join_rel(base: &str, name: &str) -> String {
+fn has_glob(s: &[u8]) -> bool {
+    s.iter().any(|b| b"*?[".contains(b))
+}
+
+/// `base/name`, or `name` at the top.
+pub fn join_rel(base: &[u8], name: &[u8]) -> Vec<u8> {
     if base.is_empty() {
-        name.to_string()
+        name.to_vec()
     } else {
-        format!("{base}/{name}")
+        [base, b"/", name].concat()
     }
 }
 
 /// The real path of a context-relative source, refusing one that a symlink
 /// takes outside the context.
-pub fn inside_context(context_real: &Path, rel: &str) -> Result<PathBuf> {
-    let path = context_real.join(rel);
+pub fn inside_context(context_real: &Path, rel: &[u8]) -> Result<PathBuf> {
+    let path = context_real.join(OsStr::from_bytes(rel));
     let real = fs::canonicalize(&path).at(&path)?;
     if !real.starts_with(context_real) {
         return Err(invalid(format!(
-            "COPY source {rel:?} leads outside the build context (to {})",
+            "COPY source {:?} leads outside the build context (to {})",
+            String::from_utf8_lossy(rel),
             real.display()
         )));
     }
@@ -223,7 +226,7 @@ mod tests {
             ("etc/x", false),
         ];
         for (p, want) in cases {
-            assert_eq!(ig.ignored(p), want, "{p}");
+            assert_eq!(ig.ignored(p.as_bytes()), want, "{p}");
         }
     }
 }

@@ -2,9 +2,11 @@
 //! context (globs, directories' contents, single files), local archives
 //! unpacked for ADD, destinations relative to the rootfs root, and parent
 //! directories with the attributes the image below already gives them.
+//! Source names and destination paths are bytes, as the context has them.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use sealer_fs::merge::{self, Merged};
 use sealer_fs::tar::SeekSource;
 use sealer_fs::{Kind, Layer, LayerIndex, ROOT};
 
-use super::context::{find_sources, inside_context, Ignore};
+use super::context::{find_sources, inside_context, join_rel as join, Ignore};
 use super::layer::{Content, Item, Items};
 use crate::error::{invalid, Error, IoContext, Result};
 
@@ -46,19 +48,19 @@ pub struct Below<'a> {
 }
 
 impl Below<'_> {
-    fn resolve(&self, path: &str) -> Option<(Merged, &LayerIndex)> {
+    fn resolve(&self, path: &[u8]) -> Option<(Merged, &LayerIndex)> {
         let stack: Vec<&LayerIndex> = self.layers.iter().map(|l| &l.index).collect();
-        let m = merge::resolve(&stack, path.as_bytes())?;
+        let m = merge::resolve(&stack, path)?;
         let idx = &self.layers[m.top().layer].index;
         Some((m, idx))
     }
 
-    fn is_dir(&self, path: &str) -> bool {
+    fn is_dir(&self, path: &[u8]) -> bool {
         matches!(self.resolve(path), Some((Merged::Dir(_), _)))
     }
 
     /// A directory item carrying the attributes the image below has at `path`.
-    fn dir_item(&self, path: &str) -> Item {
+    fn dir_item(&self, path: &[u8]) -> Item {
         match self.resolve(path) {
             Some((m @ Merged::Dir(_), idx)) => {
                 let meta = idx.meta(m.top().id);
@@ -78,7 +80,7 @@ impl Below<'_> {
 /// Plans the entries of one COPY/ADD layer.
 pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path) -> Result<Items> {
     let dest_parts = normalize_dest(&req.dest)?;
-    let dest = dest_parts.join("/");
+    let dest = dest_parts.join("/").into_bytes();
     let mut sources = Vec::new();
     for s in &req.sources {
         sources.extend(find_sources(&ctx.real, &ctx.ignore, s)?);
@@ -106,7 +108,7 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
                 continue;
             }
         }
-        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(rel);
         let target = if dest_is_dir {
             join(&dest, name)
         } else {
@@ -114,7 +116,8 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
         };
         if target.is_empty() {
             return Err(invalid(format!(
-                "COPY destination for {rel:?} is the rootfs root itself"
+                "COPY destination for {:?} is the rootfs root itself",
+                String::from_utf8_lossy(rel)
             )));
         }
         let item = Item::from_disk(real.clone(), &md).map_err(|e| invalid(e.to_string()))?;
@@ -141,14 +144,6 @@ fn normalize_dest(dest: &str) -> Result<Vec<&str>> {
     Ok(parts)
 }
 
-fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
 fn owned(mut it: Item, req: &CopyRequest) -> Item {
     if let Some((u, g)) = req.chown {
         it.uid = u;
@@ -164,8 +159,8 @@ fn owned(mut it: Item, req: &CopyRequest) -> Item {
 fn add_tree(
     ctx: &Context,
     dir: &Path,
-    rel: &str,
-    dest: &str,
+    rel: &[u8],
+    dest: &[u8],
     req: &CopyRequest,
     items: &mut Items,
 ) -> Result<()> {
@@ -175,14 +170,15 @@ fn add_tree(
         .at(dir)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let crel = join(rel, &name);
+        let name = e.file_name();
+        let name = name.as_bytes();
+        let crel = join(rel, name);
         if ctx.ignore.ignored(&crel) {
             continue;
         }
         let path = e.path();
         let md = fs::symlink_metadata(&path).at(&path)?;
-        let target = join(dest, &name);
+        let target = join(dest, name);
         let item = Item::from_disk(path.clone(), &md).map_err(|e| invalid(format!("COPY: {e}")))?;
         items.insert(target.clone(), owned(item, req));
         if md.is_dir() {
@@ -197,10 +193,11 @@ fn add_tree(
 fn add_parents(items: &mut Items, below: &Below<'_>) {
     let mut missing = Vec::new();
     for path in items.keys() {
-        let mut p = path.as_str();
-        while let Some((parent, _)) = p.rsplit_once('/') {
+        let mut p = &path[..];
+        while let Some(slash) = p.iter().rposition(|&b| b == b'/') {
+            let parent = &p[..slash];
             if !items.contains_key(parent) {
-                missing.push(parent.to_string());
+                missing.push(parent.to_vec());
             }
             p = parent;
         }
@@ -255,7 +252,7 @@ fn open_archive(path: &Path, tmp: &Path) -> Result<Option<(File, LayerIndex)>> {
 fn add_archive(
     (file, index): (File, LayerIndex),
     path: &Path,
-    dest: &str,
+    dest: &[u8],
     items: &mut Items,
 ) -> Result<()> {
     let file = Arc::new(file);
@@ -266,11 +263,11 @@ fn add_archive(
         std::os::unix::fs::MetadataExt::ctime(&md),
         0,
     ];
-    let mut stack = vec![(ROOT, dest.to_string())];
+    let mut stack = vec![(ROOT, dest.to_vec())];
     while let Some((dir, prefix)) = stack.pop() {
         for id in index.children(dir) {
             let m = index.meta(id);
-            let target = join(&prefix, &String::from_utf8_lossy(index.name(id)));
+            let target = join(&prefix, index.name(id));
             let content = match m.kind {
                 Kind::Dir => {
                     stack.push((id, target.clone()));
@@ -280,7 +277,11 @@ fn add_archive(
                 Kind::Symlink => Content::Symlink(index.link_target(id).to_vec()),
                 Kind::Whiteout => continue,
                 _ => {
-                    return Err(Error::Invalid(format!("ADD {}: entry {target:?} is a device or fifo, which layers built here cannot hold", path.display())))
+                    return Err(Error::Invalid(format!(
+                    "ADD {}: entry {:?} is a device or fifo, which layers built here cannot hold",
+                    path.display(),
+                    String::from_utf8_lossy(&target)
+                )))
                 }
             };
             let mut it = Item::dir(m.mode, m.uid, m.gid, m.mtime);

@@ -1,13 +1,17 @@
 //! Layer contents of a COPY/ADD step: the planned entries, sorted by path,
 //! and the deterministic tar written from them (parents included, symlinks
 //! kept as symlinks, hard links as links to the first path of their group).
+//! Paths, symlink targets and xattr names are bytes from end to end, as the
+//! kernel hands them over: two names differing in a non-UTF-8 byte stay two.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::BufWriter;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,10 +113,7 @@ impl Item {
         let content = if ft.is_dir() {
             Content::Dir
         } else if ft.is_symlink() {
-            Content::Symlink(
-                std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(&path)?.as_os_str())
-                    .to_vec(),
-            )
+            Content::Symlink(std::fs::read_link(&path)?.as_os_str().as_bytes().to_vec())
         } else if ft.is_file() {
             Content::File(path)
         } else {
@@ -161,8 +162,8 @@ fn ft_is(md: &std::fs::Metadata, kind: u32) -> bool {
     md.mode() & libc::S_IFMT == kind
 }
 
-/// A layer's entries by path (no leading slash), in tar order.
-pub type Items = BTreeMap<String, Item>;
+/// A layer's entries by path (bytes, no leading slash), in tar order.
+pub type Items = BTreeMap<Vec<u8>, Item>;
 
 /// Hashes what decides the layer's bytes, so an unchanged source reuses it.
 pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
@@ -177,7 +178,7 @@ pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
             Content::Bytes(b) => b,
             Content::Stream(_) => b"S",
         };
-        hasher.update(path.as_bytes());
+        hasher.update(path);
         hasher.update([0]);
         hasher.update(kind);
         for v in [
@@ -201,39 +202,35 @@ pub fn fingerprint(items: &Items, hasher: &mut Sha256) {
 
 /// Writes `items` as a tar to `out`; `progress` counts file bytes written.
 pub fn write_tar<'a>(
-    items: impl IntoIterator<Item = (&'a String, &'a Item)>,
+    items: impl IntoIterator<Item = (&'a Vec<u8>, &'a Item)>,
     out: impl Write,
     progress: &AtomicU64,
 ) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
-    let mut first_of_group: BTreeMap<(u64, u64), &str> = BTreeMap::new();
+    let mut first_of_group: BTreeMap<(u64, u64), &[u8]> = BTreeMap::new();
     for (path, it) in items {
+        let shown = || String::from_utf8_lossy(path).into_owned();
         let mut h = tar::Header::new_gnu();
         h.set_mode(it.mode);
         h.set_uid(it.uid as u64);
         h.set_gid(it.gid as u64);
         h.set_mtime(it.mtime.max(0) as u64);
-        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         if it.mtime_nsec != 0 && it.mtime >= 0 {
             pax.push((
-                "mtime".into(),
+                b"mtime".to_vec(),
                 format!("{}.{:09}", it.mtime, it.mtime_nsec).into_bytes(),
             ));
         }
         for (k, v) in &it.xattrs {
-            pax.push((
-                format!("SCHILY.xattr.{}", String::from_utf8_lossy(k)),
-                v.clone(),
-            ));
+            pax.push(([&b"SCHILY.xattr."[..], k].concat(), v.clone()));
         }
-        if !pax.is_empty() {
-            b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))?;
-        }
+        append_pax(&mut b, &pax)?;
         if let Some(g) = it.link_group {
             if let Some(target) = first_of_group.get(&g) {
                 h.set_entry_type(tar::EntryType::Link);
                 h.set_size(0);
-                b.append_link(&mut h, path, target)?;
+                append_entry(&mut b, &mut h, path, Some(target), io::empty())?;
                 continue;
             }
             first_of_group.insert(g, path);
@@ -242,28 +239,25 @@ pub fn write_tar<'a>(
             Content::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_size(0);
-                b.append_data(&mut h, format!("{path}/"), io::empty())?;
+                let dir = [&path[..], b"/"].concat();
+                append_entry(&mut b, &mut h, &dir, None, io::empty())?;
             }
             Content::Empty => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
-                b.append_data(&mut h, path, io::empty())?;
+                append_entry(&mut b, &mut h, path, None, io::empty())?;
             }
             Content::Special(kind, major, minor) => {
                 h.set_entry_type(*kind);
                 h.set_size(0);
                 h.set_device_major(*major)?;
                 h.set_device_minor(*minor)?;
-                b.append_data(&mut h, path, io::empty())?;
+                append_entry(&mut b, &mut h, path, None, io::empty())?;
             }
             Content::Symlink(target) => {
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
-                b.append_link(
-                    &mut h,
-                    path,
-                    std::ffi::OsStr::new(&String::from_utf8_lossy(target).into_owned()),
-                )?;
+                append_entry(&mut b, &mut h, path, Some(target), io::empty())?;
             }
             Content::File(src) => {
                 h.set_entry_type(tar::EntryType::Regular);
@@ -277,12 +271,12 @@ pub fn write_tar<'a>(
                     what: src.display().to_string(),
                     progress,
                 };
-                b.append_data(&mut h, path, r)?;
+                append_entry(&mut b, &mut h, path, None, r)?;
             }
             Content::Bytes(bytes) => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(bytes.len() as u64);
-                b.append_data(&mut h, path, &bytes[..])?;
+                append_entry(&mut b, &mut h, path, None, &bytes[..])?;
             }
             Content::Stream(s) => {
                 h.set_entry_type(tar::EntryType::Regular);
@@ -292,13 +286,16 @@ pub fn write_tar<'a>(
                     read: |buf: &mut [u8], _off: u64| src.read(buf),
                     off: 0,
                     size: it.size,
-                    what: path.clone(),
+                    what: shown(),
                     progress,
                 };
-                b.append_data(&mut h, path, r)?;
+                append_entry(&mut b, &mut h, path, None, r)?;
                 // Read to the end: the source reports a bad blob there.
                 if io::copy(&mut src, &mut io::sink())? != 0 {
-                    return Err(io::Error::other(format!("{path}: longer than announced")));
+                    return Err(io::Error::other(format!(
+                        "{}: longer than announced",
+                        shown()
+                    )));
                 }
             }
             Content::Range(f, start) => {
@@ -308,14 +305,111 @@ pub fn write_tar<'a>(
                     read: |buf: &mut [u8], off: u64| f.read_at(buf, start + off),
                     off: 0,
                     size: it.size,
-                    what: path.clone(),
+                    what: shown(),
                     progress,
                 };
-                b.append_data(&mut h, path, r)?;
+                append_entry(&mut b, &mut h, path, None, r)?;
             }
         }
     }
     b.into_inner()?.flush()
+}
+
+/// Appends one entry named `path` (and linking to `link`), both raw bytes.
+/// A name that does not fit the header goes in a GNU long-name entry before
+/// it (`L`, `K` for the link), as `tar::Builder` does; but the header keeps
+/// the name's first 100 bytes as they are (the builder keeps their longest
+/// UTF-8 prefix, and fails when that is empty), and a link target is stored
+/// unchanged (the builder's `set_link_name` folds `a//b` and `a/./b`).
+fn append_entry(
+    b: &mut tar::Builder<impl Write>,
+    h: &mut tar::Header,
+    path: &[u8],
+    link: Option<&[u8]>,
+    data: impl Read,
+) -> io::Result<()> {
+    let shown = || String::from_utf8_lossy(path).into_owned();
+    if path.contains(&0) {
+        return Err(io::Error::other(format!(
+            "{}: a NUL byte in the name",
+            shown()
+        )));
+    }
+    if let Err(e) = h.set_path(Path::new(OsStr::from_bytes(path))) {
+        let name = &mut h.as_old_mut().name;
+        if path.len() < name.len() {
+            return Err(io::Error::new(e.kind(), format!("{}: {e}", shown())));
+        }
+        let len = name.len();
+        name.copy_from_slice(&path[..len]);
+        append_long_name(b, b'L', path)?;
+    }
+    if let Some(target) = link {
+        if target.contains(&0) {
+            return Err(io::Error::other(format!(
+                "{}: link target with a NUL byte",
+                shown()
+            )));
+        }
+        let slot = &mut h.as_old_mut().linkname;
+        slot.fill(0);
+        if target.len() <= slot.len() {
+            slot[..target.len()].copy_from_slice(target);
+        } else {
+            // The field keeps what `tar::Builder` leaves there (the leading
+            // components that fit), so layers keep their bytes; readers
+            // take the target from the `K` entry, whatever this returns.
+            let _partial = h.set_link_name(Path::new(OsStr::from_bytes(target)));
+            append_long_name(b, b'K', target)?;
+        }
+    }
+    h.set_cksum();
+    b.append(h, data)
+}
+
+/// A GNU long-name (`L`) or long-link (`K`) entry holding `name`, NUL
+/// terminated, byte for byte what `tar::Builder` writes.
+fn append_long_name(b: &mut tar::Builder<impl Write>, kind: u8, name: &[u8]) -> io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    let stub = b"././@LongLink";
+    h.as_old_mut().name[..stub.len()].copy_from_slice(stub);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_size(name.len() as u64 + 1);
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_cksum();
+    b.append(&h, name.chain(&[0u8][..]))
+}
+
+/// One PAX extended header holding `records` (nothing when empty), byte for
+/// byte what `tar::Builder::append_pax_extensions` writes, but with byte
+/// keys: an xattr name (`SCHILY.xattr.NAME`) is bytes, like a file name.
+fn append_pax(b: &mut tar::Builder<impl Write>, records: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut data = Vec::new();
+    for (key, value) in records {
+        // "LEN KEY=VALUE\n", LEN counting its own digits.
+        let rest = 3 + key.len() + value.len();
+        let (mut digits, mut limit) = (1, 10);
+        while rest + digits >= limit {
+            digits += 1;
+            limit *= 10;
+        }
+        data.extend_from_slice(format!("{} ", rest + digits).as_bytes());
+        data.extend_from_slice(key);
+        data.push(b'=');
+        data.extend_from_slice(value);
+        data.push(b'\n');
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_size(data.len() as u64);
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_cksum();
+    b.append(&h, &data[..])
 }
 
 /// Yields exactly `size` bytes, or fails if the source changed size.
@@ -354,7 +448,7 @@ const PROGRESS_MIN: u64 = 64 << 20;
 /// the whole tar was written.
 pub fn stream_layer<'a, I>(store: &Store, items: I, progress: bool) -> Result<Ingested>
 where
-    I: IntoIterator<Item = (&'a String, &'a Item)> + Clone + Send,
+    I: IntoIterator<Item = (&'a Vec<u8>, &'a Item)> + Clone + Send,
 {
     let (reader, writer) = std::io::pipe().map_err(|e| invalid(format!("creating a pipe: {e}")))?;
     let written = AtomicU64::new(0);
@@ -388,4 +482,68 @@ where
             _ => Err(invalid("the layer writer stopped unexpectedly")),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(content: Content, size: u64) -> Item {
+        let mut it = Item::dir(0o644, 1, 2, 1_600_000_000);
+        it.content = content;
+        it.size = size;
+        it
+    }
+
+    /// For UTF-8 names our writer keeps the bytes `tar::Builder` wrote
+    /// before names became bytes, so layers (and their digests) built from
+    /// the same sources do not change.
+    #[test]
+    fn utf8_names_give_the_bytes_tar_builder_gives() {
+        let long = format!("dir/{}", "n".repeat(150));
+        let target = format!("../{}", "t".repeat(120));
+        let mut items = Items::new();
+        items.insert(b"dir".to_vec(), Item::dir(0o755, 0, 0, 5));
+        let mut x = item(Content::Bytes(b"data"[..].into()), 4);
+        x.mtime_nsec = 42;
+        x.xattrs.push((b"user.k".to_vec(), b"v".to_vec()));
+        items.insert(long.clone().into_bytes(), x);
+        items.insert(
+            b"dir/s".to_vec(),
+            item(Content::Symlink(target.clone().into_bytes()), 0),
+        );
+        let mut got = Vec::new();
+        write_tar(&items, &mut got, &AtomicU64::new(0)).expect("writing");
+
+        let mut b = tar::Builder::new(Vec::new());
+        let header = |kind, mode, uid, gid, mtime, size| {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(mode);
+            h.set_uid(uid);
+            h.set_gid(gid);
+            h.set_mtime(mtime);
+            h.set_entry_type(kind);
+            h.set_size(size);
+            h
+        };
+        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0, 5, 0);
+        b.append_data(&mut h, "dir/", io::empty()).expect("dir");
+        b.append_pax_extensions([
+            ("mtime", &b"1600000000.000000042"[..]),
+            ("SCHILY.xattr.user.k", &b"v"[..]),
+        ])
+        .expect("pax");
+        let mut h = header(tar::EntryType::Regular, 0o644, 1, 2, 1_600_000_000, 4);
+        b.append_data(&mut h, &long, &b"data"[..]).expect("file");
+        let mut h = header(tar::EntryType::Symlink, 0o644, 1, 2, 1_600_000_000, 0);
+        b.append_link(&mut h, "dir/s", &target).expect("symlink");
+        let want = b.into_inner().expect("finishing");
+        let first = got.iter().zip(&want).position(|(a, b)| a != b);
+        assert!(
+            got == want,
+            "the tar bytes differ at {first:?} (lengths {} and {})",
+            got.len(),
+            want.len()
+        );
+    }
 }

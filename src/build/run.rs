@@ -25,17 +25,29 @@ struct RunMount {
     mountpoint: PathBuf,
 }
 
+impl RunMount {
+    /// Unmounts the image. A failed clean unmount (a process the command left
+    /// behind still using the mount: `EBUSY`) is reported on stderr and the
+    /// mount detached lazily, so it leaves the mount table now and goes away
+    /// once its last user does. Whether the step succeeds is not decided here.
+    fn unmount(&mut self) {
+        let Some(s) = self.session.take() else {
+            return;
+        };
+        let Err(e) = s.umount_and_join() else {
+            return;
+        };
+        eprintln!(
+            "warning: unmounting {}: {e}; detaching it lazily",
+            self.mountpoint.display()
+        );
+        crate::mount::detach(&self.mountpoint, "the RUN mount");
+    }
+}
+
 impl Drop for RunMount {
     fn drop(&mut self) {
-        if let Some(s) = self.session.take() {
-            if let Err(e) = s.umount_and_join() {
-                eprintln!(
-                    "warning: unmounting {}: {e}; detaching it",
-                    self.mountpoint.display()
-                );
-                let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        self.unmount();
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             eprintln!("warning: removing {}: {e}", self.dir.display());
         }
@@ -103,7 +115,7 @@ impl State<'_> {
                     "RUN deleted the whole rootfs; refusing to make an empty ClusterImage",
                 ));
             }
-            drop(mount.session.take().map(|s| s.umount_and_join()));
+            mount.unmount();
             let items = upper_items(&upper)?;
             if items.is_empty() {
                 return Ok(None);

@@ -17,42 +17,46 @@ use super::layer::{Content, Item};
 use crate::error::{IoContext, Result};
 
 /// The layer entries of `upper`, in tar order. Empty when nothing changed.
-pub fn upper_items(upper: &Path) -> Result<Vec<(String, Item)>> {
+/// Paths are the directory's names as bytes.
+pub fn upper_items(upper: &Path) -> Result<Vec<(Vec<u8>, Item)>> {
     let mut out = Vec::new();
-    walk(upper, "", &mut out)?;
+    walk(upper, b"", &mut out)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, Item)>) -> Result<()> {
-    let join = |name: &str| {
+fn walk(dir: &Path, prefix: &[u8], out: &mut Vec<(Vec<u8>, Item)>) -> Result<()> {
+    let join = |name: &[u8]| {
         if prefix.is_empty() {
-            name.to_string()
+            name.to_vec()
         } else {
-            format!("{prefix}/{name}")
+            [prefix, b"/", name].concat()
         }
     };
     if !prefix.is_empty() && upper::is_opaque(dir) {
-        out.push((join(".wh..wh..opq"), marker()));
+        out.push((join(b".wh..wh..opq"), marker()));
     }
-    let mut entries: Vec<(u8, String, fs::Metadata, std::path::PathBuf)> = Vec::new();
+    let mut entries: Vec<(u8, Vec<u8>, fs::Metadata, std::path::PathBuf)> = Vec::new();
     for e in fs::read_dir(dir).at(dir)? {
         let e = e.at(dir)?;
         let md = fs::symlink_metadata(e.path()).at(e.path())?;
-        let name = String::from_utf8_lossy(e.file_name().as_bytes()).into_owned();
+        let name = e.file_name().as_bytes().to_vec();
         let rank = if upper::is_whiteout(&md) { 0 } else { 1 };
         entries.push((rank, name, md, e.path()));
     }
     entries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     for (rank, name, md, path) in entries {
         if rank == 0 {
-            out.push((join(&format!(".wh.{name}")), marker()));
+            out.push((join(&[&b".wh."[..], &name].concat()), marker()));
             continue;
         }
         let item = item(&path, &md)?;
         let is_dir = md.is_dir();
-        out.push((join(&name), item));
+        let full = join(&name);
         if is_dir {
-            walk(&path, &join(&name), out)?;
+            out.push((full.clone(), item));
+            walk(&path, &full, out)?;
+        } else {
+            out.push((full, item));
         }
     }
     Ok(())

@@ -44,8 +44,11 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
 pub fn run_diff(store: &Store, a: DiffArgs) -> anyhow::Result<()> {
     let list = mount::mount_changes(store, &a.dir)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Paths as the bytes they are, as `sealer ls` prints names.
     for (path, c) in list {
-        writeln!(out, "{} /{path}", c.letter())?;
+        write!(out, "{} /", c.letter())?;
+        out.write_all(&path)?;
+        out.write_all(b"\n")?;
     }
     out.flush()?;
     Ok(())

@@ -58,8 +58,8 @@ enum Command {
     Cat {
         /// Image (name or id)
         image: String,
-        /// Path inside the image's rootfs
-        path: String,
+        /// Path inside the image's rootfs (any bytes)
+        path: std::ffi::OsString,
     },
     /// Mount an image's rootfs (or every layer) without unpacking; no arguments lists mounts
     Mount(mount::Args),
@@ -165,8 +165,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let img = store.resolve(&image)?;
             let view = crate::image::view::RootView::open(&store, &img)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            view.copy_file(&path, &mut out)
-                .with_context(|| format!("image {image}"))?;
+            view.copy_file(
+                std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()),
+                &mut out,
+            )
+            .with_context(|| format!("image {image}"))?;
             out.flush()?;
             Ok(())
         }

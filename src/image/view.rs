@@ -1,5 +1,8 @@
 //! Reading an image's merged rootfs without unpacking or mounting: resolve a
-//! path through the layers' indexes, list directories, read files.
+//! path through the layers' indexes, list directories, read files. Paths are
+//! bytes (`&str` and `&[u8]` both do); only messages convert them to text.
+
+use std::os::unix::ffi::OsStrExt;
 
 use sealer_fs::merge::{self, Merged, Node};
 use sealer_fs::{Kind, Layer, LayerIndex, Meta};
@@ -60,20 +63,22 @@ impl RootView {
     }
 
     /// Resolves `path` without following a final symlink.
-    pub fn resolve(&self, path: &str) -> Option<Merged> {
+    pub fn resolve(&self, path: impl AsRef<[u8]>) -> Option<Merged> {
+        let path = path.as_ref();
         if self.layers.is_empty() {
             return path
-                .split('/')
-                .all(|p| p.is_empty() || p == ".")
+                .split(|&b| b == b'/')
+                .all(|p| p.is_empty() || p == b".")
                 .then(|| Merged::Dir(Vec::new()));
         }
-        merge::resolve(&self.stack(), path.as_bytes())
+        merge::resolve(&self.stack(), path)
     }
 
     /// Resolves `path`, following symlinks (inside the image, never outside:
     /// `..` at the root stays at the root, as in a chroot).
-    pub fn resolve_follow(&self, path: &str) -> Result<Merged> {
-        let mut todo: Vec<Vec<u8>> = split(path.as_bytes()).into_iter().rev().collect();
+    pub fn resolve_follow(&self, path: impl AsRef<[u8]>) -> Result<Merged> {
+        let path = path.as_ref();
+        let mut todo: Vec<Vec<u8>> = split(path).into_iter().rev().collect();
         let mut done: Vec<Vec<u8>> = Vec::new();
         let mut hops = 0;
         while let Some(part) = todo.pop() {
@@ -82,16 +87,16 @@ impl RootView {
                 continue;
             }
             done.push(part);
-            let here = done.join(&b'/');
             let m = self
-                .resolve(&String::from_utf8_lossy(&here))
+                .resolve(done.join(&b'/'))
                 .ok_or_else(|| not_found(path))?;
             let top = m.top();
             if self.layer_index(top).kind(top.id) == Kind::Symlink {
                 hops += 1;
                 if hops > MAX_HOPS {
                     return Err(invalid(format!(
-                        "{path}: too many levels of symbolic links"
+                        "{}: too many levels of symbolic links",
+                        shown(path)
                     )));
                 }
                 let target = self.layer_index(top).link_target(top.id).to_vec();
@@ -102,7 +107,7 @@ impl RootView {
                 todo.extend(split(&target).into_iter().rev());
             }
         }
-        self.resolve(&String::from_utf8_lossy(&done.join(&b'/')))
+        self.resolve(done.join(&b'/'))
             .ok_or_else(|| not_found(path))
     }
 
@@ -124,18 +129,22 @@ impl RootView {
     }
 
     /// Copies a regular file's content (following symlinks) to `out`.
-    pub fn copy_file(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
+    pub fn copy_file(&self, path: impl AsRef<[u8]>, out: &mut impl std::io::Write) -> Result<u64> {
+        let path = path.as_ref();
         let m = self.resolve_follow(path)?;
         let top = m.top();
         match self.layer_index(top).kind(top.id) {
-            Kind::File => self.layers[top.layer].copy_to(top.id, out).at(path),
-            Kind::Dir => Err(invalid(format!("{path}: is a directory"))),
-            _ => Err(invalid(format!("{path}: not a regular file"))),
+            Kind::File => self.layers[top.layer]
+                .copy_to(top.id, out)
+                .at(std::ffi::OsStr::from_bytes(path)),
+            Kind::Dir => Err(invalid(format!("{}: is a directory", shown(path)))),
+            _ => Err(invalid(format!("{}: not a regular file", shown(path)))),
         }
     }
 
     /// A regular file's content, if it exists.
-    pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+    pub fn read_file(&self, path: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        let path = path.as_ref();
         if self.resolve(path).is_none() {
             return Ok(None);
         }
@@ -152,6 +161,13 @@ fn split(p: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn not_found(path: &str) -> crate::error::Error {
-    invalid(format!("{path}: no such file or directory in the image"))
+fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(path)
+}
+
+fn not_found(path: &[u8]) -> crate::error::Error {
+    invalid(format!(
+        "{}: no such file or directory in the image",
+        shown(path)
+    ))
 }

@@ -60,10 +60,12 @@ pub fn check_mountpoint(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Detaches the mount at `path` lazily (the kernel finishes once the last
-/// user lets go); a failure is a warning naming `what`.
+/// user lets go); a failure is a warning naming `what`. A path that is no
+/// longer a mountpoint (`EINVAL`: a clean unmount got that far) is fine.
 pub fn detach(path: &Path, what: &str) {
-    if let Err(e) = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
-        eprintln!("warning: detaching {what} {}: {e}", path.display());
+    match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
+        Err(e) => eprintln!("warning: detaching {what} {}: {e}", path.display()),
     }
 }
 

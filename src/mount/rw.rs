@@ -37,7 +37,7 @@ pub fn writable_at(store: &Store, dir: &Path) -> Result<(MountRecord, PathBuf)> 
 }
 
 /// The changes of the `--rw` mount at `dir` (A/C/D), sorted by path.
-pub fn mount_changes(store: &Store, dir: &Path) -> Result<Vec<(String, Change)>> {
+pub fn mount_changes(store: &Store, dir: &Path) -> Result<Vec<(Vec<u8>, Change)>> {
     let (rec, upper) = writable_at(store, dir)?;
     let base = store.resolve(rec.image_id().unwrap_or_default())?;
     let layers = store.open_image_layers(&base)?;

@@ -117,17 +117,25 @@ impl LayerTar {
     }
 
     /// A symlink (mode 0777, as every symlink shows).
-    pub fn symlink(mut self, path: &str, target: &str) -> LayerTar {
-        let mut h = Self::header(tar::EntryType::Symlink, LINK, 0);
+    pub fn symlink(self, path: &str, target: &str) -> LayerTar {
+        self.symlink_with(path, target, LINK)
+    }
+
+    /// A symlink entry with attributes `a` (its mode shows as 0777 anyway).
+    pub fn symlink_with(mut self, path: &str, target: &str, a: Attr) -> LayerTar {
+        let mut h = Self::header(tar::EntryType::Symlink, a, 0);
         self.b
             .append_link(&mut h, path, target)
             .expect("symlink entry");
         self
     }
 
-    /// A hard link to an earlier entry of this layer.
-    pub fn hardlink(mut self, path: &str, target: &str) -> LayerTar {
-        let mut h = Self::header(tar::EntryType::Link, FILE, 0);
+    /// A hard link to an earlier entry of this layer, its header carrying
+    /// `a`. GNU tar ignores a link entry's attributes, sealer (as containerd)
+    /// gives them to the inode: give the target's attributes, as archivers
+    /// do, for the two to be comparable.
+    pub fn hardlink(mut self, path: &str, target: &str, a: Attr) -> LayerTar {
+        let mut h = Self::header(tar::EntryType::Link, a, 0);
         self.b
             .append_link(&mut h, path, target)
             .expect("hard link entry");
@@ -282,7 +290,17 @@ fn walk_ours(view: &RootView, dir: &Merged, prefix: &str, out: &mut BTreeMap<Str
         out.insert(
             path.clone(),
             Entry {
-                line: line(kind, m.mode, m.uid, m.gid, size, m.mtime, &target, x, &sha),
+                line: line(
+                    kind,
+                    m.perm(),
+                    m.uid,
+                    m.gid,
+                    size,
+                    m.mtime,
+                    &target,
+                    x,
+                    &sha,
+                ),
                 inode,
             },
         );

@@ -137,6 +137,33 @@ fn hex(digest: &str) -> &str {
         .unwrap_or_else(|| panic!("{digest:?} is not a sha256 digest"))
 }
 
+/// Stores `tars` (bottom first) as the layers of image `name`, through the
+/// library, and returns the layer digests (`sha256:<hex>`).
+pub fn store_image(env: &Env, name: &str, tars: &[Vec<u8>]) -> Vec<String> {
+    use sealer::image::oci::{Config, RootFs};
+    let store = sealer::store::Store::open(&env.root()).expect("opening the store");
+    let mut layers = Vec::new();
+    for (i, tar) in tars.iter().enumerate() {
+        let ingested = store
+            .ingest_layer(&tar[..], None)
+            .unwrap_or_else(|e| panic!("ingesting layer {i}: {e}"));
+        layers.push((ingested.digest, ingested.size));
+    }
+    let config = Config {
+        architecture: sealer::image::oci::host_arch().into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: layers.iter().map(|l| l.0).collect(),
+        },
+        ..Config::default()
+    };
+    store
+        .commit_image(&config, &layers, name)
+        .unwrap_or_else(|e| panic!("committing {name}: {e}"));
+    layers.iter().map(|l| l.0.to_string()).collect()
+}
+
 /// A `sealer` command being assembled.
 pub struct Sealer {
     cmd: Command,
@@ -147,6 +174,8 @@ pub struct Sealer {
 pub struct Run {
     /// Standard output.
     pub stdout: String,
+    /// Standard output as the bytes printed (names need not be UTF-8).
+    pub stdout_bytes: Vec<u8>,
     /// Standard error.
     pub stderr: String,
     /// Exit code (None: killed by a signal).
@@ -196,6 +225,7 @@ impl Sealer {
             .unwrap_or_else(|e| panic!("running {}: {e}", self.shown.join(" ")));
         let run = Run {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout.clone(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             code: out.status.code(),
         };

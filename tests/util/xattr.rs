@@ -19,7 +19,7 @@ pub fn get(path: &Path, name: &[u8]) -> io::Result<Vec<u8>> {
     sys::get_xattr(path, name)?.ok_or_else(|| io::Error::from_raw_os_error(libc::ENODATA))
 }
 
-/// Sets an extended attribute.
-pub fn set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    sys::set_xattr(path, name.as_bytes(), value, 0)
+/// Sets an extended attribute (the name is bytes; `&str` does).
+pub fn set(path: &Path, name: impl AsRef<[u8]>, value: &[u8]) -> io::Result<()> {
+    sys::set_xattr(path, name.as_ref(), value, 0)
 }

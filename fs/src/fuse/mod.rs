@@ -148,8 +148,8 @@ pub fn attr(ino: u64, m: &Meta) -> FileAttr {
     let t = time(m.mtime, m.mtime_nsec);
     let (perm, rdev) = match m.kind {
         Kind::Whiteout => (0, 0),
-        Kind::CharDev | Kind::BlockDev => (m.mode as u16, m.rdev() as u32),
-        _ => (m.mode as u16, 0),
+        Kind::CharDev | Kind::BlockDev => (m.perm() as u16, m.rdev() as u32),
+        _ => (m.perm() as u16, 0),
     };
     FileAttr {
         ino: INodeNo(ino),

@@ -1,7 +1,7 @@
 //! Builds a layer index from tar entries: a tree in memory, then the
 //! breadth-first records of the format drawn in `index/mod.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
@@ -68,6 +68,15 @@ impl Node {
 ///   replaced by a non-directory loses its subtree; a directory over a
 ///   directory keeps the children and takes the new attributes;
 /// - a hard link to a missing, later or directory entry: refused;
+/// - a hard link entry's own mode, owner, mtime and xattrs apply to the inode
+///   it joins, so to every name of that inode, the last link entry winning (a
+///   symlink's mode is never changed). This follows containerd's unpacker
+///   (`createTarFile` in `pkg/archive/tar.go`: after `os.Link` it does
+///   `Lchown`, `setxattr` of each `SCHILY.xattr.*` record, `lchmod` (skipped
+///   for symlinks) and `chtimes` on the new name, which is the shared inode).
+///   GNU tar (1.34) differs: it only calls `link(2)` and leaves the inode as
+///   the target's entry made it. Archivers write a link's header from the
+///   same inode as its target, so the two agree on every real layer;
 /// - `.wh.NAME` hides NAME below unless this layer has NAME itself (then the
 ///   entry already hides it); `.wh.` and `.wh..`/`.wh...` are refused; other
 ///   `.wh..wh.*` names (aufs metadata) are dropped, with everything under
@@ -77,6 +86,9 @@ impl Node {
 pub struct IndexBuilder {
     nodes: Vec<Node>,
     groups: usize,
+    /// Hard-link group -> the node holding the group's attributes as its
+    /// last link entry left them (written for every name of the group).
+    link_attrs: HashMap<usize, usize>,
 }
 
 impl Default for IndexBuilder {
@@ -91,6 +103,7 @@ impl IndexBuilder {
         IndexBuilder {
             nodes: vec![Node::implicit_dir(Vec::new(), 0)],
             groups: 1,
+            link_attrs: HashMap::new(),
         }
     }
 
@@ -216,23 +229,28 @@ impl IndexBuilder {
         if matches!(t.kind, Kind::Dir | Kind::Whiteout) || target.is_empty() {
             return Err("hard link to a directory or whiteout");
         }
-        let node = Node {
+        // The inode's attributes as the group's last link entry left them.
+        let attrs = &self.nodes[self.link_attrs.get(&t.group).copied().unwrap_or(id)];
+        let mut node = Node {
             name: name.to_vec(),
             kind: t.kind,
             flags: 0,
-            mode: t.mode,
-            uid: t.uid,
-            gid: t.gid,
-            mtime: t.mtime,
-            mtime_nsec: t.mtime_nsec,
+            mode: attrs.mode,
+            uid: attrs.uid,
+            gid: attrs.gid,
+            mtime: attrs.mtime,
+            mtime_nsec: attrs.mtime_nsec,
             size: t.size,
             data: t.data,
             link: t.link.clone(),
-            xattrs: t.xattrs.clone(),
+            xattrs: attrs.xattrs.clone(),
             children: BTreeMap::new(),
             group: t.group,
         };
+        apply_link_attrs(&mut node, e);
+        let group = node.group;
         self.insert(parent, node);
+        self.link_attrs.insert(group, self.nodes.len() - 1);
         Ok(())
     }
 
@@ -309,10 +327,15 @@ impl IndexBuilder {
         };
         for (pos, &n) in order.iter().enumerate() {
             let node = &self.nodes[n];
+            // Every name of a hard-linked inode shows the inode's attributes.
+            let attrs = match self.link_attrs.get(&node.group) {
+                Some(&a) if node.kind != Kind::Dir => &self.nodes[a],
+                _ => node,
+            };
             let (name_off, name_len) = put(&mut strings, &node.name)?;
             let (link_off, link_len) = put(&mut strings, &node.link)?;
             let mut xb = Vec::new();
-            for (k, v) in &node.xattrs {
+            for (k, v) in &attrs.xattrs {
                 xb.extend_from_slice(&(k.len() as u32).to_le_bytes());
                 xb.extend_from_slice(k);
                 xb.extend_from_slice(&(v.len() as u32).to_le_bytes());
@@ -329,10 +352,10 @@ impl IndexBuilder {
             r.extend_from_slice(&name_off.to_le_bytes());
             r.extend_from_slice(&name_len.to_le_bytes());
             r.extend_from_slice(&[node.kind as u8, node.flags, 0, 0]);
-            for v in [node.mode, node.uid, node.gid, node.mtime_nsec] {
+            for v in [attrs.mode, attrs.uid, attrs.gid, attrs.mtime_nsec] {
                 r.extend_from_slice(&v.to_le_bytes());
             }
-            r.extend_from_slice(&node.mtime.to_le_bytes());
+            r.extend_from_slice(&attrs.mtime.to_le_bytes());
             let children = if node.children.is_empty() {
                 0
             } else {
@@ -378,6 +401,25 @@ fn set_attrs(n: &mut Node, e: &RawEntry) {
     n.xattrs = e.xattrs.clone();
 }
 
+/// What a hard link entry's header does to the inode it joins, as
+/// containerd's unpacker: owner, xattrs (set one by one, none removed),
+/// mode (not of a symlink), mtime.
+fn apply_link_attrs(n: &mut Node, e: &RawEntry) {
+    n.uid = e.uid;
+    n.gid = e.gid;
+    for (k, v) in &e.xattrs {
+        match n.xattrs.iter_mut().find(|(have, _)| have == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => n.xattrs.push((k.clone(), v.clone())),
+        }
+    }
+    if n.kind != Kind::Symlink {
+        n.mode = e.mode & 0o7777;
+    }
+    n.mtime = e.mtime;
+    n.mtime_nsec = e.mtime_nsec;
+}
+
 /// Splits a tar path into its components; see [`IndexBuilder`] for the rules.
 pub fn components(path: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
     let mut out = Vec::new();
@@ -401,4 +443,127 @@ pub fn build_index<S: Source>(src: S) -> Result<(IndexBuilder, S), IndexError> {
         b.add(&e)?;
     }
     Ok((b, reader.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{LayerIndex, ROOT};
+
+    fn entry(kind: EntryType, path: &str, link: &str) -> RawEntry {
+        RawEntry {
+            path: path.as_bytes().to_vec(),
+            kind: Some(kind),
+            link: link.as_bytes().to_vec(),
+            ..RawEntry::default()
+        }
+    }
+
+    fn attrs(
+        mode: u32,
+        uid: u32,
+        mtime: i64,
+        xattrs: &[(&str, &str)],
+    ) -> impl Fn(RawEntry) -> RawEntry {
+        let xattrs: Vec<(Vec<u8>, Vec<u8>)> = xattrs
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect();
+        move |e| RawEntry {
+            mode,
+            uid,
+            gid: uid + 1,
+            mtime,
+            mtime_nsec: 7,
+            xattrs: xattrs.clone(),
+            ..e
+        }
+    }
+
+    /// (mode, uid, gid, mtime, xattrs) of an entry.
+    type Shown = (u32, u32, u32, i64, Vec<(Vec<u8>, Vec<u8>)>);
+
+    /// What `name` in the root shows.
+    fn shown(l: &LayerIndex, name: &str) -> Shown {
+        let id = l.lookup(ROOT, name.as_bytes()).expect("entry");
+        let m = l.meta(id);
+        let x = l
+            .xattrs(id)
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        (m.mode, m.uid, m.gid, m.mtime, x)
+    }
+
+    #[test]
+    fn a_hard_link_entry_sets_the_attributes_of_the_inode_it_joins() {
+        let mut b = IndexBuilder::new();
+        let add = |b: &mut IndexBuilder, e: RawEntry| b.add(&e).expect("entry accepted");
+        add(
+            &mut b,
+            attrs(0o644, 1, 100, &[("user.a", "1")])(entry(EntryType::File, "t", "")),
+        );
+        add(
+            &mut b,
+            attrs(0o600, 3, 200, &[("user.b", "2")])(entry(EntryType::HardLink, "u", "t")),
+        );
+        add(
+            &mut b,
+            attrs(0o640, 5, 300, &[("user.a", "9")])(entry(EntryType::HardLink, "v", "u")),
+        );
+        add(
+            &mut b,
+            attrs(0o755, 9, 900, &[])(entry(EntryType::File, "lonely", "")),
+        );
+        add(
+            &mut b,
+            attrs(0o600, 7, 400, &[])(entry(EntryType::Symlink, "s", "t")),
+        );
+        add(
+            &mut b,
+            attrs(0o644, 8, 500, &[])(entry(EntryType::HardLink, "s2", "s")),
+        );
+        let l = LayerIndex::from_bytes(b.finish(&[0; 32], 0).expect("finish")).expect("index");
+        let want_x = vec![
+            (b"user.a".to_vec(), b"9".to_vec()),
+            (b"user.b".to_vec(), b"2".to_vec()),
+        ];
+        for name in ["t", "u", "v"] {
+            assert_eq!(
+                shown(&l, name),
+                (0o640, 5, 6, 300, want_x.clone()),
+                "{name}: the last link entry's attributes, xattrs merged"
+            );
+            let m = l.meta(l.lookup(ROOT, name.as_bytes()).expect("entry"));
+            assert_eq!((m.nlink, m.mtime_nsec), (3, 7), "{name}");
+        }
+        assert_eq!(shown(&l, "lonely"), (0o755, 9, 10, 900, vec![]));
+        for name in ["s", "s2"] {
+            assert_eq!(
+                shown(&l, name),
+                (0o600, 8, 9, 500, vec![]),
+                "{name}: a linked symlink takes owner and mtime, not a mode"
+            );
+        }
+    }
+
+    #[test]
+    fn replacing_a_link_target_leaves_the_other_names_as_linked() {
+        let mut b = IndexBuilder::new();
+        let add = |b: &mut IndexBuilder, e: RawEntry| b.add(&e).expect("entry accepted");
+        add(
+            &mut b,
+            attrs(0o644, 1, 100, &[])(entry(EntryType::File, "t", "")),
+        );
+        add(
+            &mut b,
+            attrs(0o600, 3, 200, &[])(entry(EntryType::HardLink, "u", "t")),
+        );
+        add(
+            &mut b,
+            attrs(0o444, 4, 300, &[])(entry(EntryType::File, "t", "")),
+        );
+        let l = LayerIndex::from_bytes(b.finish(&[0; 32], 0).expect("finish")).expect("index");
+        assert_eq!(shown(&l, "u"), (0o600, 3, 4, 200, vec![]));
+        assert_eq!(shown(&l, "t"), (0o444, 4, 5, 300, vec![]));
+    }
 }

@@ -7,7 +7,7 @@
 //!
 //! header (128 bytes)
 //!    0  8  magic "SEALIDX\0"
-//!    8  4  version (1)               12  4  record size (88)
+//!    8  4  version (2)               12  4  record size (88)
 //!   16 32  sha256 of the layer blob  48  8  blob size
 //!   56  8  record count              64  8  strings offset
 //!   72  8  strings length            80 32  sha256 of bytes 128..end
@@ -46,8 +46,10 @@ use crate::error::IndexError;
 
 /// Magic bytes at the start of every index file.
 pub const MAGIC: &[u8; 8] = b"SEALIDX\0";
-/// Format version; a different version is stale and gets rebuilt.
-pub const VERSION: u32 = 1;
+/// Format version; a different version is stale and gets rebuilt. Also
+/// bumped when the same tar indexes differently: 2 = a hard link entry's
+/// attributes apply to its inode (see [`build::IndexBuilder`]).
+pub const VERSION: u32 = 2;
 /// Size of the header.
 pub const HEADER_LEN: usize = 128;
 /// Size of one entry record.
@@ -123,6 +125,18 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Permission bits as a filesystem shows them: 0777 for a symlink (Linux
+    /// ignores a symlink's mode, and every filesystem, the kernel's overlayfs
+    /// over unpacked layers included, reports 0777 whatever the tar said),
+    /// else the bits of the entry.
+    pub fn perm(&self) -> u32 {
+        if self.kind == Kind::Symlink {
+            0o777
+        } else {
+            self.mode
+        }
+    }
+
     /// Device number for `st_rdev` (devices only).
     pub fn rdev(&self) -> u64 {
         let (major, minor) = ((self.data >> 32) as u32, self.data as u32);

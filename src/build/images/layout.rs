@@ -138,7 +138,7 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
             Content::Bytes(b) => b.len() as u64,
             _ => 0,
         };
-        items.insert(path, file_item(content, size));
+        items.insert(path.into_bytes(), file_item(content, size));
     }
     for (key, path) in sizes.into_iter().enumerate() {
         let size = pool.jobs()[key].size;
@@ -146,13 +146,15 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
             source: pool.clone(),
             key,
         };
-        items.insert(path, file_item(Content::Stream(stream), size));
+        items.insert(path.into_bytes(), file_item(Content::Stream(stream), size));
     }
-    let dirs: Vec<String> = items
+    let dirs: Vec<Vec<u8>> = items
         .keys()
         .flat_map(|p| {
-            p.match_indices('/')
-                .map(|(i, _)| p[..i].to_string())
+            p.iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'/')
+                .map(|(i, _)| p[..i].to_vec())
                 .collect::<Vec<_>>()
         })
         .collect();
