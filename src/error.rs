@@ -6,20 +6,26 @@ use std::path::PathBuf;
 use crate::digest::Digest;
 
 /// Everything the store, image and build code can fail with.
+///
+/// An error either says everything itself (its cause, if any, is part of
+/// its message and not chained), or wraps another error as its `source`
+/// and says only what it adds (`Kubefile:3`, `container image X (from Y)`):
+/// never both, so the command line prints the chain joined with `: ` and
+/// no cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file operation failed on `path`.
-    #[error("{path}: {source}")]
+    #[error("{}: {err}", path.display())]
     Io {
         /// The file or directory concerned.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (part of the message, not chained).
+        err: io::Error,
     },
     /// No image matches the reference.
     #[error("image not found: {0}")]
     ImageNotFound(String),
-    /// A Kubefile is wrong at a line.
+    /// A Kubefile cannot be parsed at a line.
     #[error("{file}:{line}: {msg}")]
     Kubefile {
         /// The Kubefile's path.
@@ -29,13 +35,76 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// The step of a Kubefile line failed; `source` says why.
+    #[error("{file}:{line}")]
+    Step {
+        /// The Kubefile's path.
+        file: String,
+        /// 1-based line of the instruction.
+        line: usize,
+        /// Why the step failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// An instruction is used wrongly (arguments, flags, order).
+    #[error("{0}")]
+    Instruction(String),
+    /// A RUN command failed to start or exited unsuccessfully.
+    #[error("RUN failed: {command} {why}")]
+    Run {
+        /// The command line.
+        command: String,
+        /// What happened (`exited with exit status: 1`, `cannot be started: ...`).
+        why: String,
+    },
+    /// An image reference is not valid.
+    #[error("invalid image reference {text:?}: {why}")]
+    Reference {
+        /// The reference as given.
+        text: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// JSON that cannot be read or written.
+    #[error("{what}: {err}")]
+    Json {
+        /// What was being read or written.
+        what: String,
+        /// The parser's error (part of the message, not chained).
+        err: serde_json::Error,
+    },
+    /// A path of an image's rootfs cannot be read as asked.
+    #[error("{path}: {why}")]
+    InImage {
+        /// The path inside the image.
+        path: String,
+        /// What is wrong (no such file, a directory, a symlink loop).
+        why: String,
+    },
+    /// A file or directory the command was given (build context,
+    /// Kubefile, image list) cannot be used.
+    #[error("{why}")]
+    Input {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, naming it.
+        why: String,
+    },
+    /// A mount cannot be made, found or undone.
+    #[error("{why}")]
+    Mount {
+        /// The mountpoint.
+        path: PathBuf,
+        /// What is wrong, naming the mountpoint.
+        why: String,
+    },
     /// A layer blob cannot be read as a layer.
-    #[error("layer {digest}: {source}")]
+    #[error("layer {digest}: {err}")]
     Layer {
         /// The layer.
         digest: Digest,
-        /// Why.
-        source: sealer_fs::IndexError,
+        /// Why (part of the message, not chained).
+        err: sealer_fs::IndexError,
     },
     /// A blob is missing, corrupt or not what it claims.
     #[error("blob {digest}: {why}")]
@@ -62,15 +131,17 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
-    /// A container image the build caches into `registry/` cannot be had.
-    #[error("container image {image} (from {asked_by}): {why}")]
+    /// A container image the build caches into `registry/` cannot be had;
+    /// `source` says why.
+    #[error("container image {image} (from {asked_by})")]
     ContainerImage {
         /// The normalised reference.
         image: String,
         /// The file and line (or chart and values path) that asked for it.
         asked_by: String,
         /// What went wrong.
-        why: String,
+        #[source]
+        source: Box<Error>,
     },
     /// Anything else the user can act on.
     #[error("{0}")]
@@ -88,11 +159,38 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| Error::Io {
+        self.map_err(|err| Error::Io {
             path: path.into(),
-            source,
+            err,
         })
     }
+}
+
+/// JSON (de)serialisation errors, saying what was being read or written.
+pub trait JsonContext<T> {
+    /// Names what the JSON was.
+    fn json(self, what: impl Into<String>) -> Result<T>;
+}
+
+impl<T> JsonContext<T> for serde_json::Result<T> {
+    fn json(self, what: impl Into<String>) -> Result<T> {
+        self.map_err(|err| Error::Json {
+            what: what.into(),
+            err,
+        })
+    }
+}
+
+/// An error and its chain of sources on one line, joined with `: `.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// Shorthand for [`Error::Invalid`].

@@ -1,4 +1,6 @@
 //! Errors of the filesystem crate: reading tars, building and opening indexes.
+//! Each says everything itself: an OS error is part of the message and not
+//! chained as a source, so no cause is printed twice.
 
 use std::io;
 
@@ -6,12 +8,12 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
     /// Reading the underlying bytes failed.
-    #[error("reading tar at byte {offset}: {source}")]
+    #[error("reading tar at byte {offset}: {err}")]
     Io {
         /// Where.
         offset: u64,
-        /// Why.
-        source: io::Error,
+        /// Why (part of the message, not chained).
+        err: io::Error,
     },
     /// The archive ends inside a header or inside file data.
     #[error("tar is truncated: {what} at byte {offset} is cut short")]
@@ -81,7 +83,14 @@ pub enum IndexError {
     /// The index was built for another blob, or by another format version.
     #[error("index is stale: {0}")]
     Stale(&'static str),
-    /// Reading or writing the index file failed.
+    /// Reading or writing the index file failed (the OS error is part of
+    /// the message, not chained).
     #[error("index file: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+impl From<io::Error> for IndexError {
+    fn from(e: io::Error) -> IndexError {
+        IndexError::Io(e)
+    }
 }

@@ -296,7 +296,7 @@ impl<S: Source> TarReader<S> {
         let mut h = [0u8; 512];
         let n = read_full(&mut self.src, &mut h).map_err(|e| TarError::Io {
             offset: self.pos,
-            source: e,
+            err: e,
         })?;
         if n == 0 {
             return Ok(None);
@@ -351,7 +351,7 @@ impl<S: Source> TarReader<S> {
         let mut data = vec![0u8; size as usize];
         let n = read_full(&mut self.src, &mut data).map_err(|e| TarError::Io {
             offset: self.pos,
-            source: e,
+            err: e,
         })?;
         if n < data.len() {
             return Err(TarError::Truncated {
@@ -375,7 +375,7 @@ impl<S: Source> TarReader<S> {
             })?;
         let n = self.src.skip(padded).map_err(|e| TarError::Io {
             offset: self.pos,
-            source: e,
+            err: e,
         })?;
         self.pos += n;
         // The last block's padding may be missing in a cut tar; its data may not.
@@ -395,7 +395,7 @@ impl<S: Source> TarReader<S> {
         let pad = size.div_ceil(BLOCK) * BLOCK - size;
         let n = self.src.skip(pad).map_err(|e| TarError::Io {
             offset: self.pos,
-            source: e,
+            err: e,
         })?;
         self.pos += n;
         if n < pad {

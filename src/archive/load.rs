@@ -372,7 +372,7 @@ impl Archive {
             Error::Blob { why, .. } => {
                 layer_error(format!("does not match diff_id {}: {why}", l.diff_id))
             }
-            Error::Io { source, .. } => layer_error(source.to_string()),
+            Error::Io { err, .. } => layer_error(err.to_string()),
             other => layer_error(other.to_string()),
         })?;
         if !ingested.existed {

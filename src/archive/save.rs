@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{archive_error, ArchiveFormat};
 use crate::digest::Digest;
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{invalid, Error, IoContext, JsonContext, Result};
 use crate::image::oci::{Descriptor, Index, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME};
 use crate::image::Image;
 use crate::progress::{Counting, Progress};
@@ -159,7 +159,7 @@ fn write_oci<W: Write>(
         desc.annotations.insert(REF_NAME.into(), name.clone());
         index.manifests.push(desc);
     }
-    let index_bytes = serde_json::to_vec(&index).map_err(|e| invalid(e.to_string()))?;
+    let index_bytes = serde_json::to_vec(&index).json("the archive's index.json")?;
     add_bytes(tar, "index.json", &index_bytes, out)?;
     add_dir(tar, "blobs/", out)?;
     add_dir(tar, "blobs/sha256/", out)?;
@@ -229,7 +229,7 @@ fn write_docker<W: Write>(
     let mut list: Vec<(usize, DockerEntry)> = entries.into_values().collect();
     list.sort_by_key(|(i, _)| *i);
     let list: Vec<DockerEntry> = list.into_iter().map(|(_, e)| e).collect();
-    let bytes = serde_json::to_vec(&list).map_err(|e| invalid(e.to_string()))?;
+    let bytes = serde_json::to_vec(&list).json("the archive's manifest.json")?;
     add_bytes(tar, "manifest.json", &bytes, out)?;
     if list.is_empty() {
         return Err(archive_error(out, "nothing to save"));

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use sealer_fs::Layer;
 
 use crate::digest::Digest;
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{Error, IoContext, JsonContext, Result};
 use crate::image::oci::{host_arch, Config, History, RootFs};
 use crate::image::{Image, Reference};
 use crate::store::Store;
@@ -99,10 +99,14 @@ fn prepare<'s>(
     store: &'s Store,
     opts: &'s BuildOptions,
 ) -> Result<(State<'s>, Vec<kubefile::Instruction>)> {
+    let bad_context = |why: String| Error::Input {
+        path: opts.context.clone(),
+        why,
+    };
     let ctx_md = std::fs::metadata(&opts.context)
-        .map_err(|e| invalid(format!("build context {}: {e}", opts.context.display())))?;
+        .map_err(|e| bad_context(format!("build context {}: {e}", opts.context.display())))?;
     if !ctx_md.is_dir() {
-        return Err(invalid(format!(
+        return Err(bad_context(format!(
             "build context {} is not a directory",
             opts.context.display()
         )));
@@ -150,20 +154,21 @@ fn prepare<'s>(
 
 fn read_kubefile(file: &Path) -> Result<String> {
     use std::io::Read as _;
+    let bad = |why: String| Error::Input {
+        path: file.to_path_buf(),
+        why,
+    };
     let too_big = |len: Option<u64>| {
         let size = len.map_or(String::new(), |n| format!(" ({n} bytes)"));
-        invalid(format!(
+        bad(format!(
             "Kubefile {} is larger than the 16 MiB limit{size}",
             file.display()
         ))
     };
-    let md = std::fs::metadata(file)
-        .map_err(|e| invalid(format!("Kubefile {}: {e}", file.display())))?;
+    let md =
+        std::fs::metadata(file).map_err(|e| bad(format!("Kubefile {}: {e}", file.display())))?;
     if md.is_dir() {
-        return Err(invalid(format!(
-            "Kubefile {} is a directory",
-            file.display()
-        )));
+        return Err(bad(format!("Kubefile {} is a directory", file.display())));
     }
     if md.len() > MAX_KUBEFILE {
         return Err(too_big(Some(md.len())));
@@ -177,7 +182,7 @@ fn read_kubefile(file: &Path) -> Result<String> {
         return Err(too_big(None));
     }
     String::from_utf8(bytes)
-        .map_err(|_| invalid(format!("Kubefile {} is not UTF-8 text", file.display())))
+        .map_err(|_| bad(format!("Kubefile {} is not UTF-8 text", file.display())))
 }
 
 impl State<'_> {
@@ -186,11 +191,11 @@ impl State<'_> {
         for (i, ins) in instructions.iter().enumerate() {
             eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
             self.step(ins).map_err(|e| match e {
-                Error::Kubefile { .. } => e,
-                other => Error::Kubefile {
+                Error::Kubefile { .. } | Error::Step { .. } => e,
+                other => Error::Step {
                     file: self.file.clone(),
                     line: ins.line,
-                    msg: other.to_string(),
+                    source: Box::new(other),
                 },
             })?;
         }
@@ -219,7 +224,7 @@ impl State<'_> {
 
     fn finish(&mut self, name: &str) -> Result<Image> {
         if !self.args.is_empty() {
-            let args = serde_json::to_string(&self.args).map_err(|e| invalid(e.to_string()))?;
+            let args = serde_json::to_string(&self.args).json("the build's ARG values")?;
             self.config
                 .config
                 .labels
@@ -281,7 +286,7 @@ impl State<'_> {
             labels.insert(crate::image::spec::LABEL_ARGS_PARENT.into(), args);
         }
         if let Some(cmd) = &config.config.cmd {
-            let cmd = serde_json::to_string(cmd).map_err(|e| invalid(e.to_string()))?;
+            let cmd = serde_json::to_string(cmd).json("the base image's CMD")?;
             labels.insert(crate::image::spec::LABEL_CMD_PARENT.into(), cmd);
         }
         config.config.cmd = None;

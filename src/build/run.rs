@@ -16,7 +16,7 @@ use super::layer::stream_layer;
 use super::upper_layer::upper_items;
 use super::State;
 use crate::digest::Digest;
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// A temporary read-write mount of the image being built; always undone.
 struct RunMount {
@@ -58,8 +58,10 @@ impl State<'_> {
     pub(super) fn run_step(&mut self, ins: &Instruction) -> Result<()> {
         let argv = match &ins.json {
             Some(v) if !v.is_empty() => v.clone(),
-            Some(_) => return Err(invalid("RUN with an empty command")),
-            None if ins.rest.is_empty() => return Err(invalid("RUN with an empty command")),
+            Some(_) => return Err(Error::Instruction("RUN with an empty command".into())),
+            None if ins.rest.is_empty() => {
+                return Err(Error::Instruction("RUN with an empty command".into()))
+            }
             None => vec!["/bin/sh".into(), "-c".into(), ins.rest.clone()],
         };
         let env = self.run_env();
@@ -102,18 +104,20 @@ impl State<'_> {
                 &mountpoint,
                 &cfg.fuser_config(),
             )
-            .map_err(|e| {
-                invalid(format!(
+            .map_err(|e| Error::Mount {
+                path: mountpoint.clone(),
+                why: format!(
                     "mounting the image read-write at {}: {e}",
                     mountpoint.display()
-                ))
+                ),
             })?;
             mount.session = Some(session);
             run_command(&argv, &mountpoint, &env)?;
             if had_files && root_is_empty(&mountpoint)? {
-                return Err(invalid(
-                    "RUN deleted the whole rootfs; refusing to make an empty ClusterImage",
-                ));
+                return Err(Error::Run {
+                    command: argv.join(" "),
+                    why: "deleted the whole rootfs; refusing to make an empty ClusterImage".into(),
+                });
             }
             mount.unmount();
             let items = upper_items(&upper)?;
@@ -147,8 +151,12 @@ fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<
     let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
     // Under a guard (guard.rs): a build killed mid-RUN leaves no process
     // behind, none waiting on a mount whose server is gone.
-    let mut cmd = super::guard::guarded(argv, cwd)
-        .map_err(|e| invalid(format!("cannot run {:?}: {e}", argv[0])))?;
+    let failed = |why: String| Error::Run {
+        command: argv.join(" "),
+        why,
+    };
+    let mut cmd =
+        super::guard::guarded(argv, cwd).map_err(|e| failed(format!("cannot be started: {e}")))?;
     cmd.envs(env.iter().map(|(k, v)| (k, v)))
         .env("PATH", format!("{}:{host_path}", cwd.join("bin").display()))
         .stdin(Stdio::null())
@@ -156,7 +164,7 @@ fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<
         .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .map_err(|e| invalid(format!("cannot run {:?}: {e}", argv[0])))?;
+        .map_err(|e| failed(format!("cannot be started: {e}")))?;
     let (out, err) = (child.stdout.take(), child.stderr.take());
     std::thread::scope(|s| {
         for stream in [
@@ -175,12 +183,9 @@ fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<
     });
     let status = child
         .wait()
-        .map_err(|e| invalid(format!("waiting for {:?}: {e}", argv[0])))?;
+        .map_err(|e| failed(format!("could not be waited for: {e}")))?;
     if !status.success() {
-        return Err(invalid(format!(
-            "RUN failed: {} exited with {status}",
-            argv.join(" ")
-        )));
+        return Err(failed(format!("exited with {status}")));
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use super::kubefile::{expand, words, Instruction};
 use super::layer::{fingerprint, stream_layer};
 use super::State;
 use crate::digest::Digest;
-use crate::error::{invalid, Error, Result};
+use crate::error::{Error, JsonContext, Result};
 use crate::human::bytes as human_bytes;
 
 impl State<'_> {
@@ -31,7 +31,8 @@ impl State<'_> {
                 Ok(())
             }
             "MAINTAINER" => {
-                self.config.author = Some(expand(&ins.rest, &self.vars).map_err(invalid)?);
+                self.config.author =
+                    Some(expand(&ins.rest, &self.vars).map_err(Error::Instruction)?);
                 self.history(format!("MAINTAINER {}", ins.rest), true);
                 Ok(())
             }
@@ -51,7 +52,7 @@ impl State<'_> {
                 } else {
                     "launch.sealer.io/apps"
                 };
-                let value = serde_json::to_string(&list).map_err(|e| invalid(e.to_string()))?;
+                let value = serde_json::to_string(&list).json(key)?;
                 self.config.config.labels.insert(key.into(), value);
                 self.history(format!("{kw} {}", ins.rest), true);
                 Ok(())
@@ -59,7 +60,9 @@ impl State<'_> {
             "KUBEVERSION" => {
                 let w = self.words(ins)?;
                 let [v] = w.as_slice() else {
-                    return Err(invalid("KUBEVERSION takes one version, e.g. v1.22.15"));
+                    return Err(Error::Instruction(
+                        "KUBEVERSION takes one version, e.g. v1.22.15".into(),
+                    ));
                 };
                 self.config
                     .config
@@ -71,12 +74,12 @@ impl State<'_> {
             "COPY" | "ADD" => self.copy(ins, kw == "ADD"),
             "APP" | "CNI" | "CSI" => self.app(ins, kw),
             "RUN" => self.run_step(ins),
-            other => Err(invalid(format!("unknown instruction {other}"))),
+            other => Err(Error::Instruction(format!("unknown instruction {other}"))),
         }
     }
 
     fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
-        words(&ins.rest, &self.vars).map_err(invalid)
+        words(&ins.rest, &self.vars).map_err(Error::Instruction)
     }
 
     /// JSON array (expanded) or shell words.
@@ -84,7 +87,7 @@ impl State<'_> {
         match &ins.json {
             Some(v) => v
                 .iter()
-                .map(|s| expand(s, &self.vars).map_err(invalid))
+                .map(|s| expand(s, &self.vars).map_err(Error::Instruction))
                 .collect(),
             None => self.words(ins),
         }
@@ -96,7 +99,7 @@ impl State<'_> {
             .into_iter()
             .map(|w| match w.split_once('=') {
                 Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => Err(invalid(format!(
+                _ => Err(Error::Instruction(format!(
                     "{} expects KEY=VALUE, got {w:?}",
                     ins.keyword
                 ))),
@@ -106,8 +109,8 @@ impl State<'_> {
 
     fn from(&mut self, ins: &Instruction) -> Result<()> {
         if self.from_seen {
-            return Err(invalid(
-                "a second FROM: multi-stage Kubefiles are not supported",
+            return Err(Error::Instruction(
+                "a second FROM: multi-stage Kubefiles are not supported".into(),
             ));
         }
         self.from_seen = true;
@@ -115,11 +118,15 @@ impl State<'_> {
         let image = match w.as_slice() {
             [image] => image,
             [image, as_, _] if as_.eq_ignore_ascii_case("as") => image,
-            _ => return Err(invalid("FROM takes one image (scratch or a local image)")),
+            _ => {
+                return Err(Error::Instruction(
+                    "FROM takes one image (scratch or a local image)".into(),
+                ))
+            }
         };
         if image != "scratch" {
             let base = self.store.resolve_pinned(image).map_err(|e| match e {
-                Error::ImageNotFound(n) => invalid(format!(
+                Error::ImageNotFound(n) => Error::Instruction(format!(
                     "base image {n} is not in the store (build, pull or load it first)"
                 )),
                 other => other,
@@ -167,10 +174,10 @@ impl State<'_> {
             let (k, v) = ins
                 .rest
                 .split_once(char::is_whitespace)
-                .ok_or_else(|| invalid("ENV expects KEY=VALUE"))?;
+                .ok_or_else(|| Error::Instruction("ENV expects KEY=VALUE".into()))?;
             vec![(
                 k.to_string(),
-                expand(v.trim(), &self.vars).map_err(invalid)?,
+                expand(v.trim(), &self.vars).map_err(Error::Instruction)?,
             )]
         };
         for (k, v) in pairs {
@@ -202,27 +209,33 @@ impl State<'_> {
                     let (u, g) = value.split_once(':').unwrap_or((value, value));
                     let (u, g) = (u.parse(), g.parse());
                     let (Ok(u), Ok(g)) = (u, g) else {
-                        return Err(invalid(format!("--chown={value}: use numeric UID[:GID]")));
+                        return Err(Error::Instruction(format!(
+                            "--chown={value}: use numeric UID[:GID]"
+                        )));
                     };
                     req.chown = Some((u, g));
                 }
                 "--chmod" => {
-                    req.chmod = Some(
-                        u32::from_str_radix(value, 8)
-                            .map_err(|_| invalid(format!("--chmod={value}: use an octal mode")))?,
-                    );
+                    req.chmod = Some(u32::from_str_radix(value, 8).map_err(|_| {
+                        Error::Instruction(format!("--chmod={value}: use an octal mode"))
+                    })?);
                 }
-                _ => return Err(invalid(format!("unsupported {} flag {name}", ins.keyword))),
+                _ => {
+                    return Err(Error::Instruction(format!(
+                        "unsupported {} flag {name}",
+                        ins.keyword
+                    )))
+                }
             }
         }
         if args.len() < 2 {
-            return Err(invalid(format!(
+            return Err(Error::Instruction(format!(
                 "{} needs at least one source and a destination",
                 ins.keyword
             )));
         }
         if let Some(url) = args.iter().find(|a| a.contains("://")) {
-            return Err(invalid(format!(
+            return Err(Error::Instruction(format!(
                 "{url}: only sources in the build context can be copied"
             )));
         }
@@ -234,10 +247,10 @@ impl State<'_> {
     fn app(&mut self, ins: &Instruction, kw: &str) -> Result<()> {
         let w = self.list(ins)?;
         let [name, sources @ ..] = w.as_slice() else {
-            return Err(invalid(format!("{kw} NAME local://PATH...")));
+            return Err(Error::Instruction(format!("{kw} NAME local://PATH...")));
         };
         if sources.is_empty() {
-            return Err(invalid(format!(
+            return Err(Error::Instruction(format!(
                 "{kw} {name}: no sources (use local://PATH)"
             )));
         }
@@ -246,13 +259,15 @@ impl State<'_> {
             .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
             || name.starts_with('.')
         {
-            return Err(invalid(format!("{kw}: bad application name {name:?}")));
+            return Err(Error::Instruction(format!(
+                "{kw}: bad application name {name:?}"
+            )));
         }
         let mut paths = Vec::new();
         for s in sources {
-            let p = s
-                .strip_prefix("local://")
-                .ok_or_else(|| invalid(format!("{s}: only local:// sources are supported")))?;
+            let p = s.strip_prefix("local://").ok_or_else(|| {
+                Error::Instruction(format!("{s}: only local:// sources are supported"))
+            })?;
             paths.push(p.to_string());
         }
         let req = CopyRequest {

@@ -92,7 +92,7 @@ fn item(path: &Path, md: &fs::Metadata) -> Result<Item> {
         } else {
             return Err(crate::error::Error::Io {
                 path: path.to_path_buf(),
-                source: io::Error::new(
+                err: io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "a socket cannot be stored in a layer",
                 ),

@@ -3,7 +3,7 @@
 //! explicit (`base` -> `base:latest`), so `skopeo inspect oci:<root>:base:latest`
 //! finds it.
 
-use crate::error::{invalid, Result};
+use crate::error::{Error, Result};
 
 /// A parsed image reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,7 +20,10 @@ impl Reference {
     /// Parses and validates a reference the way docker does (lowercase path
     /// components of `[a-z0-9._-]`, tags of `[A-Za-z0-9_.-]` up to 128).
     pub fn parse(s: &str) -> Result<Reference> {
-        let bad = |why: &str| invalid(format!("invalid image reference {s:?}: {why}"));
+        let bad = |why: &'static str| Error::Reference {
+            text: s.to_string(),
+            why,
+        };
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
                 d.parse::<crate::digest::Digest>()

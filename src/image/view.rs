@@ -8,7 +8,7 @@ use sealer_fs::merge::{self, Merged, Node};
 use sealer_fs::{Kind, Layer, LayerIndex, Meta};
 
 use super::Image;
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::store::Store;
 
 /// Symlink hops followed before giving up (as the kernel's ELOOP).
@@ -94,10 +94,7 @@ impl RootView {
             if self.layer_index(top).kind(top.id) == Kind::Symlink {
                 hops += 1;
                 if hops > MAX_HOPS {
-                    return Err(invalid(format!(
-                        "{}: too many levels of symbolic links",
-                        shown(path)
-                    )));
+                    return Err(in_image(path, "too many levels of symbolic links"));
                 }
                 let target = self.layer_index(top).link_target(top.id).to_vec();
                 done.pop();
@@ -137,8 +134,8 @@ impl RootView {
             Kind::File => self.layers[top.layer]
                 .copy_to(top.id, out)
                 .at(std::ffi::OsStr::from_bytes(path)),
-            Kind::Dir => Err(invalid(format!("{}: is a directory", shown(path)))),
-            _ => Err(invalid(format!("{}: not a regular file", shown(path)))),
+            Kind::Dir => Err(in_image(path, "is a directory")),
+            _ => Err(in_image(path, "not a regular file")),
         }
     }
 
@@ -161,13 +158,13 @@ fn split(p: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn shown(path: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(path)
+fn in_image(path: &[u8], why: &str) -> Error {
+    Error::InImage {
+        path: String::from_utf8_lossy(path).into_owned(),
+        why: why.to_string(),
+    }
 }
 
-fn not_found(path: &[u8]) -> crate::error::Error {
-    invalid(format!(
-        "{}: no such file or directory in the image",
-        shown(path)
-    ))
+fn not_found(path: &[u8]) -> Error {
+    in_image(path, "no such file or directory in the image")
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::record::MountRecord;
 use super::table::{mounted_at, mounted_under};
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::process::ProcessId;
 use crate::store::Store;
 
@@ -34,27 +34,30 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 /// Checks a directory can be mounted on: exists, is a directory, is empty,
 /// is not already a mount. Returns its canonical path.
 pub fn check_mountpoint(dir: &Path) -> Result<PathBuf> {
-    let real =
-        fs::canonicalize(dir).map_err(|e| invalid(format!("mountpoint {}: {e}", dir.display())))?;
+    let real = fs::canonicalize(dir)
+        .map_err(|e| super::error(dir, format!("mountpoint {}: {e}", dir.display())))?;
     if !real.is_dir() {
-        return Err(invalid(format!(
-            "mountpoint {} is not a directory",
-            dir.display()
-        )));
+        return Err(super::error(
+            dir,
+            format!("mountpoint {} is not a directory", dir.display()),
+        ));
     }
     if let Some(m) = mounted_at(&real) {
-        return Err(invalid(format!(
-            "mountpoint {} is already a mount ({} {}); umount it first",
-            dir.display(),
-            m.fstype,
-            m.source
-        )));
+        return Err(super::error(
+            dir,
+            format!(
+                "mountpoint {} is already a mount ({} {}); umount it first",
+                dir.display(),
+                m.fstype,
+                m.source
+            ),
+        ));
     }
     if fs::read_dir(&real).at(&real)?.next().is_some() {
-        return Err(invalid(format!(
-            "mountpoint {} is not empty",
-            dir.display()
-        )));
+        return Err(super::error(
+            dir,
+            format!("mountpoint {} is not empty", dir.display()),
+        ));
     }
     Ok(real)
 }
@@ -84,14 +87,22 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
     let rec = store.mount_at(mountpoint)?;
     let entry = mounted_at(mountpoint);
     match (&entry, &rec) {
-        (None, None) => return Err(invalid(format!("{} is not mounted", mountpoint.display()))),
+        (None, None) => {
+            return Err(super::error(
+                mountpoint,
+                format!("{} is not mounted", mountpoint.display()),
+            ))
+        }
         (Some(m), _) if !m.is_ours() => {
-            return Err(invalid(format!(
-                "{} is not a sealer mount (it is {} {}); use umount(8)",
-                mountpoint.display(),
-                m.fstype,
-                m.source
-            )))
+            return Err(super::error(
+                mountpoint,
+                format!(
+                    "{} is not a sealer mount (it is {} {}); use umount(8)",
+                    mountpoint.display(),
+                    m.fstype,
+                    m.source
+                ),
+            ))
         }
         _ => {}
     }
@@ -104,12 +115,20 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
             match unmounted {
                 Ok(()) => {}
                 Err(nix::errno::Errno::EBUSY) => {
-                    return Err(invalid(format!(
-                        "{} is busy: a process still uses it; nothing was unmounted",
-                        mountpoint.display()
-                    )))
+                    return Err(super::error(
+                        mountpoint,
+                        format!(
+                            "{} is busy: a process still uses it; nothing was unmounted",
+                            mountpoint.display()
+                        ),
+                    ))
                 }
-                Err(e) => return Err(invalid(format!("unmounting {}: {e}", mountpoint.display()))),
+                Err(e) => {
+                    return Err(super::error(
+                        mountpoint,
+                        format!("unmounting {}: {e}", mountpoint.display()),
+                    ))
+                }
             }
             stop_server(r.server);
             forget(store, r, true);

@@ -23,3 +23,11 @@ pub use record::{MountRecord, Served};
 pub use rw::{commit, mount_changes, writable_at, Committed};
 pub use server::{layers_dir, prepare, serve, serve_detached, start, ServerSpec, SERVE_ARG};
 pub use table::{mounted_at, MountEntry, SOURCE_PREFIX};
+
+/// An error about the mount at `path`; `why` names it as the user gave it.
+fn error(path: &std::path::Path, why: impl Into<String>) -> crate::error::Error {
+    crate::error::Error::Mount {
+        path: path.to_path_buf(),
+        why: why.into(),
+    }
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{IoContext, JsonContext, Result};
 use crate::process::ProcessId;
 use crate::store::Store;
 
@@ -224,8 +224,7 @@ impl Store {
     /// waits for its server to say it is ready, which it does after this.
     pub fn add_mount(&self, rec: &MountRecord) -> Result<()> {
         fs::create_dir_all(self.mounts_dir()).at(self.mounts_dir())?;
-        let bytes = serde_json::to_vec_pretty(&RecordFile::from(rec))
-            .map_err(|e| invalid(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(&RecordFile::from(rec)).json("a mount record")?;
         let path = self.mount_paths(&rec.mountpoint).0;
         let tmp = path.with_extension("json.tmp");
         fs::write(&tmp, &bytes).at(&tmp)?;

@@ -12,7 +12,7 @@ use super::record::MountRecord;
 use crate::build::layer::stream_layer;
 use crate::build::now_rfc3339;
 use crate::build::upper_layer::upper_items;
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::image::oci::History;
 use crate::image::{Image, Reference};
 use crate::store::{Ingested, Store};
@@ -22,16 +22,22 @@ pub fn writable_at(store: &Store, dir: &Path) -> Result<(MountRecord, PathBuf)> 
     let abs = absolute(dir)?;
     let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
     let Some(rec) = store.mount_at(&abs)? else {
-        return Err(invalid(format!(
-            "{} is not a sealer mount (see `sealer mount`)",
-            dir.display()
-        )));
+        return Err(super::error(
+            dir,
+            format!(
+                "{} is not a sealer mount (see `sealer mount`)",
+                dir.display()
+            ),
+        ));
     };
     let Some(upper) = rec.upper().map(Path::to_path_buf) else {
-        return Err(invalid(format!(
-            "{} is a read-only mount: use `sealer mount --rw`",
-            dir.display()
-        )));
+        return Err(super::error(
+            dir,
+            format!(
+                "{} is a read-only mount: use `sealer mount --rw`",
+                dir.display()
+            ),
+        ));
     };
     Ok((rec, upper))
 }
@@ -62,7 +68,7 @@ pub fn commit(store: &Store, dir: &Path, name: &str, then_unmount: bool) -> Resu
     let (rec, upper) = writable_at(store, dir)?;
     let base = store
         .resolve_pinned(rec.image_id().unwrap_or_default())
-        .map_err(|e| invalid(format!("the image mounted at {}: {e}", dir.display())))?;
+        .map_err(|e| super::error(dir, format!("the image mounted at {}: {e}", dir.display())))?;
     let items = upper_items(&upper)?;
     let mut config = base.config.clone();
     let mut layers: Vec<_> = base

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::lifecycle::{check_mountpoint, detach};
 use super::record::{MountRecord, Served};
 use crate::digest::Digest;
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{invalid, IoContext, JsonContext, Result};
 use crate::process::ProcessId;
 use crate::store::Store;
 
@@ -85,7 +85,10 @@ pub fn prepare(
     if image.is_none() {
         std::fs::create_dir_all(dir).at(dir)?;
         if rw {
-            return Err(invalid("--rw needs an image: the layer view is read-only"));
+            return Err(super::error(
+                dir,
+                "--rw needs an image: the layer view is read-only",
+            ));
         }
     }
     let mountpoint = check_mountpoint(dir)?;
@@ -137,8 +140,8 @@ pub fn start(store: &Store, spec: &ServerSpec) -> Result<(u32, PathBuf)> {
         std::fs::create_dir_all(dir).at(dir)?;
     }
     let log_file = File::create(&log).at(&log)?;
-    let exe =
-        std::env::current_exe().map_err(|e| invalid(format!("finding the sealer binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| super::error(&spec.mountpoint, format!("finding the sealer binary: {e}")))?;
     let mut cmd = Command::new(exe);
     cmd.arg("--root")
         .arg(store.root())
@@ -150,8 +153,8 @@ pub fn start(store: &Store, spec: &ServerSpec) -> Result<(u32, PathBuf)> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .spawn()
-        .map_err(|e| invalid(format!("starting the mount server: {e}")))?;
-    let json = serde_json::to_vec(spec).map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| super::error(&spec.mountpoint, format!("starting the mount server: {e}")))?;
+    let json = serde_json::to_vec(spec).json("the mount spec")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A server that died at once shows in its log, read below.
         let _ = stdin.write_all(&json);
@@ -159,7 +162,7 @@ pub fn start(store: &Store, spec: &ServerSpec) -> Result<(u32, PathBuf)> {
     let stdout = child
         .stdout
         .take()
-        .ok_or_else(|| invalid("the mount server has no stdout"))?;
+        .ok_or_else(|| super::error(&spec.mountpoint, "the mount server has no stdout"))?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -178,10 +181,13 @@ pub fn start(store: &Store, spec: &ServerSpec) -> Result<(u32, PathBuf)> {
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("no output");
-            Err(invalid(format!(
-                "the mount server exited ({status}): {}",
-                last.trim_start_matches("error: ")
-            )))
+            Err(super::error(
+                &spec.mountpoint,
+                format!(
+                    "the mount server exited ({status}): {}",
+                    last.trim_start_matches("error: ")
+                ),
+            ))
         }
         Err(_) => {
             let _ = child.kill();
@@ -189,11 +195,14 @@ pub fn start(store: &Store, spec: &ServerSpec) -> Result<(u32, PathBuf)> {
             if super::table::mounted_at(&spec.mountpoint).is_some_and(|m| m.is_ours()) {
                 detach(&spec.mountpoint, "the unready mount");
             }
-            Err(invalid(format!(
-                "the mount server did not answer within {}s (log: {})",
-                READY_TIMEOUT.as_secs(),
-                log.display()
-            )))
+            Err(super::error(
+                &spec.mountpoint,
+                format!(
+                    "the mount server did not answer within {}s (log: {})",
+                    READY_TIMEOUT.as_secs(),
+                    log.display()
+                ),
+            ))
         }
     }
 }
@@ -205,8 +214,7 @@ pub fn serve_detached(store: &Store) -> Result<()> {
         .take(1 << 20)
         .read_to_end(&mut json)
         .map_err(|e| invalid(format!("reading the mount spec: {e}")))?;
-    let spec: ServerSpec =
-        serde_json::from_slice(&json).map_err(|e| invalid(format!("bad mount spec: {e}")))?;
+    let spec: ServerSpec = serde_json::from_slice(&json).json("the mount spec")?;
     serve(store, &spec, true)
 }
 
@@ -226,10 +234,11 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
     }
     signals
         .thread_block()
-        .map_err(|e| invalid(format!("blocking signals: {e}")))?;
+        .map_err(|e| super::error(&spec.mountpoint, format!("blocking signals: {e}")))?;
     let dir = spec.mountpoint.as_path();
     let cfg = spec.config().fuser_config();
-    let mounting = |e: std::io::Error| invalid(format!("mounting {}: {e}", dir.display()));
+    let mounting =
+        |e: std::io::Error| super::error(dir, format!("mounting {}: {e}", dir.display()));
     let (served, session) = match &spec.image {
         Some(image) => {
             let img = store.resolve_pinned(image)?;
@@ -310,7 +319,7 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
         Session::Rw(s) => s.run(),
     };
     store.remove_mount(dir);
-    result.map_err(|e| invalid(format!("serving {}: {e}", dir.display())))
+    result.map_err(|e| super::error(dir, format!("serving {}: {e}", dir.display())))
 }
 
 /// The store as the layer view's source of layers.

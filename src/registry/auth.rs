@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{invalid, Error, IoContext, JsonContext, Result};
 
 /// A user name and password (or identity token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ fn read_config() -> Result<serde_json::Value> {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("{}: not valid JSON: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
-        Err(source) => Err(Error::Io { path, source }),
+        Err(err) => Err(Error::Io { path, err }),
     }
 }
 
@@ -164,7 +164,7 @@ fn write_config(config: &serde_json::Value) -> Result<()> {
         .unwrap_or_else(|| ".".into());
     fs::create_dir_all(&dir).at(&dir)?;
     let tmp = dir.join(format!(".config.json.{}", std::process::id()));
-    let bytes = serde_json::to_vec_pretty(config).map_err(|e| invalid(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(config).json("docker's config.json")?;
     let written = (|| {
         let mut f = fs::OpenOptions::new()
             .write(true)

@@ -21,7 +21,7 @@ use super::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST};
 use super::Repo;
 use crate::compress::{Compression, Encoder};
 use crate::digest::Digest;
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{invalid, Error, IoContext, JsonContext, Result};
 use crate::image::oci::{Descriptor, Manifest, MEDIA_CONFIG, MEDIA_MANIFEST};
 use crate::image::{Image, Reference};
 use crate::progress::{Counting, Progress};
@@ -139,7 +139,7 @@ pub fn push(
         layers: descs,
         annotations: BTreeMap::new(),
     };
-    let bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+    let bytes = serde_json::to_vec(&manifest).json("the pushed manifest")?;
     pushed.manifest_digest = Digest::of(&bytes);
     put_manifest(&repo, &tag, manifest_type, &bytes)?;
     Ok(pushed)

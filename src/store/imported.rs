@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::digest::Digest;
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{Error, IoContext, JsonContext, Result};
 use crate::image::oci::{Config, Descriptor, Manifest, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST};
 use crate::image::Image;
 
@@ -75,7 +75,7 @@ impl Store {
                 .collect(),
             annotations,
         };
-        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+        let manifest_bytes = serde_json::to_vec(&manifest).json("the image manifest")?;
         let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
         for name in names {
             let desc =
@@ -105,7 +105,7 @@ impl Store {
     pub fn compressed_put(&self, layer: &Digest, algo: &str, form: &CompressedForm) -> Result<()> {
         let dir = self.root.join("compressed");
         fs::create_dir_all(&dir).at(&dir)?;
-        let bytes = serde_json::to_vec(form).map_err(|e| invalid(e.to_string()))?;
+        let bytes = serde_json::to_vec(form).json("the compressed-form memo")?;
         self.write_atomic(&dir.join(format!("{}.{algo}", layer.hex())), &bytes)
     }
 }

@@ -85,10 +85,10 @@ impl Store {
         };
         let (builder, StreamSource(mut tee)) = match build_index(StreamSource(tee)) {
             Ok(r) => r,
-            Err(IndexError::Tar(sealer_fs::TarError::Io { source, .. })) => {
+            Err(IndexError::Tar(sealer_fs::TarError::Io { err, .. })) => {
                 return Err(Error::Io {
                     path: tmp.into(),
-                    source,
+                    err,
                 })
             }
             Err(e) => {
@@ -114,7 +114,7 @@ impl Store {
         let blob = self.blob_path(&digest);
         let index = builder
             .finish(&digest.0, size)
-            .map_err(|source| Error::Layer { digest, source })?;
+            .map_err(|err| Error::Layer { digest, err })?;
         let entries = u32::from_le_bytes([index[56], index[57], index[58], index[59]]);
         let mut synced = false;
         if !blob.is_file() {
@@ -206,9 +206,9 @@ impl Store {
             size: 0,
         };
         let (builder, StreamSource(mut tee)) =
-            build_index(StreamSource(tee)).map_err(|source| Error::Layer {
+            build_index(StreamSource(tee)).map_err(|err| Error::Layer {
                 digest: *digest,
-                source,
+                err,
             })?;
         io::copy(&mut tee, &mut io::sink()).at(&path)?;
         let got = Digest(tee.hasher.finalize().into());
@@ -220,14 +220,14 @@ impl Store {
         }
         let bytes = builder
             .finish(&digest.0, tee.size)
-            .map_err(|source| Error::Layer {
+            .map_err(|err| Error::Layer {
                 digest: *digest,
-                source,
+                err,
             })?;
         self.write_atomic(&self.index_path(digest), &bytes)?;
-        LayerIndex::from_bytes(bytes).map_err(|source| Error::Layer {
+        LayerIndex::from_bytes(bytes).map_err(|err| Error::Layer {
             digest: *digest,
-            source,
+            err,
         })
     }
 }

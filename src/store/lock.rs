@@ -25,7 +25,7 @@ impl Store {
             .at(&path)?;
         let lock = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
             path: path.clone(),
-            source: std::io::Error::from(e),
+            err: std::io::Error::from(e),
         })?;
         Ok(StoreLock { _lock: lock })
     }

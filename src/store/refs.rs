@@ -7,7 +7,7 @@ use std::fs;
 
 use super::{Store, StoreLock};
 use crate::digest::Digest;
-use crate::error::{invalid, Error, Result};
+use crate::error::{invalid, Error, JsonContext, Result};
 use crate::image::oci::{
     Config, Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_MANIFEST,
     REF_NAME,
@@ -31,7 +31,7 @@ impl Store {
         let path = self.root.join("index.json");
         let bytes = fs::read(&path).map_err(|e| Error::Io {
             path: path.clone(),
-            source: e,
+            err: e,
         })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("{}: not a valid OCI index: {e}", path.display())))
@@ -39,7 +39,7 @@ impl Store {
 
     /// Replaces `index.json` atomically; the caller holds the lock.
     pub fn write_index(&self, index: &Index, _lock: &StoreLock) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(index).map_err(|e| invalid(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(index).json("index.json")?;
         self.write_atomic(&self.root.join("index.json"), &bytes)
     }
 
@@ -155,7 +155,7 @@ impl Store {
                 });
             }
         }
-        let config_bytes = serde_json::to_vec(config).map_err(|e| invalid(e.to_string()))?;
+        let config_bytes = serde_json::to_vec(config).json("the image config")?;
         let id = self.write_blob(&config_bytes, &lock)?;
         let manifest = Manifest {
             schema_version: 2,
@@ -167,7 +167,7 @@ impl Store {
                 .collect(),
             annotations,
         };
-        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| invalid(e.to_string()))?;
+        let manifest_bytes = serde_json::to_vec(&manifest).json("the image manifest")?;
         let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
         let desc = Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
         self.set_tag(name, desc, &lock)?;
@@ -189,7 +189,7 @@ impl Store {
         let size = fs::metadata(self.blob_path(&img.manifest_digest))
             .map_err(|e| Error::Io {
                 path: self.blob_path(&img.manifest_digest),
-                source: e,
+                err: e,
             })?
             .len();
         let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
@@ -230,7 +230,7 @@ impl Store {
             let path = self.blob_path(d);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::Io { path, source: e })
+                    return Err(Error::Io { path, err: e })
                 }
                 _ => {}
             }
@@ -244,7 +244,7 @@ impl Store {
         let dir = self.root.join("blobs/sha256");
         let entries = fs::read_dir(&dir).map_err(|e| Error::Io {
             path: dir.clone(),
-            source: e,
+            err: e,
         })?;
         for entry in entries.flatten() {
             let Some(d) = entry.file_name().to_str().and_then(Digest::from_hex) else {
@@ -254,7 +254,7 @@ impl Store {
                 let _ = fs::remove_file(self.index_path(&d));
                 fs::remove_file(entry.path()).map_err(|e| Error::Io {
                     path: entry.path(),
-                    source: e,
+                    err: e,
                 })?;
                 removed.push(d);
             }

@@ -52,6 +52,17 @@ pub struct Job {
     pub asked_by: String,
 }
 
+impl Job {
+    /// `e`, said of the image that needs this blob.
+    fn failed(&self, e: Error) -> Error {
+        Error::ContainerImage {
+            image: self.image.clone(),
+            asked_by: self.asked_by.clone(),
+            source: Box::new(e),
+        }
+    }
+}
+
 type Chunk = io::Result<Vec<u8>>;
 
 /// The jobs of one layer and the workers' shared state.
@@ -107,11 +118,10 @@ impl Pool {
             let job = &self.jobs[k];
             if let Err(e) = self.run(job, &tx) {
                 let msg = e.to_string();
-                self.fail(Error::ContainerImage {
-                    image: job.image.clone(),
-                    asked_by: job.asked_by.clone(),
-                    why: format!("blob {}: {msg}", job.digest),
-                });
+                self.fail(job.failed(Error::Blob {
+                    digest: job.digest,
+                    why: msg.clone(),
+                }));
                 let _ = tx.send(Err(io::Error::other(msg)));
                 return;
             }
@@ -201,11 +211,7 @@ impl Pool {
             Err(a) if a.retryable => return Err(Transient(a.error.to_string())),
             Err(a) => {
                 // Not worth retrying: end the job with this error.
-                self.fail(Error::ContainerImage {
-                    image: job.image.clone(),
-                    asked_by: job.asked_by.clone(),
-                    why: a.error.to_string(),
-                });
+                self.fail(job.failed(a.error));
                 return Ok(false);
             }
         };
@@ -246,14 +252,10 @@ impl Pool {
                 return Ok(true);
             }
             if *sent + filled as u64 > job.size {
-                self.fail(Error::ContainerImage {
-                    image: job.image.clone(),
-                    asked_by: job.asked_by.clone(),
-                    why: format!(
-                        "blob {}: larger than the {} bytes its descriptor says",
-                        job.digest, job.size
-                    ),
-                });
+                self.fail(job.failed(Error::Blob {
+                    digest: job.digest,
+                    why: format!("larger than the {} bytes its descriptor says", job.size),
+                }));
                 return Ok(false);
             }
             buf.truncate(filled);

@@ -196,14 +196,14 @@ fn check_conflicts(images: &[Resolved]) -> Result<()> {
                 return Err(Error::ContainerImage {
                     image: r.wanted.name.clone(),
                     asked_by: r.wanted.source().to_string(),
-                    why: format!(
+                    source: Box::new(crate::error::invalid(format!(
                         "it would be cached as {}:{tag}, which {} (from {}) also names: {} there, {} here",
                         r.wanted.path,
                         other.wanted.name,
                         other.wanted.source(),
                         other.top.digest,
                         r.top.digest
-                    ),
+                    ))),
                 });
             }
         }

@@ -28,7 +28,7 @@ pub use refs::{Source, Wanted};
 use super::layer::stream_layer;
 use super::State;
 use crate::digest::Digest;
-use crate::error::{invalid, Error, Result};
+use crate::error::{invalid, Error, JsonContext, Result};
 use crate::human::bytes as human_bytes;
 use crate::image::oci::Platform;
 use crate::image::spec::{ContainerImage, ANNOTATION_CONTAINER_IMAGES};
@@ -60,16 +60,20 @@ pub struct CacheOptions {
 fn read_list(path: &PathBuf) -> Result<Vec<refs::Found>> {
     use std::io::Read as _;
     let shown = path.display().to_string();
-    let f = std::fs::File::open(path).map_err(|e| invalid(format!("image list {shown}: {e}")))?;
+    let bad = |why: String| Error::Input {
+        path: path.clone(),
+        why,
+    };
+    let f = std::fs::File::open(path).map_err(|e| bad(format!("image list {shown}: {e}")))?;
     let mut bytes = Vec::new();
     f.take(MAX_LIST + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| invalid(format!("image list {shown}: {e}")))?;
+        .map_err(|e| bad(format!("image list {shown}: {e}")))?;
     if bytes.len() as u64 > MAX_LIST {
-        return Err(invalid(format!("image list {shown} is larger than 16 MiB")));
+        return Err(bad(format!("image list {shown} is larger than 16 MiB")));
     }
     let text = String::from_utf8(bytes)
-        .map_err(|_| invalid(format!("image list {shown} is not UTF-8 text")))?;
+        .map_err(|_| bad(format!("image list {shown} is not UTF-8 text")))?;
     Ok(refs::parse_list(&text, &shown))
 }
 
@@ -141,7 +145,7 @@ impl State<'_> {
         self.cached_layer(key, CREATED_BY.to_string(), |st| {
             write_cache(st, &resolved, &view, progress).map(Some)
         })?;
-        let json = serde_json::to_string(&list).map_err(|e| invalid(e.to_string()))?;
+        let json = serde_json::to_string(&list).json("the container image list")?;
         self.annotations
             .insert(ANNOTATION_CONTAINER_IMAGES.to_string(), json);
         Ok(())

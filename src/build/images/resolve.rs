@@ -70,7 +70,7 @@ pub fn resolve_all(
                 let r = resolve(w, want, insecure).map_err(|e| Error::ContainerImage {
                     image: w.name.clone(),
                     asked_by: w.source().to_string(),
-                    why: e.to_string(),
+                    source: Box::new(e),
                 });
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
             });
