@@ -47,7 +47,7 @@ pub fn main(args: &[OsString]) -> i32 {
             (parent, PathBuf::from(cwd), argv)
         }
         _ => {
-            eprintln!("error: {GUARD_ARG} is internal to `sealer build`");
+            log::error!("{GUARD_ARG} is internal to `sealer build`");
             return 2;
         }
     };
@@ -58,7 +58,7 @@ pub fn main(args: &[OsString]) -> i32 {
         signals.add(s);
     }
     if let Err(e) = signals.thread_block() {
-        eprintln!("error: blocking signals in the RUN guard: {e}");
+        log::error!("blocking signals in the RUN guard: {e}");
         return 2;
     }
     // The build died before the guard was ready.
@@ -74,7 +74,7 @@ pub fn main(args: &[OsString]) -> i32 {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     if let Err(e) = die_with_parent(&mut cmd, libc::SIGKILL, Some(&cwd)) {
-        eprintln!("error: preparing {:?}: {e}", argv[0]);
+        log::error!("preparing {:?}: {e}", argv[0]);
         return 2;
     }
     // std resets the signal mask of the child: the command sees default
@@ -82,7 +82,7 @@ pub fn main(args: &[OsString]) -> i32 {
     let status = match cmd.status() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cannot run {:?}: {e}", argv[0]);
+            log::error!("cannot run {:?}: {e}", argv[0]);
             return 127;
         }
     };

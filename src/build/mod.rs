@@ -189,7 +189,7 @@ impl State<'_> {
     fn run(&mut self, instructions: &[kubefile::Instruction]) -> Result<()> {
         let total = instructions.len();
         for (i, ins) in instructions.iter().enumerate() {
-            eprintln!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
+            log::info!("STEP {}/{total}: {} {}", i + 1, ins.keyword, ins.rest);
             self.step(ins).map_err(|e| match e {
                 Error::Kubefile { .. } | Error::Step { .. } => e,
                 other => Error::Step {
@@ -201,7 +201,7 @@ impl State<'_> {
         }
         for (k, _) in &self.opts.build_args {
             if !self.used_args.contains(k) {
-                eprintln!("warning: build arg {k} was given but no ARG declares it");
+                log::warn!("build arg {k} was given but no ARG declares it");
             }
         }
         Ok(())
@@ -218,7 +218,7 @@ impl State<'_> {
             .lock()
             .and_then(|lock| self.store.remove_unreferenced(&self.new_blobs, &lock));
         if let Err(e) = removed {
-            eprintln!("warning: removing the layers of the failed build: {e}");
+            log::warn!("removing the layers of the failed build: {e}");
         }
     }
 
@@ -250,10 +250,10 @@ impl State<'_> {
         )?;
         for (key, layer) in &self.cache_entries {
             if let Err(e) = self.store.cache_put(key, layer) {
-                eprintln!("warning: recording the build cache: {e}");
+                log::warn!("recording the build cache: {e}");
             }
         }
-        eprintln!("Successfully built {name} (id {})", img.id.short());
+        log::info!("Successfully built {name} (id {})", img.id.short());
         Ok(img)
     }
 

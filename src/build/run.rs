@@ -37,8 +37,8 @@ impl RunMount {
         let Err(e) = s.umount_and_join() else {
             return;
         };
-        eprintln!(
-            "warning: unmounting {}: {e}; detaching it lazily",
+        log::warn!(
+            "unmounting {}: {e}; detaching it lazily",
             self.mountpoint.display()
         );
         crate::mount::detach(&self.mountpoint, "the RUN mount");
@@ -49,7 +49,7 @@ impl Drop for RunMount {
     fn drop(&mut self) {
         self.unmount();
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            eprintln!("warning: removing {}: {e}", self.dir.display());
+            log::warn!("removing {}: {e}", self.dir.display());
         }
     }
 }
@@ -176,7 +176,7 @@ fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<
         {
             s.spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
-                    eprintln!("  | {line}");
+                    log::info!("  | {line}");
                 }
             });
         }

@@ -131,7 +131,7 @@ impl State<'_> {
                 )),
                 other => other,
             })?;
-            eprintln!(
+            log::info!(
                 " ---> base {} ({} layers)",
                 base.id.short(),
                 base.manifest.layers.len()
@@ -321,14 +321,14 @@ impl State<'_> {
         if !self.opts.no_cache {
             if let Some((digest, size)) = self.store.cache_get(&key)? {
                 let layer = self.store.open_layer(&digest)?;
-                eprintln!(" ---> Using cache {digest}");
+                log::info!(" ---> Using cache {digest}");
                 self.layers.push((digest, size, layer));
                 self.history(created_by, false);
                 return Ok(());
             }
         }
         let Some(ingested) = make(self)? else {
-            eprintln!(" ---> no changes: no layer");
+            log::info!(" ---> no changes: no layer");
             self.history(created_by, true);
             return Ok(());
         };
@@ -337,7 +337,7 @@ impl State<'_> {
         }
         self.cache_entries.push((key, ingested.digest));
         let layer = self.store.open_layer(&ingested.digest)?;
-        eprintln!(
+        log::info!(
             " ---> layer {} ({} entries, {})",
             ingested.digest,
             ingested.entries,

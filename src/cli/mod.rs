@@ -7,6 +7,7 @@ mod fsck;
 mod images;
 mod inspect;
 mod load;
+mod logger;
 mod login;
 mod ls;
 mod mount;
@@ -31,6 +32,9 @@ pub struct Cli {
     /// Store directory [default: /var/lib/sealer as root, else $XDG_DATA_HOME/sealer]
     #[arg(long, global = true, env = "SEALER_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
+    /// More output: -v debug, -vv trace (or RUST_LOG=LEVEL)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,9 +106,11 @@ pub fn main() -> i32 {
         .get(1)
         .is_some_and(|a| a == crate::build::guard::GUARD_ARG)
     {
+        logger::init(0);
         return crate::build::guard::main(&args[2..]);
     }
     let cli = Cli::parse();
+    logger::init(cli.verbose);
     match run(cli) {
         Ok(()) => 0,
         Err(e) if e.chain().any(is_broken_pipe) => 0,

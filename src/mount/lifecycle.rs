@@ -68,7 +68,7 @@ pub fn check_mountpoint(dir: &Path) -> Result<PathBuf> {
 pub fn detach(path: &Path, what: &str) {
     match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
-        Err(e) => eprintln!("warning: detaching {what} {}: {e}", path.display()),
+        Err(e) => log::warn!("detaching {what} {}: {e}", path.display()),
     }
 }
 
@@ -187,7 +187,7 @@ fn forget(store: &Store, rec: &MountRecord, keep_log: bool) -> u64 {
         match removed {
             Ok(()) => freed += bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("warning: removing {}: {e}", p.display()),
+            Err(e) => log::warn!("removing {}: {e}", p.display()),
         }
     }
     freed
@@ -206,7 +206,7 @@ fn stop_server(server: ProcessId) {
             nix::unistd::Pid::from_raw(server.pid as i32),
             nix::sys::signal::Signal::SIGKILL,
         ) {
-            eprintln!("warning: stopping the server (pid {}): {e}", server.pid);
+            log::warn!("stopping the server (pid {}): {e}", server.pid);
         }
     }
 }

@@ -289,7 +289,7 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
     std::thread::spawn(move || {
         match sealer_fs::fuse::raise_readahead(&mp, sealer_fs::fuse::READAHEAD_KB) {
             Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
-                eprintln!("note: readahead left at the kernel's default: {e}")
+                log::info!("note: readahead left at the kernel's default: {e}")
             }
             _ => {}
         }
@@ -307,10 +307,10 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
         // From now on stdout goes to the log too.
         let to_log = nix::unistd::dup2_stdout(std::io::stderr());
         if let Err(e) = said {
-            eprintln!("warning: telling `sealer mount` the server is ready: {e}");
+            log::warn!("telling `sealer mount` the server is ready: {e}");
         }
         if let Err(e) = to_log {
-            eprintln!("warning: sending stdout to the log: {e}");
+            log::warn!("sending stdout to the log: {e}");
         }
     }
     let result = match session {
@@ -348,7 +348,7 @@ impl LayerSource for StoreLayers {
         match self.store.open_layer(&d) {
             Ok(l) => Some(l),
             Err(e) => {
-                eprintln!("error: {e}");
+                log::error!("{e}");
                 None
             }
         }

@@ -303,6 +303,10 @@ impl Client {
                 self.agent.run(req.body(f).map_err(bad)?)
             }
         };
+        match &result {
+            Ok(resp) => log::debug!("{method} {url}: {}", resp.status()),
+            Err(e) => log::debug!("{method} {url}: {e}"),
+        }
         result.map_err(|e| self.error(describe(&e)))
     }
 

@@ -319,7 +319,7 @@ fn remove(path: &Path) -> Option<String> {
     match removed {
         Ok(()) => Some(format!("removed {}", path.display())),
         Err(e) => {
-            eprintln!("warning: could not remove {}: {e}", path.display());
+            log::warn!("could not remove {}: {e}", path.display());
             None
         }
     }

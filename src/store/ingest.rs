@@ -136,6 +136,10 @@ impl Store {
         if !existed || !self.index_path(&digest).is_file() {
             self.write_atomic(&self.index_path(&digest), &index)?;
         }
+        log::debug!(
+            "ingested layer {digest}: {size} bytes, {entries} entries, new: {}",
+            !existed
+        );
         Ok(Ingested {
             digest,
             size,
@@ -188,7 +192,7 @@ impl Store {
             Ok(i) => i,
             Err(e) => {
                 if !matches!(&e, IndexError::Io(io) if io.kind() == io::ErrorKind::NotFound) {
-                    eprintln!("warning: index of layer {digest}: {e}; rebuilding it");
+                    log::warn!("index of layer {digest}: {e}; rebuilding it");
                 }
                 self.rebuild_index(digest, &blob)?
             }

@@ -271,8 +271,8 @@ impl<S: LayerSource> Filesystem for LayerDirFs<S> {
             Ok(got) => reply.data(&buf[..got]),
             Err(e) => {
                 let path = String::from_utf8_lossy(&layer.index.path(id)).into_owned();
-                eprintln!(
-                    "error: reading {path} of layer sha256:{}: {e}",
+                log::error!(
+                    "reading {path} of layer sha256:{}: {e}",
                     hex(layer.index.digest())
                 );
                 reply.error(Errno::EIO)

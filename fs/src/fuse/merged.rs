@@ -413,8 +413,8 @@ impl Filesystem for MergedFs {
                 Ok(got) => reply.data(&buf[..got]),
                 Err(e) => {
                     let path = String::from_utf8_lossy(&layer.index.path(n.id)).into_owned();
-                    eprintln!(
-                        "error: reading {path} of layer sha256:{}: {e}",
+                    log::error!(
+                        "reading {path} of layer sha256:{}: {e}",
                         hex(layer.index.digest())
                     );
                     reply.error(Errno::EIO)

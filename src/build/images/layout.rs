@@ -112,6 +112,7 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
             continue;
         }
         let r = &images[i];
+        log::debug!("{} of {}: {path}", digest, r.wanted.name);
         let origin = match finder.find(&path, size)? {
             Some((file, offset)) => {
                 to_copy += size;

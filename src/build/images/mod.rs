@@ -82,7 +82,7 @@ fn read_list(path: &PathBuf) -> Result<Vec<refs::Found>> {
 pub fn wanted_images(view: &RootView, opts: &CacheOptions) -> Result<Vec<Wanted>> {
     let scan = walk::scan_rootfs(view)?;
     for w in &scan.warnings {
-        eprintln!("warning: {w}");
+        log::warn!("{w}");
     }
     let mut found = scan.found;
     for list in &opts.image_lists {
@@ -108,11 +108,11 @@ impl State<'_> {
         let view = self.view()?;
         let wanted = wanted_images(&view, opts)?;
         if wanted.is_empty() {
-            eprintln!("CACHE container images: none named in the rootfs");
+            log::info!("CACHE container images: none named in the rootfs");
             return Ok(());
         }
         let platform = opts.platform.clone().unwrap_or_else(PlatformSpec::host);
-        eprintln!("CACHE {} container images for {platform}", wanted.len());
+        log::info!("CACHE {} container images for {platform}", wanted.len());
         let resolved = resolve::resolve_all(&wanted, &platform, opts.insecure)?;
         let mut key = Sha256::new();
         key.update(self.chain.0);
@@ -120,7 +120,7 @@ impl State<'_> {
         key.update(platform.to_string().as_bytes());
         let mut list = Vec::new();
         for r in &resolved {
-            eprintln!(" ---> {} {}", r.wanted.name, r.top.digest);
+            log::info!(" ---> {} {}", r.wanted.name, r.top.digest);
             for part in [
                 &r.wanted.name,
                 &r.wanted.path,
@@ -161,7 +161,7 @@ fn write_cache(
 ) -> Result<crate::store::Ingested> {
     let plan = layout::plan(resolved, view, st.store)?;
     let jobs = plan.pool.jobs().len();
-    eprintln!(
+    log::info!(
         " ---> {} blobs to write: {} to download, {} from the store; {} already in lower layers",
         jobs,
         human_bytes(plan.to_download),
@@ -192,7 +192,7 @@ fn write_cache(
         Error::Invalid(why) => invalid(format!("writing the image cache layer: {why}")),
         other => other,
     })?;
-    eprintln!(
+    log::info!(
         " ---> downloaded {}, copied {} from the store",
         human_bytes(pool.downloaded.load(Ordering::Relaxed)),
         human_bytes(pool.copied.load(Ordering::Relaxed))

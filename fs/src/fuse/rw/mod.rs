@@ -241,7 +241,7 @@ impl RwFs {
         let top = i.lower.as_ref().ok_or(Errno::ENOENT)?.top();
         let layer = &self.layers[top.layer];
         upper::copy_up(layer, top.id, &path, with_data, self.sync_copy_up).map_err(|e| {
-            eprintln!("error: copying up {}: {e}", path.display());
+            log::error!("copying up {}: {e}", path.display());
             errno(&e)
         })?;
         if layer.index.kind(top.id) == Kind::File {
