@@ -10,28 +10,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::util::{copy_tree, example, sha256_hex, Env};
-
-const BASE: &str = "kubernetes:v1.19.8";
-const MINE: &str = "my-k8s:v1.19.8";
-
-/// Builds `examples/cluster-rootfs` and `examples/override` the way a user
-/// does: the override with its own Kubefile name, from inside its context.
-fn build_examples(env: &Env) {
-    let base = env.build(BASE, &example("cluster-rootfs"));
-    assert!(
-        base.stderr.contains(&format!("Successfully built {BASE}")),
-        "{}",
-        base.stderr
-    );
-    let ctx = env.path("override");
-    copy_tree(&example("override"), &ctx);
-    fs::rename(ctx.join("Kubefile"), ctx.join("Kubefile.override")).expect("renaming the Kubefile");
-    env.sealer()
-        .args(["build", "-t", MINE, "-f", "Kubefile.override", "."])
-        .current_dir(&ctx)
-        .ok();
-}
+use crate::util::{build_examples, example, sha256_hex, Env, BASE, MINE};
 
 /// Names in a directory of the example tree, sorted as `ls` sorts (bytes).
 fn names_on_disk(rel: &str) -> Vec<String> {

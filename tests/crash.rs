@@ -15,10 +15,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::hostile::docker_archive;
 use crate::mount::{mount, mount_with};
 use crate::util::registry::Registry;
-use crate::util::{example, Env};
+use crate::util::{docker_archive, example, Env};
 
 /// The seed when `SEALER_CRASH_SEED` is not set.
 const DEFAULT_SEED: u64 = 0x5EA1_E12C_4A54_0001;
