@@ -9,6 +9,7 @@ mod inspect;
 mod load;
 mod login;
 mod ls;
+mod man;
 mod mount;
 mod prune;
 mod pull;
@@ -100,6 +101,9 @@ pub fn main() -> i32 {
         .is_some_and(|a| a == crate::build::guard::GUARD_ARG)
     {
         return crate::build::guard::main(&args[2..]);
+    }
+    if args.get(1).is_some_and(|a| a == man::MAN_ARG) {
+        return man::main(&args[2..]);
     }
     let cli = Cli::parse();
     match run(cli) {
