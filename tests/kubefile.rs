@@ -543,18 +543,29 @@ fn background_jobs_of_a_run_step_end_with_it() {
     let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
     let run = env.build("bg:v1", &ctx);
     assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
-    let left: Vec<String> = fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            (cmd == b"sleep\x0031\x00").then(|| pid.to_string())
-        })
-        .collect();
+    // SIGKILL lands at once but is seen a moment later: poll briefly.
+    let sleepers = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                (cmd == b"sleep\x0031\x00").then(|| pid.to_string())
+            })
+            .collect()
+    };
+    let gone = (0..200).any(|_| {
+        let none = sleepers().is_empty();
+        if !none {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        none
+    });
     assert!(
-        left.is_empty(),
-        "the RUN's background job outlived it: {left:?}"
+        gone,
+        "the RUN's background job outlived it: {:?}",
+        sleepers()
     );
     assert_eq!(env.run(&["cat", "bg:v1", "s.txt"]), "started\n");
 }

@@ -9,15 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{example, tool, Env};
-
-const BASE: &str = "kubernetes:v1.19.8";
-const MINE: &str = "my-k8s:v1.19.8";
-
-fn build_examples(env: &Env) {
-    env.build(BASE, &example("cluster-rootfs"));
-    env.build(MINE, &example("override"));
-}
+use crate::util::{build_examples, example, tool, Env, BASE, MINE};
 
 fn json(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{text}"))

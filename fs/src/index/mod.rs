@@ -34,6 +34,8 @@
 //! gets is documented on [`build::IndexBuilder`].
 
 pub mod build;
+#[cfg(test)]
+mod tests;
 
 use std::fs::File;
 use std::ops::Range;
