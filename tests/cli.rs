@@ -147,7 +147,7 @@ fn check_spec(env: &Env, spec: &Value) {
 
     let cfg = &spec["spec"]["image_config"];
     assert_eq!(
-        cfg["labels"]["cluster.alpha.sealer.io/kube-version"], "v1.19.8",
+        cfg["labels"]["app.alpha.sealer.io/supported-kube-version"], "v1.19.8",
         "KUBEVERSION of the base"
     );
     assert_eq!(cfg["labels"]["io.sealer.example"], "cluster-rootfs");

@@ -54,7 +54,7 @@ fn skopeo_inspects_our_images() {
         );
         assert_eq!(seen["Labels"], config["config"]["Labels"], "{name}: labels");
         assert_eq!(
-            seen["Labels"]["cluster.alpha.sealer.io/kube-version"],
+            seen["Labels"]["app.alpha.sealer.io/supported-kube-version"],
             "v1.19.8"
         );
         assert_eq!(seen["Architecture"], config["architecture"]);

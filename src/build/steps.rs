@@ -7,7 +7,7 @@ use super::kubefile::{expand, words, Instruction};
 use super::layer::{fingerprint, stream_layer};
 use super::State;
 use crate::digest::Digest;
-use crate::error::{Error, JsonContext, Result};
+use crate::error::{Error, Result};
 use crate::human::bytes as human_bytes;
 
 impl State<'_> {
@@ -42,21 +42,18 @@ impl State<'_> {
                     None => vec!["/bin/sh".into(), "-c".into(), ins.rest.clone()],
                 };
                 self.config.config.cmd = Some(cmd);
+                self.cmds(ins)?;
                 self.history(format!("CMD {}", ins.rest), true);
                 Ok(())
             }
-            "CMDS" | "LAUNCH" => {
-                let list = self.list(ins)?;
-                let key = if kw == "CMDS" {
-                    "launch.sealer.io/cmds"
-                } else {
-                    "launch.sealer.io/apps"
-                };
-                let value = serde_json::to_string(&list).json(key)?;
-                self.config.config.labels.insert(key.into(), value);
-                self.history(format!("{kw} {}", ins.rest), true);
+            "CMDS" => {
+                self.cmds(ins)?;
+                self.history(format!("CMDS {}", ins.rest), true);
                 Ok(())
             }
+            "LAUNCH" => self.launch(ins),
+            "APPCMDS" => self.appcmds(ins),
+            "APPENV" => self.appenv(ins),
             "KUBEVERSION" => {
                 let w = self.words(ins)?;
                 let [v] = w.as_slice() else {
@@ -67,7 +64,7 @@ impl State<'_> {
                 self.config
                     .config
                     .labels
-                    .insert("cluster.alpha.sealer.io/kube-version".into(), v.clone());
+                    .insert(super::apps::LABEL_KUBE_VERSION.into(), v.clone());
                 self.history(format!("KUBEVERSION {v}"), true);
                 Ok(())
             }
@@ -78,12 +75,12 @@ impl State<'_> {
         }
     }
 
-    fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
+    pub(super) fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
         words(&ins.rest, &self.vars).map_err(Error::Instruction)
     }
 
     /// JSON array (expanded) or shell words.
-    fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
+    pub(super) fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
         match &ins.json {
             Some(v) => v
                 .iter()
@@ -186,6 +183,7 @@ impl State<'_> {
                 .env
                 .retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(&k));
             self.config.config.env.push(format!("{k}={v}"));
+            self.extension.env.insert(k.clone(), v.clone());
             self.vars.insert(k, v);
         }
         self.history(format!("ENV {}", ins.rest), true);
@@ -244,56 +242,8 @@ impl State<'_> {
         self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest))
     }
 
-    fn app(&mut self, ins: &Instruction, kw: &str) -> Result<()> {
-        let w = self.list(ins)?;
-        let [name, sources @ ..] = w.as_slice() else {
-            return Err(Error::Instruction(format!("{kw} NAME local://PATH...")));
-        };
-        if sources.is_empty() {
-            return Err(Error::Instruction(format!(
-                "{kw} {name}: no sources (use local://PATH)"
-            )));
-        }
-        if !name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
-            || name.starts_with('.')
-        {
-            return Err(Error::Instruction(format!(
-                "{kw}: bad application name {name:?}"
-            )));
-        }
-        let mut paths = Vec::new();
-        for s in sources {
-            let p = s.strip_prefix("local://").ok_or_else(|| {
-                Error::Instruction(format!("{s}: only local:// sources are supported"))
-            })?;
-            paths.push(p.to_string());
-        }
-        let req = CopyRequest {
-            sources: paths,
-            dest: format!("application/apps/{name}/"),
-            chown: None,
-            chmod: None,
-            add: false,
-        };
-        self.layer_step(&req, format!("{kw} {}", ins.rest))?;
-        let labels = &mut self.config.config.labels;
-        labels.insert(format!("app.alpha.sealer.io/{name}"), sources.join(","));
-        if kw != "APP" {
-            labels.insert(
-                format!(
-                    "cluster.alpha.sealer.io/kube-{}-{name}",
-                    kw.to_ascii_lowercase()
-                ),
-                "true".into(),
-            );
-        }
-        Ok(())
-    }
-
     /// Plans, caches and writes one layer.
-    fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
+    pub(super) fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
         let below = Below {
             layers: self.layers.iter().rev().map(|(_, _, l)| l).collect(),
         };
