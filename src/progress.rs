@@ -78,11 +78,11 @@ impl Progress {
         match (&self.bars, self.mode) {
             (_, Mode::Quiet) => {}
             (Some(bars), _) => {
-                let b = bars.add(ProgressBar::new(total.unwrap_or(0)));
-                b.set_style(bar_style(total.is_some_and(|t| t > 0)));
-                b.set_prefix(label.clone());
-                b.set_message(what.to_string());
-                bar = Some(b);
+                let b = ProgressBar::new(total.unwrap_or(0))
+                    .with_style(bar_style(total.is_some_and(|t| t > 0)))
+                    .with_prefix(label.clone())
+                    .with_message(what.to_string());
+                bar = Some(bars.add(b));
             }
             (None, _) => {
                 let size = total.map(|t| format!(" {}", human::bytes(t)));
