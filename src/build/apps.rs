@@ -68,7 +68,9 @@ fn is_yaml(name: &str) -> bool {
 }
 
 fn is_chart_dir(dir: &Path) -> bool {
-    dir.join("Chart.yaml").exists() && dir.join("values.yaml").exists() && dir.join("templates").exists()
+    dir.join("Chart.yaml").exists()
+        && dir.join("values.yaml").exists()
+        && dir.join("templates").exists()
 }
 
 /// Files under `dir`, walked in name order, as paths relative to it.
@@ -253,7 +255,9 @@ impl State<'_> {
     pub(super) fn launch(&mut self, ins: &Instruction) -> Result<()> {
         let names = self.list(ins)?;
         if names.is_empty() {
-            return Err(Error::Instruction("LAUNCH [\"app\", ...]: no application".into()));
+            return Err(Error::Instruction(
+                "LAUNCH [\"app\", ...]: no application".into(),
+            ));
         }
         for n in &names {
             self.known_app(n, "LAUNCH")?;
@@ -339,11 +343,15 @@ mod tests {
             "two.sh",
         ]);
         let p = |s: &str| t.path().join(s);
-        let case = |srcs: &[&str]| detect("app", &srcs.iter().map(|s| p(s)).collect::<Vec<_>>()).unwrap();
+        let case =
+            |srcs: &[&str]| detect("app", &srcs.iter().map(|s| p(s)).collect::<Vec<_>>()).unwrap();
         assert_eq!(case(&["chart"]), ("helm".into(), vec!["app".into()]));
         assert_eq!(
             case(&["kube", "one.yaml"]),
-            ("kube".into(), vec!["/a.yaml".into(), "/sub/b.yml".into(), "one.yaml".into()])
+            (
+                "kube".into(),
+                vec!["/a.yaml".into(), "/sub/b.yml".into(), "one.yaml".into()]
+            )
         );
         assert_eq!(
             case(&["sh", "two.sh"]),
@@ -351,9 +359,14 @@ mod tests {
         );
         assert_eq!(case(&["mixed"]), (String::new(), vec![]));
         assert_eq!(case(&["bin"]), (String::new(), vec![]));
+        // As in sealer, `templates` given as a directory source does not
+        // count as a chart's part: these three are plain YAML to it.
         assert_eq!(
             case(&["chart/Chart.yaml", "chart/values.yaml", "chart/templates"]),
-            ("helm".into(), vec!["app".into()])
+            (
+                "kube".into(),
+                vec!["Chart.yaml".into(), "values.yaml".into(), "/d.yaml".into()]
+            )
         );
     }
 
@@ -362,10 +375,22 @@ mod tests {
         let parse = |t: &str| check_order(&super::super::kubefile::parse(t).unwrap());
         assert!(parse("FROM scratch\nAPP a local://x\nLAUNCH [\"a\"]\n").is_ok());
         assert_eq!(
-            parse("FROM scratch\nLAUNCH [\"a\"]\nCOPY . .\n").unwrap_err().0,
+            parse("FROM scratch\nLAUNCH [\"a\"]\nCOPY . .\n")
+                .unwrap_err()
+                .0,
             2
         );
-        assert_eq!(parse("FROM scratch\nCMDS [\"a\"]\nCMDS [\"b\"]\n").unwrap_err().0, 3);
-        assert_eq!(parse("FROM scratch\nCMD x\nLAUNCH [\"a\"]\n").unwrap_err().0, 3);
+        assert_eq!(
+            parse("FROM scratch\nCMDS [\"a\"]\nCMDS [\"b\"]\n")
+                .unwrap_err()
+                .0,
+            2
+        );
+        assert_eq!(
+            parse("FROM scratch\nCMD x\nLAUNCH [\"a\"]\n")
+                .unwrap_err()
+                .0,
+            3
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! ingest; config-only instructions add history; the tag is written only
 //! after every step succeeded.
 
-mod apps;
+pub mod apps;
 pub mod context;
 pub mod copy;
 pub mod guard;

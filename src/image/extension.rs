@@ -169,7 +169,9 @@ mod tests {
             version: "v1".into(),
             ..Application::default()
         });
-        ext.launch.cmds.push("kubectl get pods && echo <done>".into());
+        ext.launch
+            .cmds
+            .push("kubectl get pods && echo <done>".into());
         let text = ext.to_annotation();
         assert_eq!(
             text,

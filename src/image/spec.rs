@@ -69,6 +69,10 @@ pub struct Spec {
     /// Creation time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// The Kubernetes version it supports (`KUBEVERSION`: sealer v0.11's
+    /// label, or the one earlier versions of ours wrote).
+    #[serde(rename = "kubeVersion", skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
     /// Container images cached in `registry/` (the manifest annotation).
     #[serde(rename = "containerImageList", skip_serializing_if = "Vec::is_empty")]
     pub container_images: Vec<ContainerImage>,
@@ -181,6 +185,10 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 env: c.config.env.clone(),
             },
             created: c.created.clone(),
+            kube_version: labels
+                .get(crate::build::apps::LABEL_KUBE_VERSION)
+                .or_else(|| labels.get(crate::build::apps::LABEL_KUBE_VERSION_OLD))
+                .cloned(),
             container_images: img
                 .manifest
                 .annotations
