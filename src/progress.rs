@@ -61,7 +61,7 @@ impl Progress {
             (_, Mode::Quiet) => {}
             // A line the terminal cannot take is lost, as eprintln's would be.
             (Some(bars), _) => bars.println(text).unwrap_or(()),
-            (None, _) => eprintln!("{text}"),
+            (None, _) => log::info!("{text}"),
         }
     }
 
@@ -86,7 +86,7 @@ impl Progress {
             }
             (None, _) => {
                 let size = total.map(|t| format!(" {}", human::bytes(t)));
-                eprintln!("{label}: {what}{}", size.unwrap_or_default());
+                log::info!("{label}: {what}{}", size.unwrap_or_default());
             }
         }
         Task {
