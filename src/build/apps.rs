@@ -168,7 +168,12 @@ impl State<'_> {
             )));
         }
         let mut paths = Vec::new();
+        let mut urls = Vec::new();
         for s in sources {
+            if super::remote::is_remote(s) {
+                urls.push(s.clone());
+                continue;
+            }
             let p = s.strip_prefix("local://").ok_or_else(|| {
                 Error::Instruction(format!(
                     "{s}: a source of {kw} is local://PATH or http(s)://URL"
@@ -176,10 +181,12 @@ impl State<'_> {
             })?;
             paths.push(p.to_string());
         }
-        let on_disk: Vec<PathBuf> = paths
+        let remote = self.download_all(&urls, None)?;
+        let mut on_disk: Vec<PathBuf> = paths
             .iter()
             .map(|p| self.context.real.join(p.trim_start_matches('/')))
             .collect();
+        on_disk.extend(remote.iter().map(|r| r.path.clone()));
         let (kind, files) = detect(name, &on_disk)
             .map_err(|e| Error::Instruction(format!("{kw} {name}: reading its sources: {e}")))?;
         let req = CopyRequest {
@@ -188,8 +195,11 @@ impl State<'_> {
             chown: None,
             chmod: None,
             add: false,
+            remote,
         };
-        self.layer_step(&req, format!("{kw} {}", ins.rest))?;
+        let made = self.layer_step(&req, format!("{kw} {}", ins.rest));
+        super::remote::remove(&req.remote);
+        made?;
         let labels = &mut self.config.config.labels;
         labels.insert(format!("app.alpha.sealer.io/{name}"), sources.join(","));
         if kw != "APP" {

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod images;
 pub mod kubefile;
 pub mod layer;
+pub mod remote;
 mod run;
 mod steps;
 pub mod upper_layer;

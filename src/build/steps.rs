@@ -111,7 +111,24 @@ impl State<'_> {
             ));
         }
         self.from_seen = true;
-        let w = self.words(ins)?;
+        let mut w = self.words(ins)?;
+        let mut platform = None;
+        while w.first().is_some_and(|a| a.starts_with("--")) {
+            let flag = w.remove(0);
+            match flag.strip_prefix("--platform=") {
+                Some(p) => {
+                    platform = Some(
+                        crate::registry::manifest::PlatformSpec::parse(p)
+                            .map_err(|e| Error::Instruction(format!("FROM {flag}: {e}")))?,
+                    )
+                }
+                None => {
+                    return Err(Error::Instruction(format!(
+                        "FROM: unsupported flag {flag} (only --platform=os/arch[/variant])"
+                    )))
+                }
+            }
+        }
         let image = match w.as_slice() {
             [image] => image,
             [image, as_, _] if as_.eq_ignore_ascii_case("as") => image,
@@ -133,7 +150,23 @@ impl State<'_> {
                 base.id.short(),
                 base.manifest.layers.len()
             );
+            if let Some(p) = &platform {
+                let c = &base.config;
+                if !p.matches(&c.os, &c.architecture, c.variant.as_deref()) {
+                    return Err(Error::Instruction(format!(
+                        "base image {image} is for {}/{}, not {p}",
+                        c.os, c.architecture
+                    )));
+                }
+            }
             self.start_from(base)?;
+        }
+        if let Some(p) = platform {
+            // The image is for that platform; `${ARCH}` names it.
+            self.vars.insert("ARCH".into(), p.arch.clone());
+            self.config.os = p.os;
+            self.config.architecture = p.arch;
+            self.config.variant = p.variant;
         }
         Ok(())
     }
@@ -198,7 +231,9 @@ impl State<'_> {
             chown: None,
             chmod: None,
             add,
+            remote: Vec::new(),
         };
+        let mut checksum = None;
         while args.first().is_some_and(|a| a.starts_with("--")) {
             let flag = args.remove(0);
             let (name, value) = flag.split_once('=').unwrap_or((&flag, ""));
@@ -218,6 +253,14 @@ impl State<'_> {
                         Error::Instruction(format!("--chmod={value}: use an octal mode"))
                     })?);
                 }
+                "--checksum" if add => {
+                    let d: crate::digest::Digest = value.parse().map_err(|_| {
+                        Error::Instruction(format!(
+                            "--checksum={value}: use sha256:<64 hex digits>"
+                        ))
+                    })?;
+                    checksum = Some(d);
+                }
                 _ => {
                     return Err(Error::Instruction(format!(
                         "unsupported {} flag {name}",
@@ -232,14 +275,47 @@ impl State<'_> {
                 ins.keyword
             )));
         }
-        if let Some(url) = args.iter().find(|a| a.contains("://")) {
+        req.dest = args.pop().unwrap_or_default();
+        let (urls, local): (Vec<String>, Vec<String>) =
+            args.into_iter().partition(|a| super::remote::is_remote(a));
+        if let Some(bad) = local.iter().find(|a| a.contains("://")) {
             return Err(Error::Instruction(format!(
-                "{url}: only sources in the build context can be copied"
+                "{bad}: sources are paths in the build context or http(s):// URLs"
             )));
         }
-        req.dest = args.pop().unwrap_or_default();
-        req.sources = args;
-        self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest))
+        if checksum.is_some() && (urls.len() != 1 || !local.is_empty()) {
+            return Err(Error::Instruction(
+                "--checksum needs exactly one source, an http(s):// URL".into(),
+            ));
+        }
+        req.sources = local;
+        req.remote = self.download_all(&urls, checksum.as_ref())?;
+        let made = self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest));
+        super::remote::remove(&req.remote);
+        made
+    }
+
+    /// Downloads the `http(s)://` sources of a step into `tmp/`.
+    pub(super) fn download_all(
+        &mut self,
+        urls: &[String],
+        checksum: Option<&crate::digest::Digest>,
+    ) -> Result<Vec<super::remote::Downloaded>> {
+        let mut out = Vec::new();
+        for url in urls {
+            let dir = self.store.tmp_path("remote");
+            log::info!(" ---> downloading {url}");
+            match super::remote::download(url, &dir, checksum) {
+                Ok(d) => out.push(d),
+                Err(e) => {
+                    // Nothing of a failed step stays in the store.
+                    let _ = std::fs::remove_dir_all(&dir);
+                    super::remote::remove(&out);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Plans, caches and writes one layer.

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod flaky;
+pub mod http;
 pub mod registry;
 pub mod xattr;
 
