@@ -546,6 +546,21 @@ fn bad_images_fail_the_build_naming_the_image_and_where_it_was_asked() {
     let err = fails_unchanged(&env, &with_list("c5", &format!("{b}\n")), &[]);
     assert_mentions(&err, &[&b, "manifests/imageList:1", layer, "corrupt"]);
 
+    // A platform the operator's index lacks (the image is for s390x).
+    let operator = src.image("tigera/operator:v1");
+    let ctx = env.context(
+        "c7",
+        &[
+            (
+                "Kubefile",
+                "FROM --platform=linux/s390x scratch\nCOPY . .\n",
+            ),
+            ("manifests/imageList", &format!("{operator}\n")),
+        ],
+    );
+    let err = fails_unchanged(&env, &ctx, &[]);
+    assert_mentions(&err, &[&operator, "manifests/imageList:1", "linux/s390x"]);
+
     // An image list given on the command line names its own file and line.
     let list = env.write("more.txt", format!("# x\n{missing}\n"));
     let ctx = with_list("c6", "");
