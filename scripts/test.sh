@@ -16,6 +16,7 @@ fi
 # fusermount3, docker-registry serves registry tests, fuse-overlayfs is the
 # peer in benchmarks, htpasswd (apache2-utils) makes the bcrypt password file
 # of the basic-auth registry test, openssl signs the bearer-token test's JWTs. `tar` (GNU) unpacks layers for the overlayfs oracle.
+# python3 serves http sources (`python3 -m http.server`); setsid leaves a RUN's process group.
 declare -A package_of=(
     [skopeo]=skopeo
     [umoci]=umoci
@@ -26,6 +27,8 @@ declare -A package_of=(
     [fuse-overlayfs]=fuse-overlayfs
     [tar]=tar
     [mount]=mount
+    [python3]=python3
+    [setsid]=util-linux
 )
 missing=()
 for cmd in "${!package_of[@]}"; do
