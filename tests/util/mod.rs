@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod flaky;
+pub mod push;
 pub mod registry;
 pub mod xattr;
 
