@@ -3,6 +3,7 @@
 //! without diff_ids), written byte for byte into Debian's docker-registry:
 //! pull, inspect (YAML and JSON), ls, cat, a FUSE mount and skopeo reading
 //! the stored OCI image; a config whose layers disagree with the manifest
+//! (or whose spec.layers is not a list of layers)
 //! fails with one line and tags nothing.
 
 use serde_json::{json, Value};
@@ -157,18 +158,29 @@ struct Pushed {
 /// list with this machine's platform under the tag.
 fn push_v08(reg: &Registry, repo: &str, steps: &[Step], manifest_tars: &[&Vec<u8>]) -> Pushed {
     let name = reg.image(&format!("{repo}:v1"));
+    let config = v08_config(&name, steps);
+    push_v08_config(reg, repo, &config, manifest_tars)
+}
+
+/// [`push_v08`] with the config given as bytes.
+fn push_v08_config(
+    reg: &Registry,
+    repo: &str,
+    config: &[u8],
+    manifest_tars: &[&Vec<u8>],
+) -> Pushed {
+    let name = reg.image(&format!("{repo}:v1"));
     let mut layers = Vec::new();
     for tar in manifest_tars {
         let gz = gzip(tar);
         put_blob(&reg.addr, repo, &gz);
         layers.push(descriptor(LAYER, &gz));
     }
-    let config = v08_config(&name, steps);
-    let config_digest = put_blob(&reg.addr, repo, &config);
+    let config_digest = put_blob(&reg.addr, repo, config);
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST,
-        "config": descriptor(CONFIG, &config),
+        "config": descriptor(CONFIG, config),
         "layers": layers,
     }))
     .expect("manifest JSON");
@@ -307,7 +319,7 @@ fn a_sealer_v08_image_pulls_inspects_lists_mounts_and_is_a_valid_oci_image() {
 }
 
 #[test]
-fn a_sealer_v08_config_that_disagrees_with_its_manifest_fails_and_tags_nothing() {
+fn a_sealer_v08_config_that_disagrees_with_its_manifest_or_is_garbled_fails_and_tags_nothing() {
     let reg = Registry::start();
     let env = Env::new();
     let steps = steps();
@@ -319,14 +331,21 @@ fn a_sealer_v08_config_that_disagrees_with_its_manifest_fails_and_tags_nothing()
     let mut more_tars = tars.clone();
     more_tars.push(&extra);
     let more = push_v08(&reg, "sealer/more", &steps, &more_tars);
+    // spec.layers that is not a list of layers.
+    let mut config: Value =
+        serde_json::from_slice(&v08_config("x", &steps)).expect("the fixture config");
+    config["spec"]["layers"] = json!("COPY . .");
+    let config = serde_json::to_vec(&config).expect("config JSON");
+    let garbled = push_v08_config(&reg, "sealer/garbled", &config, &tars);
     env.sealer().args(["images"]).ok();
-    for (pushed, counts) in [
-        (&fewer, ["3 layers", "2 layer blobs"]),
-        (&more, ["3 layers", "4 layer blobs"]),
+    for (pushed, says) in [
+        (&fewer, ["lists 3 layers with content", "has 2 layer blobs"]),
+        (&more, ["lists 3 layers with content", "has 4 layer blobs"]),
+        (&garbled, ["not a sealer v0.8 image config", "invalid type"]),
     ] {
         let before = env.snapshot();
         let line = env.sealer().args(["pull", &pushed.name]).fails();
-        assert_mentions(&line, &[&pushed.name, &pushed.config, counts[0], counts[1]]);
+        assert_mentions(&line, &[&pushed.name, &pushed.config, says[0], says[1]]);
         before.assert_same(&env.snapshot(), &line);
         let images = env.run(&["images"]);
         assert!(!images.contains("sealer/"), "nothing tagged:\n{images}");
