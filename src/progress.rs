@@ -1,10 +1,12 @@
-//! Per-layer progress of pulls, pushes, saves and loads, on stderr: a redrawn
-//! bar per active layer on a terminal, plain lines otherwise, nothing with
-//! `-q`. Shared between the transfer threads.
+//! Per-layer progress of pulls, pushes, saves and loads, on stderr: an
+//! indicatif bar per active layer on a terminal, plain lines otherwise,
+//! nothing with `-q`; and the bar of a big COPY. Shared between the transfer
+//! threads. The only module that knows about indicatif.
 
-use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::human;
 
@@ -22,22 +24,15 @@ pub enum Mode {
 /// The progress display of one command.
 pub struct Progress {
     mode: Mode,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    /// Active bars: (label, done, total).
-    bars: Vec<(String, u64, Option<u64>)>,
-    /// Lines of bars drawn last time (to move the cursor back over them).
-    drawn: usize,
-    last_draw: Option<Instant>,
+    /// The bars, in [`Mode::Bars`] only.
+    bars: Option<MultiProgress>,
 }
 
 /// One task's progress (a layer being transferred).
 pub struct Task<'a> {
     progress: &'a Progress,
     label: String,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
@@ -55,21 +50,19 @@ impl Progress {
 
     /// A display in the given mode.
     pub fn with_mode(mode: Mode) -> Progress {
-        Progress {
-            mode,
-            state: Mutex::new(State::default()),
-        }
+        let bars = (mode == Mode::Bars)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Progress { mode, bars }
     }
 
     /// Prints a line that is not about one task (above the bars).
     pub fn line(&self, text: &str) {
-        if self.mode == Mode::Quiet {
-            return;
+        match (&self.bars, self.mode) {
+            (_, Mode::Quiet) => {}
+            // A line the terminal cannot take is lost, as eprintln's would be.
+            (Some(bars), _) => bars.println(text).unwrap_or(()),
+            (None, _) => log::info!("{text}"),
         }
-        let mut st = self.lock();
-        self.clear(&mut st);
-        eprintln!("{text}");
-        self.draw(&mut st, true);
     }
 
     /// One line about a task that needs no progress (`label: what`).
@@ -81,99 +74,100 @@ impl Progress {
     /// "Downloading"), and its size if known.
     pub fn start(&self, label: &str, what: &str, total: Option<u64>) -> Task<'_> {
         let label = label.to_string();
-        match self.mode {
-            Mode::Quiet => {}
-            Mode::Plain => {
-                let size = total.map(|t| format!(" {}", human::bytes(t)));
-                eprintln!("{label}: {what}{}", size.unwrap_or_default());
+        let mut bar = None;
+        match (&self.bars, self.mode) {
+            (_, Mode::Quiet) => {}
+            (Some(bars), _) => {
+                let b = ProgressBar::new(total.unwrap_or(0))
+                    .with_style(bar_style(total.is_some_and(|t| t > 0)))
+                    .with_prefix(label.clone())
+                    .with_message(what.to_string());
+                bar = Some(bars.add(b));
             }
-            Mode::Bars => {
-                let mut st = self.lock();
-                st.bars.push((format!("{label}: {what}"), 0, total));
-                self.draw(&mut st, true);
+            (None, _) => {
+                let size = total.map(|t| format!(" {}", human::bytes(t)));
+                log::info!("{label}: {what}{}", size.unwrap_or_default());
             }
         }
         Task {
             progress: self,
             label,
+            bar,
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn clear(&self, st: &mut State) {
-        if self.mode == Mode::Bars && st.drawn > 0 {
-            eprint!("\x1b[{}A\x1b[J", st.drawn);
-            st.drawn = 0;
-        }
-    }
-
-    fn draw(&self, st: &mut State, force: bool) {
-        if self.mode != Mode::Bars {
-            return;
-        }
-        let now = Instant::now();
-        if !force
-            && st
-                .last_draw
-                .is_some_and(|t| now - t < Duration::from_millis(100))
-        {
-            return;
-        }
-        self.clear(st);
-        let mut err = std::io::stderr().lock();
-        for (label, done, total) in &st.bars {
-            let line = match total {
-                Some(t) if *t > 0 => {
-                    let frac = (*done as f64 / *t as f64).min(1.0);
-                    let fill = (frac * 30.0) as usize;
-                    format!(
-                        "{label} [{}{}] {}/{}",
-                        "=".repeat(fill),
-                        " ".repeat(30 - fill),
-                        human::bytes(*done),
-                        human::bytes(*t)
-                    )
-                }
-                _ => format!("{label} {}", human::bytes(*done)),
-            };
-            let _ = writeln!(err, "{line}");
-        }
-        st.drawn = st.bars.len();
-        st.last_draw = Some(now);
-    }
+/// `label: what [=====     ] done/total`, or `label: what done` without a
+/// total.
+fn bar_style(sized: bool) -> ProgressStyle {
+    let template = if sized {
+        "{prefix}: {msg} [{bar:30}] {bytes}/{total_bytes}"
+    } else {
+        "{prefix}: {msg} {bytes}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 impl Task<'_> {
     /// Counts `n` more bytes done.
     pub fn add(&self, n: u64) {
-        if self.progress.mode != Mode::Bars {
-            return;
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
         }
-        let mut st = self.progress.lock();
-        let prefix = format!("{}: ", self.label);
-        if let Some(bar) = st.bars.iter_mut().find(|b| b.0.starts_with(&prefix)) {
-            bar.1 += n;
-        }
-        self.progress.draw(&mut st, false);
     }
 
     /// Ends the task with a final word ("Pull complete", "Pushed", ...).
-    pub fn finish(self, what: &str) {
-        match self.progress.mode {
-            Mode::Quiet => {}
-            Mode::Plain => eprintln!("{}: {what}", self.label),
-            Mode::Bars => {
-                let mut st = self.progress.lock();
-                let prefix = format!("{}: ", self.label);
-                st.bars.retain(|b| !b.0.starts_with(&prefix));
-                self.progress.clear(&mut st);
-                eprintln!("{}: {what}", self.label);
-                self.progress.draw(&mut st, true);
+    pub fn finish(mut self, what: &str) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            if let Some(bars) = &self.progress.bars {
+                bars.remove(&bar);
             }
         }
+        self.progress.line(&format!("{}: {what}", self.label));
+    }
+}
+
+impl Drop for Task<'_> {
+    /// A task that ends without [`finish`](Task::finish) (an error) leaves
+    /// no bar behind.
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            if let Some(bars) = &self.progress.bars {
+                bars.remove(&bar);
+            }
+        }
+    }
+}
+
+/// The progress of writing one big layer (COPY), on stderr:
+/// `copying done / total (percent%)`, cleared when dropped.
+pub struct Copying(ProgressBar);
+
+impl Copying {
+    /// A bar for `total` bytes.
+    pub fn new(total: u64) -> Copying {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("     copying {bytes} / {total_bytes} ({percent}%)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Copying(bar)
+    }
+
+    /// Sets the bytes done so far.
+    pub fn set(&self, done: u64) {
+        self.0.set_position(done);
+    }
+}
+
+impl Drop for Copying {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 
@@ -190,5 +184,29 @@ impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
         let n = self.inner.read(buf)?;
         self.task.add(n as u64);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every mode takes the whole life of tasks (bars are drawn to a
+    /// hidden stderr here: indicatif draws nothing off a terminal).
+    #[test]
+    fn every_mode_runs_tasks_to_the_end() {
+        for mode in [Mode::Quiet, Mode::Plain, Mode::Bars] {
+            let p = Progress::with_mode(mode);
+            let sized = p.start("abc", "Downloading", Some(10));
+            let open_ended = p.start("def", "Copying", None);
+            sized.add(4);
+            open_ended.add(4);
+            p.note("ghi", "Already exists");
+            sized.finish("Pull complete");
+            drop(open_ended);
+            assert_eq!(p.bars.is_some(), mode == Mode::Bars);
+        }
+        let copying = Copying::new(100);
+        copying.set(50);
     }
 }

@@ -12,18 +12,10 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::util::{assert_mentions, example, sha256_hex, tool, Env};
-
-const BASE: &str = "kubernetes:v1.19.8";
-const MINE: &str = "my-k8s:v1.19.8";
+use crate::util::{assert_mentions, build_examples, sha256_hex, tool, Env, BASE, MINE};
 
 fn jsonv(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{text}"))
-}
-
-fn build(env: &Env) {
-    env.build(BASE, &example("cluster-rootfs"));
-    env.build(MINE, &example("override"));
 }
 
 /// Image id and layer ids.
@@ -98,7 +90,7 @@ fn disk_tree(root: &Path) -> BTreeMap<String, String> {
 #[test]
 fn oci_archive_is_read_by_skopeo_and_unpacked_by_umoci_to_our_tree() {
     let env = Env::new();
-    build(&env);
+    build_examples(&env);
     let file = env.path("images.tar");
     env.sealer()
         .args(["save", "-q", "-o"])
@@ -165,7 +157,7 @@ fn oci_archive_is_read_by_skopeo_and_unpacked_by_umoci_to_our_tree() {
 #[test]
 fn docker_archive_is_read_by_skopeo_and_loads_back() {
     let env = Env::new();
-    build(&env);
+    build_examples(&env);
     let file = env.path("docker.tar");
     env.sealer()
         .args(["save", "-q", "--format", "docker-archive", "-o"])
@@ -191,7 +183,7 @@ fn docker_archive_is_read_by_skopeo_and_loads_back() {
 #[test]
 fn archives_skopeo_writes_load_with_plain_gzip_and_zstd_layers() {
     let env = Env::new();
-    build(&env);
+    build_examples(&env);
     let (id, layers) = ids(&env, MINE);
     let want = image_tree(&env, MINE);
     let src = format!("oci:{}:{MINE}", env.root().display());
@@ -229,7 +221,7 @@ fn archives_skopeo_writes_load_with_plain_gzip_and_zstd_layers() {
 #[test]
 fn docker_25_layout_with_manifest_json_and_a_gzipped_archive_load() {
     let env = Env::new();
-    build(&env);
+    build_examples(&env);
     let (id, layers) = ids(&env, MINE);
     let oci = env.path("ours.tar");
     env.sealer()
@@ -290,7 +282,7 @@ fn raw_tar(path: &Path, entries: &[(&str, &[u8])]) {
 #[test]
 fn bad_archives_fail_in_one_line_and_leave_the_store_unchanged() {
     let env = Env::new();
-    build(&env);
+    build_examples(&env);
     let good = env.path("good.tar");
     env.sealer()
         .args(["save", "-q", "-o"])

@@ -8,7 +8,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::util::{assert_mentions, Env, Sealer};
+use crate::util::{assert_mentions, fails_cleanly, Env};
 
 /// A store holding `base:v1` (one layer: etc/a.conf, bin/tool).
 fn store_with_base() -> Env {
@@ -23,16 +23,6 @@ fn store_with_base() -> Env {
     );
     env.build("base:v1", &ctx);
     env
-}
-
-/// Runs `cmd`, which must fail cleanly, mention `parts`, and leave the store
-/// as it was. Returns the error line.
-fn fails_cleanly(env: &Env, cmd: Sealer, parts: &[&str]) -> String {
-    let before = env.snapshot();
-    let line = cmd.fails();
-    assert_mentions(&line, parts);
-    before.assert_same(&env.snapshot(), &line);
-    line
 }
 
 /// Writes a context `name` with `kubefile` and a few files; returns the

@@ -1,6 +1,6 @@
 //! The user workflow of the README on the bundled examples: build the
 //! ClusterRootfs and its override, then `images`, `inspect`, `ls`, `cat`,
-//! `tag`, `rmi`, image references and shell completions.
+//! `tag`, `rmi`, image references, shell completions and man pages.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -10,28 +10,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::util::{copy_tree, example, sha256_hex, Env};
-
-const BASE: &str = "kubernetes:v1.19.8";
-const MINE: &str = "my-k8s:v1.19.8";
-
-/// Builds `examples/cluster-rootfs` and `examples/override` the way a user
-/// does: the override with its own Kubefile name, from inside its context.
-fn build_examples(env: &Env) {
-    let base = env.build(BASE, &example("cluster-rootfs"));
-    assert!(
-        base.stderr.contains(&format!("Successfully built {BASE}")),
-        "{}",
-        base.stderr
-    );
-    let ctx = env.path("override");
-    copy_tree(&example("override"), &ctx);
-    fs::rename(ctx.join("Kubefile"), ctx.join("Kubefile.override")).expect("renaming the Kubefile");
-    env.sealer()
-        .args(["build", "-t", MINE, "-f", "Kubefile.override", "."])
-        .current_dir(&ctx)
-        .ok();
-}
+use crate::util::{build_examples, example, sha256_hex, Env, BASE, MINE};
 
 /// Names in a directory of the example tree, sorted as `ls` sorts (bytes).
 fn names_on_disk(rel: &str) -> Vec<String> {
@@ -168,7 +147,7 @@ fn check_spec(env: &Env, spec: &Value) {
 
     let cfg = &spec["spec"]["image_config"];
     assert_eq!(
-        cfg["labels"]["cluster.alpha.sealer.io/kube-version"], "v1.19.8",
+        cfg["labels"]["app.alpha.sealer.io/supported-kube-version"], "v1.19.8",
         "KUBEVERSION of the base"
     );
     assert_eq!(cfg["labels"]["io.sealer.example"], "cluster-rootfs");
@@ -479,4 +458,102 @@ fn completion_prints_scripts_the_shells_accept() {
         !env.root().exists(),
         "printing completions does not create a store"
     );
+}
+
+/// The commands of the README's table, each of which gets a man page.
+const COMMANDS: &[&str] = &[
+    "build",
+    "images",
+    "inspect",
+    "tag",
+    "rmi",
+    "ls",
+    "cat",
+    "mount",
+    "umount",
+    "commit",
+    "diff",
+    "pull",
+    "push",
+    "login",
+    "logout",
+    "save",
+    "load",
+    "fsck",
+    "prune",
+    "completion",
+];
+
+#[test]
+fn man_pages_are_generated_for_every_command() {
+    use clap::CommandFactory;
+    let visible: BTreeSet<String> = sealer::cli::Cli::command()
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let listed: BTreeSet<String> = COMMANDS.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        visible, listed,
+        "a new command needs its man page and README row"
+    );
+
+    let env = Env::new();
+    let dir = env.path("man/man1");
+    // `__man` is the first argument (as for `__run-guard`), never after --root.
+    let man = |args: &[&Path]| {
+        Command::new(env!("CARGO_BIN_EXE_sealer"))
+            .arg("__man")
+            .args(args)
+            .output()
+            .expect("running sealer __man")
+    };
+    let run = man(&[&dir]);
+    assert!(run.status.success(), "{run:?}");
+    let out = String::from_utf8(run.stdout).expect("UTF-8 paths");
+    let mut want: BTreeSet<String> = COMMANDS.iter().map(|c| format!("sealer-{c}.1")).collect();
+    want.insert("sealer.1".into());
+    let written: BTreeSet<String> = fs::read_dir(&dir)
+        .expect("the man directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, want);
+    let printed: BTreeSet<String> = out.lines().map(str::to_string).collect();
+    let paths: BTreeSet<String> = want
+        .iter()
+        .map(|f| dir.join(f).display().to_string())
+        .collect();
+    assert_eq!(printed, paths, "prints every page it wrote");
+
+    // roff escapes hyphens; read the pages as a reader sees them.
+    let read = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+            .replace("\\-", "-")
+    };
+    let main = read("sealer.1");
+    assert!(main.contains(".TH sealer 1"), "{main}");
+    assert!(main.contains("--root"), "{main}");
+    for c in COMMANDS {
+        assert!(
+            main.contains(&format!("sealer-{c}(1)")),
+            "sealer.1 names {c}"
+        );
+        let page = read(&format!("sealer-{c}.1"));
+        assert!(page.contains(&format!(".TH sealer-{c} 1")), "{page}");
+        assert!(
+            page.contains(&format!("sealer {c}")),
+            "synopsis of {c}: {page}"
+        );
+        assert!(page.contains(".SH DESCRIPTION"), "{page}");
+    }
+    assert!(!main.contains("__"), "hidden commands stay hidden: {main}");
+    assert!(read("sealer-build.1").contains("--build-arg"));
+    assert!(read("sealer-mount.1").contains("--rw"));
+
+    // Wrong use: exit 1 and one error line.
+    let run = man(&[]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr, "error: usage: sealer __man DIR\n");
 }

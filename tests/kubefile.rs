@@ -248,7 +248,7 @@ fn kubefile_instructions_shape_config_and_layers() {
         "$ARCH is the host's architecture"
     );
     assert_eq!(
-        labels["cluster.alpha.sealer.io/kube-version"], "v1.22.15",
+        labels["app.alpha.sealer.io/supported-kube-version"], "v1.22.15",
         "KUBEVERSION"
     );
     assert_eq!(labels["app.alpha.sealer.io/myapp"], "local://apps/myapp");
@@ -538,23 +538,37 @@ fn a_run_step_that_leaves_the_mount_busy_warns_and_detaches_it() {
 #[test]
 fn background_jobs_of_a_run_step_end_with_it() {
     let env = Env::new();
-    let kubefile = "FROM scratch\n\
-        RUN (sleep 31 </dev/null >/dev/null 2>&1 &) && echo started > s.txt\n";
-    let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
+    // A duration no other test (or other checkout) uses, to find it by.
+    let secs = format!("31.{}", std::process::id());
+    let kubefile = format!(
+        "FROM scratch\nRUN (sleep {secs} </dev/null >/dev/null 2>&1 &) && echo started > s.txt\n"
+    );
+    let ctx = env.context("ctx", &[("Kubefile", &kubefile)]);
     let run = env.build("bg:v1", &ctx);
     assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
-    let left: Vec<String> = fs::read_dir("/proc")
-        .expect("/proc")
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            (cmd == b"sleep\x0031\x00").then(|| pid.to_string())
-        })
-        .collect();
+    // SIGKILL lands at once but is seen a moment later: poll briefly.
+    let sleepers = || -> Vec<String> {
+        fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                (cmd == format!("sleep\0{secs}\0").as_bytes()).then(|| pid.to_string())
+            })
+            .collect()
+    };
+    let gone = (0..200).any(|_| {
+        let none = sleepers().is_empty();
+        if !none {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        none
+    });
     assert!(
-        left.is_empty(),
-        "the RUN's background job outlived it: {left:?}"
+        gone,
+        "the RUN's background job outlived it: {:?}",
+        sleepers()
     );
     assert_eq!(env.run(&["cat", "bg:v1", "s.txt"]), "started\n");
 }

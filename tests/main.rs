@@ -16,6 +16,7 @@ mod hostile;
 mod hostile_build;
 mod image_cache;
 mod kubefile;
+mod kubefile_v011;
 mod logging;
 mod mount;
 mod mount_security;

@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{assert_mentions, example, sha256_hex, tool, Env};
+use crate::util::{assert_mentions, build_examples, example, sha256_hex, tool, Env};
 
 /// Whether anything is mounted at `dir` (per the kernel's mount table).
 pub fn is_mounted(dir: &Path) -> bool {
@@ -87,15 +87,6 @@ pub fn mount_layers(env: &Env) -> Mounted<'_> {
     guard
 }
 
-/// Builds the bundled example: kubernetes:v1.19.8, then my-k8s:v1.19.8 over it.
-pub fn build_example(env: &Env) {
-    env.build("kubernetes:v1.19.8", &example("cluster-rootfs"));
-    env.sealer()
-        .args(["build", "-t", "my-k8s:v1.19.8"])
-        .arg(example("override"))
-        .ok();
-}
-
 /// `find`-like listing: path -> "type mode uid gid size mtime target nlink".
 /// The root is left out: it is the mountpoint's own directory in an unpack.
 pub fn listing(root: &Path) -> BTreeMap<String, String> {
@@ -144,7 +135,7 @@ fn inodes(root: &Path) -> BTreeMap<String, u64> {
 #[test]
 fn mounted_image_reads_like_the_image() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let m = mount(&env, "my-k8s:v1.19.8", "rootfs");
     let daemon =
         fs::read_to_string(m.dir.join("etc/daemon.json")).expect("reading through the mount");
@@ -283,7 +274,7 @@ fn eight_concurrent_readers_get_correct_bytes() {
 #[test]
 fn layer_view_stacks_under_the_kernel_overlayfs() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     require_fuse();
     let layers_dir = env.root().join("data/overlay2");
     let _view = {
@@ -366,7 +357,7 @@ fn layer_view_stacks_under_the_kernel_overlayfs() {
 #[test]
 fn dead_server_is_cleaned_by_umount() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let m = mount(&env, "kubernetes:v1.19.8", "m");
     let table = env.run(&["mount"]);
     let pid: i32 = table
@@ -420,12 +411,18 @@ fn record_names_another_process(env: &Env, legacy: bool) -> std::process::Child 
         "the record names the server's start time: {rec}"
     );
     tool("kill", &["-9", &pid.to_string()], "procps");
-    for _ in 0..200 {
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            break;
+    // Bounded, and generous: on a loaded machine a killed server can take
+    // seconds to die. Dead is gone or a zombie: the server's parent (init,
+    // which may never reap it in a container) owns it.
+    let gone = (0..3000).any(|_| {
+        let gone = !Path::new(&format!("/proc/{pid}")).exists()
+            || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"));
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        gone
+    });
+    assert!(gone, "the killed server {pid} still runs after 30 s");
     let other = Command::new("sleep")
         .arg("60")
         .spawn()
@@ -441,7 +438,7 @@ fn record_names_another_process(env: &Env, legacy: bool) -> std::process::Child 
 #[test]
 fn umount_never_signals_a_process_that_took_a_dead_servers_pid() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     for legacy in [false, true] {
         let m = mount(&env, "kubernetes:v1.19.8", "m");
         let mut other = record_names_another_process(&env, legacy);
@@ -466,7 +463,7 @@ fn umount_never_signals_a_process_that_took_a_dead_servers_pid() {
 #[test]
 fn busy_mount_is_a_clear_error_and_keeps_serving() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let m = mount(&env, "kubernetes:v1.19.8", "m");
     let open = fs::File::open(m.dir.join("etc/daemon.json")).unwrap();
     let line = env.sealer().arg("umount").arg(&m.dir).fails();
@@ -481,7 +478,7 @@ fn busy_mount_is_a_clear_error_and_keeps_serving() {
 #[test]
 fn rmi_refuses_a_mounted_image() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let m = mount(&env, "my-k8s:v1.19.8", "m");
     let line = env.sealer().args(["rmi", "my-k8s:v1.19.8"]).fails();
     assert_mentions(
@@ -496,7 +493,7 @@ fn rmi_refuses_a_mounted_image() {
 #[test]
 fn bad_mountpoints_and_images() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     require_fuse();
     let line = env
         .sealer()

@@ -10,8 +10,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::mount::{build_example, is_mounted, listing, mount, mount_with, Mounted};
-use crate::util::{assert_mentions, example, sha256_hex, tool, Env, Snapshot};
+use crate::mount::{is_mounted, listing, mount, mount_with, Mounted};
+use crate::util::{assert_mentions, build_examples, example, sha256_hex, tool, Env, Snapshot};
 
 /// Content digests of every regular file under `root`, plus symlink targets.
 fn contents(root: &Path) -> Vec<(String, String)> {
@@ -38,7 +38,7 @@ fn contents(root: &Path) -> Vec<(String, String)> {
 #[test]
 fn edits_diff_and_commit_become_one_layer() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let m = mount_with(&env, &["--rw", "my-k8s:v1.19.8"], "rw");
     let d = &m.dir;
     fs::write(d.join("etc/daemon.json"), b"{\"edited\": true}\n").unwrap();
@@ -132,7 +132,7 @@ fn edits_diff_and_commit_become_one_layer() {
 #[test]
 fn copy_up_keeps_metadata_and_upper_dir_is_given_or_removed() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let upper = env.path("my-upper");
     let m = mount_with(
         &env,
@@ -271,7 +271,7 @@ fn random_ops(root: &Path, seed: u64, ops: usize) -> Vec<String> {
 #[test]
 fn random_writes_agree_with_a_plain_directory() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let plain = env.path("plain");
     {
         let ro = mount(&env, "kubernetes:v1.19.8", "ro");
@@ -311,7 +311,7 @@ fn random_writes_agree_with_a_plain_directory() {
 #[test]
 fn run_steps_make_layers_and_failures_change_nothing() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let kubefile = "FROM kubernetes:v1.19.8\nARG VER=1.2\nENV MODE=prod\n\
         RUN echo \"hello $VER $MODE\" > etc/hello.txt && sed -i 's/warn/debug/' etc/daemon.json && rm scripts/clean.sh && kubectl > etc/kubectl.out\n\
         RUN true\nRUN [\"sh\", \"-c\", \"mkdir -p charts && echo json > charts/j\"]\n";
@@ -376,7 +376,7 @@ fn run_steps_make_layers_and_failures_change_nothing() {
 #[test]
 fn commit_and_diff_refuse_what_is_not_a_rw_mount() {
     let env = Env::new();
-    build_example(&env);
+    build_examples(&env);
     let ro = mount(&env, "kubernetes:v1.19.8", "ro");
     let line = env
         .sealer()

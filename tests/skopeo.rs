@@ -9,15 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{example, tool, Env};
-
-const BASE: &str = "kubernetes:v1.19.8";
-const MINE: &str = "my-k8s:v1.19.8";
-
-fn build_examples(env: &Env) {
-    env.build(BASE, &example("cluster-rootfs"));
-    env.build(MINE, &example("override"));
-}
+use crate::util::{build_examples, example, tool, Env, BASE, MINE};
 
 fn json(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{text}"))
@@ -62,7 +54,7 @@ fn skopeo_inspects_our_images() {
         );
         assert_eq!(seen["Labels"], config["config"]["Labels"], "{name}: labels");
         assert_eq!(
-            seen["Labels"]["cluster.alpha.sealer.io/kube-version"],
+            seen["Labels"]["app.alpha.sealer.io/supported-kube-version"],
             "v1.19.8"
         );
         assert_eq!(seen["Architecture"], config["architecture"]);

@@ -6,6 +6,12 @@
 //!
 //! Tars that end without the two zero blocks are accepted when they stop at a
 //! header boundary; a tar cut inside a header or inside file data is an error.
+//!
+//! Hand-written rather than the `tar` crate's `Archive` (which the build
+//! uses to write layers) for speed and for hostile input: indexing is one
+//! pass at disk speed that seeks over file data instead of reading it, keeps
+//! the byte offset of every entry's data for the layer index, reads names as
+//! bytes, and bounds what a crafted header can make it allocate.
 
 use std::io::{self, Read, Seek, SeekFrom};
 

@@ -31,6 +31,8 @@ pub struct CopyRequest {
     pub chmod: Option<u32>,
     /// ADD: unpack local tar archives.
     pub add: bool,
+    /// Downloaded `http(s)://` sources (remote.rs), never unpacked.
+    pub remote: Vec<super::remote::Downloaded>,
 }
 
 /// The build context, opened once per build.
@@ -86,14 +88,14 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
         sources.extend(find_sources(&ctx.real, &ctx.ignore, s)?);
     }
     let slash = req.dest.ends_with('/') || dest.is_empty();
-    if sources.len() > 1 && !slash && !below.is_dir(&dest) {
+    let count = sources.len() + req.remote.len();
+    if count > 1 && !slash && !below.is_dir(&dest) {
         return Err(invalid(format!(
-            "COPY of {} sources needs a destination ending in '/' (got {:?})",
-            sources.len(),
+            "COPY of {count} sources needs a destination ending in '/' (got {:?})",
             req.dest
         )));
     }
-    let dest_is_dir = slash || sources.len() > 1 || below.is_dir(&dest);
+    let dest_is_dir = slash || count > 1 || below.is_dir(&dest);
     let mut items = Items::new();
     for rel in &sources {
         let real = inside_context(&ctx.real, rel)?;
@@ -123,8 +125,35 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
         let item = Item::from_disk(real.clone(), &md).map_err(|e| invalid(e.to_string()))?;
         items.insert(target, owned(item, req));
     }
+    for r in &req.remote {
+        let target = if dest_is_dir {
+            join(&dest, r.name.as_bytes())
+        } else {
+            dest.clone()
+        };
+        let md = fs::metadata(&r.path).at(&r.path)?;
+        let mut item = Item::from_disk(r.path.clone(), &md).map_err(|e| invalid(e.to_string()))?;
+        // Dockerfile semantics: mode 0600, the server's Last-Modified; the
+        // cache knows the file by its URL's content, not the download.
+        item.mode = 0o600;
+        item.mtime = r.mtime.unwrap_or(0);
+        item.mtime_nsec = 0;
+        item.stamp = stamp_of(&r.digest);
+        items.insert(target, owned(item, req));
+    }
     add_parents(&mut items, below);
     Ok(items)
+}
+
+/// A content digest as an item's cache stamp.
+fn stamp_of(d: &crate::digest::Digest) -> [i64; 4] {
+    let mut out = [0i64; 4];
+    for (i, chunk) in d.0.chunks(8).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        out[i] = i64::from_le_bytes(b);
+    }
+    out
 }
 
 /// Destination components; `..` may not climb above the rootfs root.

@@ -94,20 +94,43 @@ pub fn main(args: &[OsString]) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-/// Kills the other members of this process group (not the guard itself).
+/// Kills the other members of this process group (not the guard itself),
+/// scanning again until a scan finds none left: a member may fork while
+/// it is being killed.
 fn killpg_others() -> nix::Result<()> {
     let me = std::process::id() as i32;
     let group = getpgrp();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Ok(());
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
+    for _ in 0..100 {
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return Ok(());
         };
-        if pid != me && nix::unistd::getpgid(Some(Pid::from_raw(pid))) == Ok(group) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let mut found = false;
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            let pid = Pid::from_raw(pid);
+            if pid.as_raw() != me && nix::unistd::getpgid(Some(pid)) == Ok(group) && !is_zombie(pid)
+            {
+                found = true;
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            }
         }
+        if !found {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     Ok(())
+}
+
+/// A process that has exited but was not reaped yet (no longer a threat).
+fn is_zombie(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }

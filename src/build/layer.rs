@@ -19,7 +19,6 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{invalid, Result};
-use crate::human;
 use crate::store::{Ingested, Store};
 
 /// What an entry is and where its bytes come from.
@@ -462,17 +461,11 @@ where
         });
         if progress && total >= PROGRESS_MIN {
             s.spawn(|| {
+                let bar = crate::progress::Copying::new(total);
                 while !done.load(Ordering::Relaxed) {
-                    let n = written.load(Ordering::Relaxed);
-                    eprint!(
-                        "\r     copying {} / {} ({}%)  ",
-                        human::bytes(n),
-                        human::bytes(total),
-                        n * 100 / total.max(1)
-                    );
+                    bar.set(written.load(Ordering::Relaxed));
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                eprint!("\r{:60}\r", "");
             });
         }
         let mut tar = Some(tar);

@@ -3,12 +3,14 @@
 //! ingest; config-only instructions add history; the tag is written only
 //! after every step succeeded.
 
+pub mod apps;
 pub mod context;
 pub mod copy;
 pub mod guard;
 pub mod images;
 pub mod kubefile;
 pub mod layer;
+pub mod remote;
 mod run;
 mod steps;
 pub mod upper_layer;
@@ -20,6 +22,7 @@ use sealer_fs::Layer;
 
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, JsonContext, Result};
+use crate::image::extension::{self as ext, ImageExtension};
 use crate::image::oci::{host_arch, Config, History, RootFs};
 use crate::image::{Image, Reference};
 use crate::store::Store;
@@ -43,6 +46,8 @@ pub struct BuildOptions {
     pub progress: bool,
     /// How container images are cached into `registry/`.
     pub images: images::CacheOptions,
+    /// `--type`: `kube-installer` (default) or `app-installer`.
+    pub image_type: String,
 }
 
 /// The image being built, step by step.
@@ -66,6 +71,10 @@ struct State<'s> {
     cache_entries: Vec<(Digest, Digest)>,
     /// Annotations of the manifest (the cached container images).
     annotations: BTreeMap<String, String>,
+    /// Sealer v0.11's image extension (applications, launch, env).
+    extension: ImageExtension,
+    /// The apps this Kubefile adds, with their APP lines.
+    app_lines: Vec<(String, usize)>,
 }
 
 /// Builds and tags an image; on any error nothing is tagged.
@@ -73,6 +82,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
     let name = Reference::parse(&opts.tag)?.full_name();
     let (mut st, instructions) = prepare(store, opts)?;
     let built = st.run(&instructions).and_then(|()| {
+        st.check_apps()?;
         if !opts.images.lite {
             st.cache_images()?;
         }
@@ -129,6 +139,11 @@ fn prepare<'s>(
             msg: "no instructions".into(),
         });
     }
+    apps::check_order(&instructions).map_err(|(line, msg)| Error::Kubefile {
+        file: shown.clone(),
+        line,
+        msg,
+    })?;
     let real = std::fs::canonicalize(&opts.context).at(&opts.context)?;
     let st = State {
         store,
@@ -148,6 +163,8 @@ fn prepare<'s>(
         new_blobs: Vec::new(),
         cache_entries: Vec::new(),
         annotations: BTreeMap::new(),
+        extension: ImageExtension::default(),
+        app_lines: Vec::new(),
     };
     Ok((st, instructions))
 }
@@ -237,6 +254,20 @@ impl State<'_> {
         if self.config.os.is_empty() {
             self.config.os = "linux".into();
         }
+        let version = concat!("sealer-rs/", env!("CARGO_PKG_VERSION"));
+        self.config
+            .config
+            .labels
+            .insert(ext::LABEL_VERSION.into(), version.into());
+        self.extension.build_client.sealer_version = version.into();
+        self.extension.schema_version = ext::SCHEMA_VERSION.into();
+        self.extension.kind = if self.opts.image_type.is_empty() {
+            ext::KUBE_INSTALLER.into()
+        } else {
+            self.opts.image_type.clone()
+        };
+        self.annotations
+            .insert(ext::ANNOTATION.into(), self.extension.to_annotation());
         let layers: Vec<(Digest, u64)> = self.layers.iter().map(|(d, s, _)| (*d, *s)).collect();
         self.config.rootfs = RootFs {
             kind: "layers".into(),
@@ -276,6 +307,16 @@ impl State<'_> {
 
     /// Starts from a base image's layers and config.
     fn start_from(&mut self, base: Image) -> Result<()> {
+        // Applications are inherited (sealer v0.11's processFrom); LAUNCH,
+        // CMDS and the global env are the new image's own.
+        if let Some(e) = base
+            .manifest
+            .annotations
+            .get(ext::ANNOTATION)
+            .and_then(|a| ImageExtension::from_annotation(a))
+        {
+            self.extension.applications = e.applications;
+        }
         for l in &base.manifest.layers {
             let layer = self.store.open_layer(&l.digest)?;
             self.layers.push((l.digest, l.size, layer));

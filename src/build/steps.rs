@@ -7,7 +7,7 @@ use super::kubefile::{expand, words, Instruction};
 use super::layer::{fingerprint, stream_layer};
 use super::State;
 use crate::digest::Digest;
-use crate::error::{Error, JsonContext, Result};
+use crate::error::{Error, Result};
 use crate::human::bytes as human_bytes;
 
 impl State<'_> {
@@ -42,21 +42,18 @@ impl State<'_> {
                     None => vec!["/bin/sh".into(), "-c".into(), ins.rest.clone()],
                 };
                 self.config.config.cmd = Some(cmd);
+                self.cmds(ins)?;
                 self.history(format!("CMD {}", ins.rest), true);
                 Ok(())
             }
-            "CMDS" | "LAUNCH" => {
-                let list = self.list(ins)?;
-                let key = if kw == "CMDS" {
-                    "launch.sealer.io/cmds"
-                } else {
-                    "launch.sealer.io/apps"
-                };
-                let value = serde_json::to_string(&list).json(key)?;
-                self.config.config.labels.insert(key.into(), value);
-                self.history(format!("{kw} {}", ins.rest), true);
+            "CMDS" => {
+                self.cmds(ins)?;
+                self.history(format!("CMDS {}", ins.rest), true);
                 Ok(())
             }
+            "LAUNCH" => self.launch(ins),
+            "APPCMDS" => self.appcmds(ins),
+            "APPENV" => self.appenv(ins),
             "KUBEVERSION" => {
                 let w = self.words(ins)?;
                 let [v] = w.as_slice() else {
@@ -67,7 +64,7 @@ impl State<'_> {
                 self.config
                     .config
                     .labels
-                    .insert("cluster.alpha.sealer.io/kube-version".into(), v.clone());
+                    .insert(super::apps::LABEL_KUBE_VERSION.into(), v.clone());
                 self.history(format!("KUBEVERSION {v}"), true);
                 Ok(())
             }
@@ -78,12 +75,12 @@ impl State<'_> {
         }
     }
 
-    fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
+    pub(super) fn words(&self, ins: &Instruction) -> Result<Vec<String>> {
         words(&ins.rest, &self.vars).map_err(Error::Instruction)
     }
 
     /// JSON array (expanded) or shell words.
-    fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
+    pub(super) fn list(&self, ins: &Instruction) -> Result<Vec<String>> {
         match &ins.json {
             Some(v) => v
                 .iter()
@@ -114,7 +111,24 @@ impl State<'_> {
             ));
         }
         self.from_seen = true;
-        let w = self.words(ins)?;
+        let mut w = self.words(ins)?;
+        let mut platform = None;
+        while w.first().is_some_and(|a| a.starts_with("--")) {
+            let flag = w.remove(0);
+            match flag.strip_prefix("--platform=") {
+                Some(p) => {
+                    platform = Some(
+                        crate::registry::manifest::PlatformSpec::parse(p)
+                            .map_err(|e| Error::Instruction(format!("FROM {flag}: {e}")))?,
+                    )
+                }
+                None => {
+                    return Err(Error::Instruction(format!(
+                        "FROM: unsupported flag {flag} (only --platform=os/arch[/variant])"
+                    )))
+                }
+            }
+        }
         let image = match w.as_slice() {
             [image] => image,
             [image, as_, _] if as_.eq_ignore_ascii_case("as") => image,
@@ -136,7 +150,23 @@ impl State<'_> {
                 base.id.short(),
                 base.manifest.layers.len()
             );
+            if let Some(p) = &platform {
+                let c = &base.config;
+                if !p.matches(&c.os, &c.architecture, c.variant.as_deref()) {
+                    return Err(Error::Instruction(format!(
+                        "base image {image} is for {}/{}, not {p}",
+                        c.os, c.architecture
+                    )));
+                }
+            }
             self.start_from(base)?;
+        }
+        if let Some(p) = platform {
+            // The image is for that platform; `${ARCH}` names it.
+            self.vars.insert("ARCH".into(), p.arch.clone());
+            self.config.os = p.os;
+            self.config.architecture = p.arch;
+            self.config.variant = p.variant;
         }
         Ok(())
     }
@@ -186,6 +216,7 @@ impl State<'_> {
                 .env
                 .retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(&k));
             self.config.config.env.push(format!("{k}={v}"));
+            self.extension.env.insert(k.clone(), v.clone());
             self.vars.insert(k, v);
         }
         self.history(format!("ENV {}", ins.rest), true);
@@ -200,7 +231,9 @@ impl State<'_> {
             chown: None,
             chmod: None,
             add,
+            remote: Vec::new(),
         };
+        let mut checksum = None;
         while args.first().is_some_and(|a| a.starts_with("--")) {
             let flag = args.remove(0);
             let (name, value) = flag.split_once('=').unwrap_or((&flag, ""));
@@ -220,6 +253,14 @@ impl State<'_> {
                         Error::Instruction(format!("--chmod={value}: use an octal mode"))
                     })?);
                 }
+                "--checksum" if add => {
+                    let d: crate::digest::Digest = value.parse().map_err(|_| {
+                        Error::Instruction(format!(
+                            "--checksum={value}: use sha256:<64 hex digits>"
+                        ))
+                    })?;
+                    checksum = Some(d);
+                }
                 _ => {
                     return Err(Error::Instruction(format!(
                         "unsupported {} flag {name}",
@@ -234,66 +275,51 @@ impl State<'_> {
                 ins.keyword
             )));
         }
-        if let Some(url) = args.iter().find(|a| a.contains("://")) {
+        req.dest = args.pop().unwrap_or_default();
+        let (urls, local): (Vec<String>, Vec<String>) =
+            args.into_iter().partition(|a| super::remote::is_remote(a));
+        if let Some(bad) = local.iter().find(|a| a.contains("://")) {
             return Err(Error::Instruction(format!(
-                "{url}: only sources in the build context can be copied"
+                "{bad}: sources are paths in the build context or http(s):// URLs"
             )));
         }
-        req.dest = args.pop().unwrap_or_default();
-        req.sources = args;
-        self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest))
+        if checksum.is_some() && (urls.len() != 1 || !local.is_empty()) {
+            return Err(Error::Instruction(
+                "--checksum needs exactly one source, an http(s):// URL".into(),
+            ));
+        }
+        req.sources = local;
+        req.remote = self.download_all(&urls, checksum.as_ref())?;
+        let made = self.layer_step(&req, format!("{} {}", ins.keyword, ins.rest));
+        super::remote::remove(&req.remote);
+        made
     }
 
-    fn app(&mut self, ins: &Instruction, kw: &str) -> Result<()> {
-        let w = self.list(ins)?;
-        let [name, sources @ ..] = w.as_slice() else {
-            return Err(Error::Instruction(format!("{kw} NAME local://PATH...")));
-        };
-        if sources.is_empty() {
-            return Err(Error::Instruction(format!(
-                "{kw} {name}: no sources (use local://PATH)"
-            )));
+    /// Downloads the `http(s)://` sources of a step into `tmp/`.
+    pub(super) fn download_all(
+        &mut self,
+        urls: &[String],
+        checksum: Option<&crate::digest::Digest>,
+    ) -> Result<Vec<super::remote::Downloaded>> {
+        let mut out = Vec::new();
+        for url in urls {
+            let dir = self.store.tmp_path("remote");
+            log::info!(" ---> downloading {url}");
+            match super::remote::download(url, &dir, checksum) {
+                Ok(d) => out.push(d),
+                Err(e) => {
+                    // Nothing of a failed step stays in the store.
+                    let _ = std::fs::remove_dir_all(&dir);
+                    super::remote::remove(&out);
+                    return Err(e);
+                }
+            }
         }
-        if !name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c))
-            || name.starts_with('.')
-        {
-            return Err(Error::Instruction(format!(
-                "{kw}: bad application name {name:?}"
-            )));
-        }
-        let mut paths = Vec::new();
-        for s in sources {
-            let p = s.strip_prefix("local://").ok_or_else(|| {
-                Error::Instruction(format!("{s}: only local:// sources are supported"))
-            })?;
-            paths.push(p.to_string());
-        }
-        let req = CopyRequest {
-            sources: paths,
-            dest: format!("application/apps/{name}/"),
-            chown: None,
-            chmod: None,
-            add: false,
-        };
-        self.layer_step(&req, format!("{kw} {}", ins.rest))?;
-        let labels = &mut self.config.config.labels;
-        labels.insert(format!("app.alpha.sealer.io/{name}"), sources.join(","));
-        if kw != "APP" {
-            labels.insert(
-                format!(
-                    "cluster.alpha.sealer.io/kube-{}-{name}",
-                    kw.to_ascii_lowercase()
-                ),
-                "true".into(),
-            );
-        }
-        Ok(())
+        Ok(out)
     }
 
     /// Plans, caches and writes one layer.
-    fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
+    pub(super) fn layer_step(&mut self, req: &CopyRequest, created_by: String) -> Result<()> {
         let below = Below {
             layers: self.layers.iter().rev().map(|(_, _, l)| l).collect(),
         };

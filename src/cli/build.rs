@@ -41,12 +41,21 @@ pub struct Args {
     /// Allow plain HTTP and unverified TLS when fetching container images
     #[arg(long)]
     insecure: bool,
+    /// Image type in sealer's image extension
+    #[arg(long = "type", value_enum, default_value_t = ImageType::KubeInstaller)]
+    image_type: ImageType,
     /// Print the container images the build would cache (REFERENCE<TAB>SOURCE), fetch none, tag nothing
     #[arg(long)]
     list_images: bool,
     /// Build context directory
     #[arg(default_value = ".")]
     context: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum ImageType {
+    KubeInstaller,
+    AppInstaller,
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -76,6 +85,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             ignored_lists: a.ignored_lists,
             insecure: a.insecure,
             platform: None,
+        },
+        image_type: match a.image_type {
+            ImageType::KubeInstaller => crate::image::extension::KUBE_INSTALLER.into(),
+            ImageType::AppInstaller => crate::image::extension::APP_INSTALLER.into(),
         },
     };
     if a.list_images {

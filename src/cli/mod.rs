@@ -10,6 +10,7 @@ mod load;
 mod logger;
 mod login;
 mod ls;
+mod man;
 mod mount;
 mod prune;
 mod pull;
@@ -108,6 +109,9 @@ pub fn main() -> i32 {
     {
         logger::init(0);
         return crate::build::guard::main(&args[2..]);
+    }
+    if args.get(1).is_some_and(|a| a == man::MAN_ARG) {
+        return man::main(&args[2..]);
     }
     let cli = Cli::parse();
     logger::init(cli.verbose);

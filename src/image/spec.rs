@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::extension::{ImageExtension, ANNOTATION_EXTENSION};
+use super::extension::{ImageExtension, ANNOTATION as ANNOTATION_EXTENSION};
 use super::Image;
 
 /// Label holding the ARG values a build used (JSON object).
@@ -76,7 +76,12 @@ pub struct Spec {
     /// Creation time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
-    /// sealer v0.9-v0.11's image extension (the manifest annotation).
+    /// The Kubernetes version it supports (`KUBEVERSION`: sealer v0.11's
+    /// label, or the one earlier versions of ours wrote).
+    #[serde(rename = "kubeVersion", skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    /// sealer v0.9-v0.11's image extension (the manifest annotation), ours
+    /// included.
     #[serde(rename = "imageExtension", skip_serializing_if = "Option::is_none")]
     pub extension: Option<ImageExtension>,
     /// Container images cached in `registry/` (the manifest annotation).
@@ -191,6 +196,10 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 env: c.config.env.clone(),
             },
             created: c.created.clone(),
+            kube_version: labels
+                .get(crate::build::apps::LABEL_KUBE_VERSION)
+                .or_else(|| labels.get(crate::build::apps::LABEL_KUBE_VERSION_OLD))
+                .cloned(),
             extension: extension(img),
             container_images: img
                 .manifest
@@ -209,7 +218,7 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
 /// The image extension annotation, if the image has a readable one.
 fn extension(img: &Image) -> Option<ImageExtension> {
     let json = img.manifest.annotations.get(ANNOTATION_EXTENSION)?;
-    match ImageExtension::parse(json) {
+    match serde_json::from_str(json) {
         Ok(e) => Some(e),
         Err(e) => {
             log::warn!(

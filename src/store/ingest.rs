@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use sealer_fs::index::build_index;
+use sealer_fs::index::{build_index, Header};
 use sealer_fs::tar::StreamSource;
 use sealer_fs::{IndexError, Layer, LayerIndex};
 use sha2::{Digest as _, Sha256};
@@ -115,7 +115,10 @@ impl Store {
         let index = builder
             .finish(&digest.0, size)
             .map_err(|err| Error::Layer { digest, err })?;
-        let entries = u32::from_le_bytes([index[56], index[57], index[58], index[59]]);
+        let entries = Header::read(&index)
+            .map(Header::entries)
+            .and_then(|n| u32::try_from(n).map_err(|_| IndexError::Corrupt("too many entries")))
+            .map_err(|err| Error::Layer { digest, err })?;
         let mut synced = false;
         if !blob.is_file() {
             file.sync_all().at(tmp)?;

@@ -39,6 +39,8 @@ mod lock;
 mod pins;
 mod prune;
 mod refs;
+#[cfg(test)]
+mod tests;
 
 use std::fs::{self, File};
 use std::io::Write;

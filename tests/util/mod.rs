@@ -1,11 +1,14 @@
 //! Test helpers: a unique temporary directory and store per test, a command
 //! builder that runs the built `sealer` binary with `--root`, build contexts
-//! written from tables, and snapshots of a whole store to prove it unchanged.
+//! written from tables, the bundled examples built as a user builds them,
+//! docker-archives of one layer, and snapshots of a whole store to prove it
+//! unchanged after a refused command.
 
 // Helpers serve every test module; not each module uses all of them.
 #![allow(dead_code)]
 
 pub mod flaky;
+pub mod http;
 pub mod push;
 pub mod registry;
 pub mod xattr;
@@ -13,6 +16,7 @@ pub mod xattr;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -294,6 +298,17 @@ fn assert_no_repeated_cause(line: &str) {
     }
 }
 
+/// Runs `cmd`, which must fail cleanly (see [`Sealer::fails`]), mention
+/// every one of `parts`, and leave the store byte-for-byte as it was.
+/// Returns the error line.
+pub fn fails_cleanly(env: &Env, cmd: Sealer, parts: &[&str]) -> String {
+    let before = env.snapshot();
+    let line = cmd.fails();
+    assert_mentions(&line, parts);
+    before.assert_same(&env.snapshot(), &line);
+    line
+}
+
 /// Asserts that `line` mentions every one of `parts`.
 pub fn assert_mentions(line: &str, parts: &[&str]) {
     for p in parts {
@@ -383,6 +398,68 @@ pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(name)
+}
+
+/// The image `examples/cluster-rootfs` is built as.
+pub const BASE: &str = "kubernetes:v1.19.8";
+/// The image `examples/override` (`FROM kubernetes:v1.19.8`) is built as.
+pub const MINE: &str = "my-k8s:v1.19.8";
+
+/// Builds `examples/cluster-rootfs` as [`BASE`] and `examples/override` as
+/// [`MINE`] the way a user does: the override with its own Kubefile name
+/// (`-f Kubefile.override .`), from inside its context.
+pub fn build_examples(env: &Env) {
+    let base = env.build(BASE, &example("cluster-rootfs"));
+    assert!(
+        base.stderr.contains(&format!("Successfully built {BASE}")),
+        "{}",
+        base.stderr
+    );
+    let ctx = env.path("override");
+    copy_tree(&example("override"), &ctx);
+    fs::rename(ctx.join("Kubefile"), ctx.join("Kubefile.override")).expect("renaming the Kubefile");
+    env.sealer()
+        .args(["build", "-t", MINE, "-f", "Kubefile.override", "."])
+        .current_dir(&ctx)
+        .ok();
+}
+
+/// Writes a docker-archive holding one image `hostile/<name>:1` with `layer`
+/// as its only layer; returns the archive's path and the layer's digest.
+pub fn docker_archive(env: &Env, name: &str, layer: &[u8]) -> (PathBuf, String) {
+    let diff_id = format!("sha256:{}", sha256_hex(layer));
+    let config = serde_json::json!({
+        "architecture": sealer::image::oci::host_arch(),
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    });
+    let config = serde_json::to_vec(&config).expect("config JSON");
+    let manifest = serde_json::json!([{
+        "Config": "config.json",
+        "RepoTags": [format!("hostile/{name}:1")],
+        "Layers": ["layer.tar"],
+    }]);
+    let manifest = serde_json::to_vec(&manifest).expect("manifest JSON");
+    let path = env.path(&format!("archives/{name}.tar"));
+    fs::create_dir_all(path.parent().expect("a parent")).expect("archives dir");
+    let file = fs::File::create(&path).expect("creating the archive");
+    let mut b = tar::Builder::new(BufWriter::new(file));
+    for (member, bytes) in [
+        ("layer.tar", layer),
+        ("config.json", &config[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, member, bytes)
+            .expect("archive member");
+    }
+    b.into_inner()
+        .and_then(|mut w| w.flush())
+        .expect("finishing the archive");
+    (path, diff_id)
 }
 
 /// Copies a directory tree (files, directories, symlinks).

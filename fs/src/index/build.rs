@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
-use super::{Kind, FLAG_OPAQUE, HEADER_LEN, MAGIC, RECORD_LEN, VERSION};
+use zerocopy::little_endian::{I64, U16, U32, U64};
+use zerocopy::IntoBytes;
+
+use super::{Header, Kind, Record, FLAG_OPAQUE, HEADER_LEN, MAGIC, RECORD_LEN, VERSION};
 use crate::error::IndexError;
 use crate::tar::{EntryType, RawEntry, Source, TarReader};
 
@@ -347,47 +350,54 @@ impl IndexBuilder {
             } else {
                 group_first[node.group]
             };
-            let r = &mut out;
-            r.extend_from_slice(&parent[pos].to_le_bytes());
-            r.extend_from_slice(&name_off.to_le_bytes());
-            r.extend_from_slice(&name_len.to_le_bytes());
-            r.extend_from_slice(&[node.kind as u8, node.flags, 0, 0]);
-            for v in [attrs.mode, attrs.uid, attrs.gid, attrs.mtime_nsec] {
-                r.extend_from_slice(&v.to_le_bytes());
-            }
-            r.extend_from_slice(&attrs.mtime.to_le_bytes());
             let children = if node.children.is_empty() {
                 0
             } else {
                 first_child[pos]
             };
-            for v in [nlink, inode, children, node.children.len() as u32] {
-                r.extend_from_slice(&v.to_le_bytes());
-            }
-            r.extend_from_slice(&node.size.to_le_bytes());
-            r.extend_from_slice(&node.data.to_le_bytes());
-            for v in [link_off, link_len, x_off, x_len] {
-                r.extend_from_slice(&v.to_le_bytes());
-            }
+            let record = Record {
+                parent: U32::new(parent[pos]),
+                name_offset: U32::new(name_off),
+                name_len: U32::new(name_len),
+                kind: node.kind as u8,
+                flags: node.flags,
+                zero: U16::ZERO,
+                mode: U32::new(attrs.mode),
+                uid: U32::new(attrs.uid),
+                gid: U32::new(attrs.gid),
+                mtime_nsec: U32::new(attrs.mtime_nsec),
+                mtime: I64::new(attrs.mtime),
+                nlink: U32::new(nlink),
+                inode: U32::new(inode),
+                first_child: U32::new(children),
+                child_count: U32::new(node.children.len() as u32),
+                size: U64::new(node.size),
+                data: U64::new(node.data),
+                link_offset: U32::new(link_off),
+                link_len: U32::new(link_len),
+                xattrs_offset: U32::new(x_off),
+                xattrs_len: U32::new(x_len),
+            };
+            out.extend_from_slice(record.as_bytes());
         }
-        let records_len = out.len() - HEADER_LEN;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&VERSION.to_le_bytes());
-        header.extend_from_slice(&(RECORD_LEN as u32).to_le_bytes());
-        header.extend_from_slice(digest);
-        header.extend_from_slice(&blob_size.to_le_bytes());
-        header.extend_from_slice(&(order.len() as u64).to_le_bytes());
-        let strings_off = (HEADER_LEN + records_len) as u64;
-        header.extend_from_slice(&strings_off.to_le_bytes());
-        header.extend_from_slice(&(strings.len() as u64).to_le_bytes());
-        header.extend_from_slice(&[0u8; 48]);
-        out[..HEADER_LEN].copy_from_slice(&header);
+        let strings_offset = out.len() as u64;
+        let mut header = Header {
+            magic: *MAGIC,
+            version: U32::new(VERSION),
+            record_len: U32::new(RECORD_LEN as u32),
+            blob_digest: *digest,
+            blob_size: U64::new(blob_size),
+            count: U64::new(order.len() as u64),
+            strings_offset: U64::new(strings_offset),
+            strings_len: U64::new(strings.len() as u64),
+            checksum: [0; 32],
+            zero: [0; 16],
+        };
         drop((order, first_child, parent, group_first, self));
         out.reserve_exact(strings.len());
         out.extend_from_slice(&strings);
-        let sum = Sha256::digest(&out[HEADER_LEN..]);
-        out[80..112].copy_from_slice(&sum);
+        header.checksum = Sha256::digest(&out[HEADER_LEN..]).into();
+        out[..HEADER_LEN].copy_from_slice(header.as_bytes());
         Ok(out)
     }
 }

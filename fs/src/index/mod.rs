@@ -29,17 +29,28 @@
 //! xattrs = (u32 name length, name, u32 value length, value)*
 //! ```
 //!
+//! The header and the record are the structs [`Header`] and `Record`, which
+//! the reader and [`build`] share; their offsets are checked against this
+//! drawing at compile time.
+//!
 //! Whiteouts (`.wh.NAME`) are records of kind [`Kind::Whiteout`] named NAME;
 //! `.wh..wh..opq` is the opaque flag on its directory. What a hostile tar
 //! gets is documented on [`build::IndexBuilder`].
 
 pub mod build;
+#[cfg(test)]
+mod format_tests;
+#[cfg(test)]
+mod tests;
 
 use std::fs::File;
+use std::mem::{offset_of, size_of};
 use std::ops::Range;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+use zerocopy::little_endian::{I64, U16, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub use self::build::{build_index, IndexBuilder};
 use crate::error::IndexError;
@@ -54,6 +65,102 @@ pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 128;
 /// Size of one entry record.
 pub const RECORD_LEN: usize = 88;
+
+/// The header of an index file, as drawn above. Every field is
+/// little-endian with alignment 1, so the struct has no padding and any 128
+/// bytes cast to it.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct Header {
+    magic: [u8; 8],
+    version: U32,
+    record_len: U32,
+    blob_digest: [u8; 32],
+    blob_size: U64,
+    count: U64,
+    strings_offset: U64,
+    strings_len: U64,
+    /// sha256 of every byte after the header.
+    checksum: [u8; 32],
+    zero: [u8; 16],
+}
+
+/// One entry, as drawn above.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+struct Record {
+    parent: U32,
+    name_offset: U32,
+    name_len: U32,
+    kind: u8,
+    flags: u8,
+    zero: U16,
+    mode: U32,
+    uid: U32,
+    gid: U32,
+    mtime_nsec: U32,
+    mtime: I64,
+    nlink: U32,
+    inode: U32,
+    first_child: U32,
+    child_count: U32,
+    size: U64,
+    data: U64,
+    link_offset: U32,
+    link_len: U32,
+    xattrs_offset: U32,
+    xattrs_len: U32,
+}
+
+// The structs are the drawing: sizes and offsets checked at compile time.
+const _: () = {
+    assert!(size_of::<Header>() == HEADER_LEN);
+    assert!(offset_of!(Header, version) == 8);
+    assert!(offset_of!(Header, record_len) == 12);
+    assert!(offset_of!(Header, blob_digest) == 16);
+    assert!(offset_of!(Header, blob_size) == 48);
+    assert!(offset_of!(Header, count) == 56);
+    assert!(offset_of!(Header, strings_offset) == 64);
+    assert!(offset_of!(Header, strings_len) == 72);
+    assert!(offset_of!(Header, checksum) == 80);
+    assert!(offset_of!(Header, zero) == 112);
+    assert!(size_of::<Record>() == RECORD_LEN);
+    assert!(offset_of!(Record, name_offset) == 4);
+    assert!(offset_of!(Record, name_len) == 8);
+    assert!(offset_of!(Record, kind) == 12);
+    assert!(offset_of!(Record, flags) == 13);
+    assert!(offset_of!(Record, mode) == 16);
+    assert!(offset_of!(Record, uid) == 20);
+    assert!(offset_of!(Record, gid) == 24);
+    assert!(offset_of!(Record, mtime_nsec) == 28);
+    assert!(offset_of!(Record, mtime) == 32);
+    assert!(offset_of!(Record, nlink) == 40);
+    assert!(offset_of!(Record, inode) == 44);
+    assert!(offset_of!(Record, first_child) == 48);
+    assert!(offset_of!(Record, child_count) == 52);
+    assert!(offset_of!(Record, size) == 56);
+    assert!(offset_of!(Record, data) == 64);
+    assert!(offset_of!(Record, link_offset) == 72);
+    assert!(offset_of!(Record, link_len) == 76);
+    assert!(offset_of!(Record, xattrs_offset) == 80);
+    assert!(offset_of!(Record, xattrs_len) == 84);
+};
+
+impl Header {
+    /// The header at the start of index file bytes (only the magic is
+    /// checked; [`LayerIndex::from_bytes`] checks everything).
+    pub fn read(bytes: &[u8]) -> Result<&Header, IndexError> {
+        match Header::ref_from_prefix(bytes) {
+            Ok((h, _)) if &h.magic == MAGIC => Ok(h),
+            _ => Err(IndexError::Corrupt("bad magic")),
+        }
+    }
+
+    /// Number of entries, the root included.
+    pub fn entries(&self) -> u64 {
+        self.count.get()
+    }
+}
 
 /// Index of an entry within one layer's index; the root is [`ROOT`].
 pub type EntryId = u32;
@@ -188,17 +295,15 @@ impl LayerIndex {
             Backing::Map(m) => m,
             Backing::Heap(v) => v,
         };
-        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
-            return Err(IndexError::Corrupt("bad magic"));
-        }
-        if u32_at(b, 8) != VERSION || u32_at(b, 12) as usize != RECORD_LEN {
+        let h = Header::read(b)?;
+        if h.version.get() != VERSION || h.record_len.get() as usize != RECORD_LEN {
             return Err(IndexError::Stale("other format version"));
         }
-        if Sha256::digest(&b[HEADER_LEN..]).as_slice() != &b[80..112] {
+        if Sha256::digest(&b[HEADER_LEN..]).as_slice() != h.checksum {
             return Err(IndexError::Corrupt("checksum mismatch"));
         }
-        let count = u64_at(b, 56);
-        let (s_off, s_len) = (u64_at(b, 64), u64_at(b, 72));
+        let count = h.count.get();
+        let (s_off, s_len) = (h.strings_offset.get(), h.strings_len.get());
         let records_end = (HEADER_LEN as u64).checked_add(count.saturating_mul(RECORD_LEN as u64));
         if count == 0
             || count > u32::MAX as u64
@@ -207,13 +312,11 @@ impl LayerIndex {
         {
             return Err(IndexError::Corrupt("bad section sizes"));
         }
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(&b[16..48]);
         let idx = LayerIndex {
             count: count as u32,
             strings: s_off as usize..(s_off + s_len) as usize,
-            digest,
-            blob_size: u64_at(b, 48),
+            digest: h.blob_digest,
+            blob_size: h.blob_size.get(),
             bytes,
         };
         idx.validate()?;
@@ -224,21 +327,24 @@ impl LayerIndex {
     /// out of bounds even on a crafted file whose checksum matches.
     fn validate(&self) -> Result<(), IndexError> {
         let slen = self.strings.len() as u64;
-        let in_strings = |off: u32, len: u32| off as u64 + len as u64 <= slen;
-        for id in 0..self.count {
-            let r = self.record(id);
-            let (parent, kind) = (u32_at(r, 0), Kind::from_u8(r[12]));
-            let (first, n) = (u32_at(r, 48), u32_at(r, 52));
+        let in_strings = |off: U32, len: U32| off.get() as u64 + len.get() as u64 <= slen;
+        let records = self.records();
+        if records.len() != self.count as usize {
+            return Err(IndexError::Corrupt("bad section sizes"));
+        }
+        for (id, r) in (0..self.count).zip(records) {
+            let (parent, kind) = (r.parent.get(), Kind::from_u8(r.kind));
+            let (first, n) = (r.first_child.get(), r.child_count.get());
             let ok = kind.is_some()
                 && (if id == ROOT {
                     parent == ROOT && kind == Some(Kind::Dir)
                 } else {
                     parent < id
                 })
-                && in_strings(u32_at(r, 4), u32_at(r, 8))
-                && in_strings(u32_at(r, 72), u32_at(r, 76))
-                && in_strings(u32_at(r, 80), u32_at(r, 84))
-                && u32_at(r, 44) < self.count
+                && in_strings(r.name_offset, r.name_len)
+                && in_strings(r.link_offset, r.link_len)
+                && in_strings(r.xattrs_offset, r.xattrs_len)
+                && r.inode.get() < self.count
                 && (n == 0 || (first > id && first as u64 + n as u64 <= self.count as u64));
             if !ok {
                 return Err(IndexError::Corrupt("record out of bounds"));
@@ -254,14 +360,22 @@ impl LayerIndex {
         }
     }
 
-    fn record(&self, id: EntryId) -> &[u8] {
-        let at = HEADER_LEN + id as usize * RECORD_LEN;
-        &self.bytes()[at..at + RECORD_LEN]
+    /// The records section as typed records. Its length is a multiple of
+    /// [`RECORD_LEN`] (checked on open) and records have alignment 1, so
+    /// the cast cannot fail; an empty slice stands for the impossible.
+    fn records(&self) -> &[Record] {
+        let section = &self.bytes()[HEADER_LEN..self.strings.start];
+        <[Record]>::ref_from_bytes(section).unwrap_or(&[])
     }
 
-    fn string(&self, off: u32, len: u32) -> &[u8] {
+    fn record(&self, id: EntryId) -> &Record {
+        &self.records()[id as usize]
+    }
+
+    fn string(&self, off: U32, len: U32) -> &[u8] {
         let s = &self.bytes()[self.strings.clone()];
-        &s[off as usize..off as usize + len as usize]
+        let start = off.get() as usize;
+        &s[start..start + len.get() as usize]
     }
 
     /// The digest of the blob this index describes.
@@ -293,55 +407,55 @@ impl LayerIndex {
     pub fn meta(&self, id: EntryId) -> Meta {
         let r = self.record(id);
         Meta {
-            kind: Kind::from_u8(r[12]).unwrap_or(Kind::File),
-            opaque: r[13] & FLAG_OPAQUE != 0,
-            mode: u32_at(r, 16),
-            uid: u32_at(r, 20),
-            gid: u32_at(r, 24),
-            mtime_nsec: u32_at(r, 28),
-            mtime: u64_at(r, 32) as i64,
-            nlink: u32_at(r, 40),
-            inode: u32_at(r, 44),
-            size: u64_at(r, 56),
-            data: u64_at(r, 64),
+            kind: Kind::from_u8(r.kind).unwrap_or(Kind::File),
+            opaque: r.flags & FLAG_OPAQUE != 0,
+            mode: r.mode.get(),
+            uid: r.uid.get(),
+            gid: r.gid.get(),
+            mtime_nsec: r.mtime_nsec.get(),
+            mtime: r.mtime.get(),
+            nlink: r.nlink.get(),
+            inode: r.inode.get(),
+            size: r.size.get(),
+            data: r.data.get(),
         }
     }
 
     /// The entry's kind (cheaper than [`meta`](Self::meta)).
     pub fn kind(&self, id: EntryId) -> Kind {
-        Kind::from_u8(self.record(id)[12]).unwrap_or(Kind::File)
+        Kind::from_u8(self.record(id).kind).unwrap_or(Kind::File)
     }
 
     /// The entry's parent directory (the root is its own parent).
     pub fn parent(&self, id: EntryId) -> EntryId {
-        u32_at(self.record(id), 0)
+        self.record(id).parent.get()
     }
 
     /// The entry's name within its directory (empty for the root).
     pub fn name(&self, id: EntryId) -> &[u8] {
         let r = self.record(id);
-        self.string(u32_at(r, 4), u32_at(r, 8))
+        self.string(r.name_offset, r.name_len)
     }
 
     /// A symlink's target.
     pub fn link_target(&self, id: EntryId) -> &[u8] {
         let r = self.record(id);
-        self.string(u32_at(r, 72), u32_at(r, 76))
+        self.string(r.link_offset, r.link_len)
     }
 
     /// The entry's extended attributes, in stored order.
     pub fn xattrs(&self, id: EntryId) -> Xattrs<'_> {
         let r = self.record(id);
         Xattrs {
-            rest: self.string(u32_at(r, 80), u32_at(r, 84)),
+            rest: self.string(r.xattrs_offset, r.xattrs_len),
         }
     }
 
     /// The ids of a directory's children, sorted by name.
     pub fn children(&self, dir: EntryId) -> Range<EntryId> {
         let r = self.record(dir);
-        let first = u32_at(r, 48);
-        first..first + u32_at(r, 52)
+        let first = r.first_child.get();
+        first..first + r.child_count.get()
     }
 
     /// Finds `name` among the children of `dir` by binary search.
@@ -391,14 +505,4 @@ fn take_sized(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let len = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
     let body = b.get(4..4 + len)?;
     Some((body, &b[4 + len..]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
 }

@@ -56,8 +56,6 @@ pub struct Plan {
     pub to_download: u64,
     /// Bytes to copy from the store.
     pub to_copy: u64,
-    /// Store layers read from (pinned until the build ends).
-    pub sources: Vec<Digest>,
 }
 
 /// Plans the layer for `images` over the rootfs `lower`.
@@ -101,7 +99,8 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
     });
     let mut finder = StoreBlobs::new(store);
     let mut jobs = Vec::new();
-    let mut sizes = Vec::new();
+    // Paths of the blobs the pool brings, in job order.
+    let mut streamed = Vec::new();
     let (mut to_download, mut to_copy) = (0, 0);
     for (path, (digest, size, i)) in wanted {
         if files.contains_key(&path) {
@@ -130,7 +129,7 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
             image: r.wanted.name.clone(),
             asked_by: r.wanted.source().to_string(),
         });
-        sizes.push(path);
+        streamed.push(path);
     }
     let pool = Arc::new(Pool::new(jobs));
     let mut items = Items::new();
@@ -141,7 +140,7 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
         };
         items.insert(path.into_bytes(), file_item(content, size));
     }
-    for (key, path) in sizes.into_iter().enumerate() {
+    for (key, path) in streamed.into_iter().enumerate() {
         let size = pool.jobs()[key].size;
         let stream = StreamRef {
             source: pool.clone(),
@@ -168,7 +167,6 @@ pub fn plan(images: &[Resolved], lower: &RootView, store: &Store) -> Result<Plan
         in_lower,
         to_download,
         to_copy,
-        sources: finder.used,
     })
 }
 
@@ -216,7 +214,6 @@ fn check_conflicts(images: &[Resolved]) -> Result<()> {
 struct StoreBlobs<'s> {
     store: &'s Store,
     layers: Option<Vec<(Digest, LayerIndex)>>,
-    used: Vec<Digest>,
 }
 
 impl<'s> StoreBlobs<'s> {
@@ -224,7 +221,6 @@ impl<'s> StoreBlobs<'s> {
         StoreBlobs {
             store,
             layers: None,
-            used: Vec::new(),
         }
     }
 
@@ -253,9 +249,6 @@ impl<'s> StoreBlobs<'s> {
                 digest: *digest,
                 why: e.to_string(),
             })?;
-            if !self.used.contains(digest) {
-                self.used.push(*digest);
-            }
             return Ok(Some((Arc::new(file), meta.data)));
         }
         Ok(None)

@@ -111,7 +111,24 @@ impl State<'_> {
             log::info!("CACHE container images: none named in the rootfs");
             return Ok(());
         }
-        let platform = opts.platform.clone().unwrap_or_else(PlatformSpec::host);
+        // The image's platform (FROM's base, or FROM --platform), else this
+        // machine's.
+        let platform = opts.platform.clone().unwrap_or_else(|| {
+            let c = &self.config;
+            if c.architecture.is_empty() {
+                PlatformSpec::host()
+            } else {
+                PlatformSpec {
+                    os: if c.os.is_empty() {
+                        "linux".into()
+                    } else {
+                        c.os.clone()
+                    },
+                    arch: c.architecture.clone(),
+                    variant: c.variant.clone(),
+                }
+            }
+        });
         log::info!("CACHE {} container images for {platform}", wanted.len());
         let resolved = resolve::resolve_all(&wanted, &platform, opts.insecure)?;
         let mut key = Sha256::new();

@@ -61,35 +61,28 @@ pub fn scan_rootfs(view: &RootView) -> Result<Scan> {
 
 /// Charts under `root`; with `manifests`, other YAML files count too.
 fn scan_tree(view: &RootView, root: &str, app: Option<&str>, manifests: bool, scan: &mut Scan) {
-    let mut stack = vec![(root.to_string(), 0)];
-    while let Some((dir, depth)) = stack.pop() {
-        if is_chart(view, &dir) {
-            let chart = read_chart(view, &dir, scan);
+    let mut files = Vec::new();
+    walk(
+        view,
+        root,
+        &mut |dir| {
+            if !is_chart(view, dir) {
+                return true;
+            }
+            let chart = read_chart(view, dir, scan);
             scan.found
                 .extend(chart_images(&chart, app, &mut scan.warnings));
-            continue;
-        }
-        let Some(m) = view.resolve(&dir) else {
-            continue;
-        };
-        let mut subdirs = Vec::new();
-        for e in view.read_dir(&m) {
-            let Ok(name) = std::str::from_utf8(e.name) else {
-                continue;
-            };
-            let path = format!("{dir}/{name}");
-            match e.meta.kind {
-                Kind::Dir if depth < MAX_DEPTH => subdirs.push((path, depth + 1)),
-                Kind::File | Kind::Symlink if manifests && has_manifest_ext(name) => {
-                    if let Some(text) = read_text(view, &path, &mut scan.warnings) {
-                        scan.found.extend(manifest_images(&text, &path, app));
-                    }
-                }
-                _ => {}
+            false
+        },
+        &mut files,
+    );
+    for path in files {
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        if manifests && has_manifest_ext(name) {
+            if let Some(text) = read_text(view, &path, &mut scan.warnings) {
+                scan.found.extend(manifest_images(&text, &path, app));
             }
         }
-        // Depth first in name order: pushed in reverse.
-        stack.extend(subdirs.into_iter().rev());
     }
 }
 
@@ -166,8 +159,19 @@ fn read_chart(view: &RootView, dir: &str, scan: &mut Scan) -> Chart {
 /// Every regular file (or symlink) below `root`, depth first, sorted.
 fn files_under(view: &RootView, root: &str) -> Vec<String> {
     let mut out = Vec::new();
+    walk(view, root, &mut |_| true, &mut out);
+    out
+}
+
+/// Walks the directories below `root` depth first in name order (to
+/// [`MAX_DEPTH`]), entering those `enter` accepts, and collects the paths
+/// of regular files and symlinks into `files`.
+fn walk(view: &RootView, root: &str, enter: &mut dyn FnMut(&str) -> bool, files: &mut Vec<String>) {
     let mut stack = vec![(root.to_string(), 0)];
     while let Some((dir, depth)) = stack.pop() {
+        if !enter(&dir) {
+            continue;
+        }
         let Some(m) = view.resolve(&dir) else {
             continue;
         };
@@ -179,13 +183,13 @@ fn files_under(view: &RootView, root: &str) -> Vec<String> {
             let path = format!("{dir}/{name}");
             match e.meta.kind {
                 Kind::Dir if depth < MAX_DEPTH => subdirs.push((path, depth + 1)),
-                Kind::File | Kind::Symlink => out.push(path),
+                Kind::File | Kind::Symlink => files.push(path),
                 _ => {}
             }
         }
+        // Depth first in name order: pushed in reverse.
         stack.extend(subdirs.into_iter().rev());
     }
-    out
 }
 
 /// A text file's content; a missing file is `None`, an unreadable,
