@@ -24,5 +24,7 @@ mod overlay_oracle;
 mod registry;
 mod registry_auth;
 mod rw;
+mod sealer_v011;
+mod sealer_v08;
 mod skopeo;
 mod util;

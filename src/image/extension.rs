@@ -48,8 +48,9 @@ pub struct Application {
     /// `kube`, `helm`, `shell`, or empty when none could be told.
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
-    /// The files its default launch command uses.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The files its default launch command uses (`launchfiles` in images
+    /// of sealer v0.9).
+    #[serde(default, alias = "launchfiles", skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
     /// Always `v1`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -178,6 +179,23 @@ mod tests {
             r#"{"buildClient":{"sealerVersion":"v0.1.0","buildahVersion":""},"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"nginx","type":"kube","files":["/nginx.yaml"],"version":"v1"}],"launch":{"cmds":["kubectl get pods \u0026\u0026 echo \u003cdone\u003e"]}}"#
         );
         assert_eq!(ImageExtension::from_annotation(&text), Some(ext));
+    }
+
+    #[test]
+    fn reads_what_sealer_v09_and_v011_wrote() {
+        // sealer v0.11.0 pkg/define/image/v1/sealer_image_test.go (a v0.9 image).
+        let v09 = r#"{"type":"app-installer","applications":[{"name":"cnstack","type":"shell","launchfiles":["install.sh"],"version":"v1"}],"launch":{"cmds":["bash application/apps/cnstack/install.sh"]}}"#;
+        let e = ImageExtension::from_annotation(v09).expect("a v0.9 extension");
+        assert_eq!(e.kind, APP_INSTALLER);
+        assert_eq!(e.applications[0].files, ["install.sh"]);
+        assert_eq!(e.launch.cmds.len(), 1);
+        let v11 = r#"{"buildClient":{"sealerVersion":"v0.11.0","buildahVersion":"1.27.1"},"schemaVersion":"v1alpha1","type":"kube-installer","applications":[{"name":"nginx","type":"kube","files":["nginx.yaml"],"version":"v1","env":{"a":"b"},"cmds":["kubectl apply -f nginx.yaml"]}],"env":{"PodCIDR":"10.0.0.0/16"},"launch":{"app_names":["nginx"]}}"#;
+        let e = ImageExtension::from_annotation(v11).expect("a v0.11 extension");
+        assert_eq!(e.build_client.buildah_version, "1.27.1");
+        assert_eq!(e.env["PodCIDR"], "10.0.0.0/16");
+        assert_eq!(e.launch.app_names, ["nginx"]);
+        assert_eq!(ImageExtension::from_annotation(&e.to_annotation()), Some(e));
+        assert_eq!(ImageExtension::from_annotation("[1]"), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Images: OCI types, references, loading an image from the store, and the
-//! ImageSpec view that `sealer inspect` prints.
+//! Images: OCI types, references, loading an image from the store, the
+//! ImageSpec view that `sealer inspect` prints, and sealer's own formats
+//! (v0.8's `v1.Image` config, v0.9-v0.11's image extension annotation).
 
 pub mod extension;
 pub mod oci;
 pub mod reference;
+pub mod sealer_v08;
 pub mod spec;
 pub mod view;
 

@@ -1,11 +1,18 @@
 //! The view `sealer inspect` prints: an image in the shape of sealer's
 //! ImageSpec (kind Image, metadata.name, spec.id, spec.layers, spec.platform,
-//! spec.image_config), plus the rootfs `Metadata` file.
+//! spec.image_config), plus sealer v0.11's image extension and container
+//! image list (manifest annotations) and the rootfs `Metadata` file.
+//!
+//! Layer types come from the config's history, whichever tool wrote it:
+//! our builds and sealer v0.8 (`TYPE VALUE`), buildah as sealer v0.9-v0.11
+//! drives it (`/bin/sh -c #(nop) COPY dir:<hex> in <dest> `, `/bin/sh -c
+//! <command>` for RUN, `/bin/sh` for a committed working container).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::extension::{ImageExtension, ANNOTATION as ANNOTATION_EXTENSION};
 use super::Image;
 
 /// Label holding the ARG values a build used (JSON object).
@@ -73,6 +80,10 @@ pub struct Spec {
     /// label, or the one earlier versions of ours wrote).
     #[serde(rename = "kubeVersion", skip_serializing_if = "Option::is_none")]
     pub kube_version: Option<String>,
+    /// sealer v0.9-v0.11's image extension (the manifest annotation), ours
+    /// included.
+    #[serde(rename = "imageExtension", skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ImageExtension>,
     /// Container images cached in `registry/` (the manifest annotation).
     #[serde(rename = "containerImageList", skip_serializing_if = "Vec::is_empty")]
     pub container_images: Vec<ContainerImage>,
@@ -144,7 +155,7 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
             } else {
                 String::new()
             };
-            let (kind, value) = split_instruction(&by);
+            let (kind, value) = split_instruction(&by, labels);
             SpecLayer {
                 id: l.digest.to_string(),
                 kind,
@@ -189,6 +200,7 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 .get(crate::build::apps::LABEL_KUBE_VERSION)
                 .or_else(|| labels.get(crate::build::apps::LABEL_KUBE_VERSION_OLD))
                 .cloned(),
+            extension: extension(img),
             container_images: img
                 .manifest
                 .annotations
@@ -203,14 +215,141 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
     }
 }
 
-/// `"COPY daemon.json etc/"` -> ("COPY", "daemon.json etc/"); an instruction
-/// we did not write (another tool's history) is a BASE layer.
-fn split_instruction(by: &str) -> (String, String) {
+/// The image extension annotation, if the image has a readable one.
+fn extension(img: &Image) -> Option<ImageExtension> {
+    let json = img.manifest.annotations.get(ANNOTATION_EXTENSION)?;
+    match serde_json::from_str(json) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            log::warn!(
+                "{}: unreadable {ANNOTATION_EXTENSION} annotation: {e}",
+                img.id.short()
+            );
+            None
+        }
+    }
+}
+
+/// Where sealer v0.9-v0.11 puts an application's files (`APP` becomes a
+/// COPY there: `build/kubefile/parser/app_handler.go`).
+const APPS_DIR: &str = "application/apps/";
+
+/// A history entry as (type, value): `"COPY daemon.json etc/"` ->
+/// ("COPY", "daemon.json etc/"); buildah's forms as the module doc says; an
+/// instruction we cannot read is a BASE layer.
+fn split_instruction(by: &str, labels: &BTreeMap<String, String>) -> (String, String) {
+    if let Some(parsed) = split_buildah(by, labels) {
+        return parsed;
+    }
     let (word, rest) = by.split_once(' ').unwrap_or((by, ""));
     match word {
         "COPY" | "ADD" | "RUN" | "APP" | "CNI" | "CSI" | "COMMIT" | "BASE" => {
             (word.to_string(), rest.to_string())
         }
         _ => ("BASE".to_string(), by.to_string()),
+    }
+}
+
+/// buildah's `created_by` (`imagebuildah/stage_executor.go` getCreatedBy,
+/// sealer v0.11 `pkg/imageengine/buildah/copy.go`), or None.
+fn split_buildah(by: &str, labels: &BTreeMap<String, String>) -> Option<(String, String)> {
+    const SHELL: &str = "/bin/sh -c ";
+    if by == "/bin/sh" {
+        return Some(("COMMIT".into(), by.into()));
+    }
+    // RUN with build args: `|2 A=1 B=2 /bin/sh -c <command>`.
+    let by = match by.strip_prefix('|') {
+        Some(args) => &args[args.find(&format!(" {SHELL}"))? + 1..],
+        None => by,
+    };
+    let rest = by.strip_prefix(SHELL)?;
+    let Some(nop) = rest.strip_prefix("#(nop)") else {
+        return Some(("RUN".into(), rest.to_string()));
+    };
+    let nop = nop.trim();
+    let (word, args) = nop.split_once(' ').unwrap_or((nop, ""));
+    let word = word.to_ascii_uppercase();
+    if word != "COPY" && word != "ADD" {
+        return Some((word, args.to_string()));
+    }
+    // `<summary> in <dest> `: summary is `file:<hex>`, `dir:<hex>`, `multi:<hex>`.
+    let Some((summary, dest)) = args.rsplit_once(" in ") else {
+        return Some((word, args.to_string()));
+    };
+    let app = dest.trim_start_matches('/').strip_prefix(APPS_DIR);
+    match app
+        .and_then(|a| a.split('/').next())
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => {
+            let kind = ["cni", "csi"]
+                .into_iter()
+                .find(|k| labels.contains_key(&format!("cluster.alpha.sealer.io/kube-{k}-{name}")))
+                .map_or("APP".to_string(), str::to_ascii_uppercase);
+            Some((kind, format!("{name} {summary}")))
+        }
+        None => Some((word, format!("{summary} {dest}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_forms() {
+        let labels: BTreeMap<String, String> = [(
+            "cluster.alpha.sealer.io/kube-cni-calico".to_string(),
+            "true".to_string(),
+        )]
+        .into();
+        let table = [
+            // Ours and sealer v0.8's.
+            ("COPY daemon.json etc/", "COPY", "daemon.json etc/"),
+            ("BASE rootfs cache", "BASE", "rootfs cache"),
+            ("RUN echo hi", "RUN", "echo hi"),
+            ("FROM somewhere", "BASE", "FROM somewhere"),
+            // buildah's, as sealer v0.9-v0.11 images carry them.
+            (
+                "/bin/sh -c #(nop) COPY dir:2127a0f1 in . ",
+                "COPY",
+                "dir:2127a0f1 .",
+            ),
+            (
+                "/bin/sh -c #(nop) ADD file:ab in etc/ ",
+                "ADD",
+                "file:ab etc/",
+            ),
+            (
+                "/bin/sh -c #(nop) COPY file:b48c in application/apps/cnstack-acos/ ",
+                "APP",
+                "cnstack-acos file:b48c",
+            ),
+            (
+                "/bin/sh -c #(nop) COPY multi:9f in application/apps/calico ",
+                "CNI",
+                "calico multi:9f",
+            ),
+            ("/bin/sh -c echo hello > a", "RUN", "echo hello > a"),
+            (
+                "|1 ARCH=amd64 /bin/sh -c cp bin/${ARCH} x",
+                "RUN",
+                "cp bin/${ARCH} x",
+            ),
+            (
+                "/bin/sh -c #(nop) LABEL \"a\"=\"b\"",
+                "LABEL",
+                "\"a\"=\"b\"",
+            ),
+            ("/bin/sh", "COMMIT", "/bin/sh"),
+            ("|x", "BASE", "|x"),
+        ];
+        for (by, kind, value) in table {
+            assert_eq!(
+                split_instruction(by, &labels),
+                (kind.to_string(), value.to_string()),
+                "{by}"
+            );
+        }
     }
 }

@@ -5,6 +5,12 @@
 //! few layers at a time. Only when every layer is in the store is the image
 //! tagged: a failed pull tags nothing, and the complete, verified layers it
 //! stored make the next attempt skip them.
+//!
+//! A sealer v0.8 image's config (sealer's `v1.Image`, no diff_ids) is
+//! checked against the manifest before any layer is fetched, and stored
+//! with the diff_ids the pull computed (`image::sealer_v08`). The source
+//! manifest's annotations (sealer v0.11's extension and container image
+//! list) are kept on the stored manifest.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,13 +21,13 @@ use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
-use super::manifest::{self, Fetched, PlatformSpec};
+use super::manifest::{self, PlatformSpec};
 use super::Repo;
 use crate::compress::{self, Compression};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::oci::{Config, Descriptor, Manifest};
-use crate::image::{Image, Reference};
+use crate::image::{sealer_v08, Image, Reference};
 use crate::progress::{Counting, Progress};
 use crate::store::Store;
 
@@ -67,31 +73,90 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
         Error::Invalid(why) => repo.error(format!("{}: {why}", r.full_name())),
         other => other,
     };
-    let config_bytes = repo.get_small_blob(&manifest.config.digest, MAX_CONFIG)?;
-    let config: Config = serde_json::from_slice(&config_bytes).map_err(|e| Error::Blob {
-        digest: manifest.config.digest,
+    let config_digest = manifest.config.digest;
+    let config_bytes = repo.get_small_blob(&config_digest, MAX_CONFIG)?;
+    let not_config = |e: serde_json::Error| Error::Blob {
+        digest: config_digest,
         why: format!("not an image config: {e}"),
-    })?;
-    if opts.platform.is_some()
-        && !want.matches(&config.os, &config.architecture, config.variant.as_deref())
-    {
+    };
+    let raw: serde_json::Value = serde_json::from_slice(&config_bytes).map_err(not_config)?;
+    let source = if sealer_v08::is_v1_image(&raw) {
+        let v1 = sealer_v08::parse(&config_bytes, manifest.layers.len(), &config_digest)?;
+        Source::SealerV08(v1)
+    } else {
+        Source::Oci(serde_json::from_value(raw).map_err(not_config)?)
+    };
+    let (os, arch, variant) = source.platform();
+    if opts.platform.is_some() && !want.matches(&os, &arch, variant.as_deref()) {
         return Err(named(crate::error::invalid(format!(
-            "the image is for {}/{}, not {want}",
-            config.os, config.architecture
+            "the image is for {os}/{arch}, not {want}"
         ))));
     }
-    check_layers(&manifest, &config)?;
-    let (layers, downloaded) = transfer(store, &repo, &manifest, &config, opts)?;
-    let mut annotations = BTreeMap::new();
+    check_layers(&manifest, &source)?;
+    let wanted: Vec<Want> = match &source {
+        Source::Oci(config) => config
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| Want::DiffId(*d))
+            .collect(),
+        Source::SealerV08(v1) => v1
+            .real_layers()
+            .iter()
+            .map(|l| Want::Unknown {
+                hint: l.id.parse().ok(),
+            })
+            .collect(),
+    };
+    let (layers, downloaded) = transfer(store, &repo, &manifest, &wanted, opts)?;
+    let stored_config = match &source {
+        Source::Oci(_) => config_bytes,
+        Source::SealerV08(v1) => {
+            let diff_ids: Vec<Digest> = layers.iter().map(|l| l.0).collect();
+            sealer_v08::to_oci_config(&config_bytes, v1, &diff_ids, &config_digest)?
+        }
+    };
+    // The source's annotations (sealer v0.11's extension and container
+    // image list among them) stay; ours say where the image came from.
+    let mut annotations = manifest.annotations.clone();
     annotations.insert(SOURCE_DIGEST.to_string(), source_digest.to_string());
     annotations.insert(SOURCE_NAME.to_string(), r.full_name());
-    let image = store.commit_image_raw(&config_bytes, &layers, annotations, &[r.full_name()])?;
+    let image = store.commit_image_raw(&stored_config, &layers, annotations, &[r.full_name()])?;
     Ok(Pulled {
         image,
         source_digest,
         downloaded,
         skipped: layers.len() - downloaded,
     })
+}
+
+/// The config as the registry serves it.
+enum Source {
+    /// An OCI or Docker image config, stored as it is.
+    Oci(Config),
+    /// sealer v0.8's `v1.Image`, stored with diff_ids added.
+    SealerV08(sealer_v08::V1Image),
+}
+
+impl Source {
+    /// (os, architecture, variant) the config says.
+    fn platform(&self) -> (String, String, Option<String>) {
+        match self {
+            Source::Oci(c) => (c.os.clone(), c.architecture.clone(), c.variant.clone()),
+            Source::SealerV08(v1) => v1.platform(),
+        }
+    }
+}
+
+/// What a layer must uncompress to.
+#[derive(Clone, Copy)]
+enum Want {
+    /// The config's diff_id: checked while ingesting.
+    DiffId(Digest),
+    /// Not known before it is read (sealer v0.8); `hint` is sealer's layer
+    /// id, which is the tar's digest when sealer pushed the tar it hashed:
+    /// a blob of that digest in the store is that layer, and is not fetched.
+    Unknown { hint: Option<Digest> },
 }
 
 /// The image manifest `r` names for `want`, and its digest.
@@ -108,14 +173,14 @@ fn resolve(repo: &Repo, r: &Reference, want: &PlatformSpec) -> Result<(Manifest,
     }
     let named = |e: Error| repo.error(format!("manifest of {}: {e}", r.full_name()));
     match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
-        Fetched::Image(m) => Ok((m, Digest::of(&bytes))),
-        Fetched::Index(index) => {
+        manifest::Fetched::Image(m) => Ok((m, Digest::of(&bytes))),
+        manifest::Fetched::Index(index) => {
             let desc = manifest::select(&index, want).map_err(named)?;
             let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
             manifest::verify(&bytes, &desc.digest, "the manifest's")?;
             match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
-                Fetched::Image(m) => Ok((m, desc.digest)),
-                Fetched::Index(_) => Err(named(crate::error::invalid(
+                manifest::Fetched::Image(m) => Ok((m, desc.digest)),
+                manifest::Fetched::Index(_) => Err(named(crate::error::invalid(
                     "an index inside an index is not supported",
                 ))),
             }
@@ -124,8 +189,9 @@ fn resolve(repo: &Repo, r: &Reference, want: &PlatformSpec) -> Result<(Manifest,
 }
 
 /// Refuses layer media types we cannot decompress and a config whose
-/// diff_ids do not pair with the layers.
-fn check_layers(m: &Manifest, config: &Config) -> Result<()> {
+/// diff_ids do not pair with the layers (a v0.8 config was checked when
+/// parsed).
+fn check_layers(m: &Manifest, source: &Source) -> Result<()> {
     for l in &m.layers {
         if Compression::from_media_type(&l.media_type).is_none() {
             return Err(Error::Blob {
@@ -134,6 +200,9 @@ fn check_layers(m: &Manifest, config: &Config) -> Result<()> {
             });
         }
     }
+    let Source::Oci(config) = source else {
+        return Ok(());
+    };
     if config.rootfs.diff_ids.len() != m.layers.len() {
         return Err(Error::Blob {
             digest: m.config.digest,
@@ -153,24 +222,25 @@ fn transfer(
     store: &Store,
     repo: &Repo,
     m: &Manifest,
-    config: &Config,
+    wanted: &[Want],
     opts: &PullOptions,
 ) -> Result<(Vec<(Digest, u64)>, usize)> {
-    let pairs: Vec<(&Descriptor, Digest)> = m
-        .layers
-        .iter()
-        .zip(config.rootfs.diff_ids.iter().copied())
-        .collect();
-    // The same layer twice in one image is fetched once.
+    let pairs: Vec<(&Descriptor, Want)> = m.layers.iter().zip(wanted.iter().copied()).collect();
+    // The same layer twice in one image is fetched once: the same diff_id,
+    // or where that is unknown, the same blob.
+    let key = |(desc, want): &(&Descriptor, Want)| match want {
+        Want::DiffId(d) => *d,
+        Want::Unknown { .. } => desc.digest,
+    };
     let mut unique: Vec<usize> = Vec::new();
-    for (i, (_, diff_id)) in pairs.iter().enumerate() {
-        if !unique.iter().any(|&j| pairs[j].1 == *diff_id) {
+    for (i, pair) in pairs.iter().enumerate() {
+        if !unique.iter().any(|&j| key(&pairs[j]) == key(pair)) {
             unique.push(i);
         }
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<BTreeMap<usize, Result<(u64, bool)>>> = Mutex::new(BTreeMap::new());
+    let results: Mutex<BTreeMap<usize, Result<Fetched>>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|s| {
         for _ in 0..opts.jobs.clamp(1, unique.len().max(1)) {
             s.spawn(|| loop {
@@ -179,8 +249,8 @@ fn transfer(
                     break;
                 }
                 let i = unique[k];
-                let (desc, diff_id) = pairs[i];
-                let r = fetch_layer(store, repo, desc, &diff_id, opts.progress);
+                let (desc, want) = pairs[i];
+                let r = fetch_layer(store, repo, desc, want, opts.progress);
                 if r.is_err() {
                     failed.store(true, Ordering::SeqCst);
                 }
@@ -192,22 +262,32 @@ fn transfer(
         }
     });
     let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
+    let mut got: BTreeMap<Digest, (Digest, u64)> = BTreeMap::new();
     let mut downloaded = 0;
     for (i, r) in results {
-        let (size, fetched) = r?;
-        sizes.insert(pairs[i].1, size);
-        downloaded += usize::from(fetched);
+        let fetched = r?;
+        got.insert(key(&pairs[i]), (fetched.digest, fetched.size));
+        downloaded += usize::from(fetched.downloaded);
     }
     let mut layers = Vec::new();
-    for (_, diff_id) in &pairs {
-        let size = sizes.get(diff_id).copied().ok_or_else(|| Error::Blob {
-            digest: *diff_id,
+    for pair in &pairs {
+        let layer = got.get(&key(pair)).copied().ok_or_else(|| Error::Blob {
+            digest: pair.0.digest,
             why: "was not transferred".into(),
         })?;
-        layers.push((*diff_id, size));
+        layers.push(layer);
     }
     Ok((layers, downloaded))
+}
+
+/// One layer in the store.
+struct Fetched {
+    /// Its uncompressed digest.
+    digest: Digest,
+    /// Its uncompressed size.
+    size: u64,
+    /// Whether it was downloaded (not found in the store).
+    downloaded: bool,
 }
 
 /// What the verifying reader found, shared with the ingest's final check.
@@ -289,19 +369,30 @@ fn record(check: &Rc<RefCell<Check>>, why: String) {
     }
 }
 
-/// Brings one layer into the store unless it is there: (size, downloaded).
+/// Brings one layer into the store unless it is there.
 fn fetch_layer(
     store: &Store,
     repo: &Repo,
     desc: &Descriptor,
-    diff_id: &Digest,
+    want: Want,
     progress: &Progress,
-) -> Result<(u64, bool)> {
+) -> Result<Fetched> {
     let short = desc.digest.short();
-    if let Some(size) = pin_existing(store, diff_id)? {
-        progress.note(&short, "Already exists");
-        return Ok((size, false));
+    let (diff_id, known) = match want {
+        Want::DiffId(d) => (Some(d), Some(d)),
+        Want::Unknown { hint } => (None, hint),
+    };
+    if let Some(known) = known {
+        if let Some(size) = pin_existing(store, &known)? {
+            progress.note(&short, "Already exists");
+            return Ok(Fetched {
+                digest: known,
+                size,
+                downloaded: false,
+            });
+        }
     }
+    let diff_id = diff_id.as_ref();
     let compression =
         Compression::from_media_type(&desc.media_type).ok_or_else(|| Error::Blob {
             digest: desc.digest,
@@ -334,7 +425,7 @@ fn fetch_layer(
         what: compression,
         check: check.clone(),
     };
-    let ingested = store.ingest_layer_checked(reader, Some(diff_id), || {
+    let ingested = store.ingest_layer_checked(reader, diff_id, || {
         let c = check.borrow();
         match (&c.error, c.at_eof) {
             (Some(why), _) => Err(blob_error(why.clone())),
@@ -347,15 +438,19 @@ fn fetch_layer(
     match ingested {
         Ok(i) => {
             task.finish("Pull complete");
-            Ok((i.size, true))
+            Ok(Fetched {
+                digest: i.digest,
+                size: i.size,
+                downloaded: true,
+            })
         }
         Err(e) => {
             if let Some(why) = check.borrow().error.clone() {
                 return Err(blob_error(why));
             }
             Err(match e {
-                Error::Blob { digest, why } if digest == *diff_id => blob_error(format!(
-                    "its uncompressed content does not match diff_id {diff_id}: {why}"
+                Error::Blob { digest, why } if Some(&digest) == diff_id => blob_error(format!(
+                    "its uncompressed content does not match diff_id {digest}: {why}"
                 )),
                 Error::Invalid(why) => blob_error(why),
                 other => other,

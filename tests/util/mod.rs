@@ -9,6 +9,7 @@
 
 pub mod flaky;
 pub mod http;
+pub mod push;
 pub mod registry;
 pub mod xattr;
 
