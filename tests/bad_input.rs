@@ -94,9 +94,12 @@ fn kubefile_errors_name_the_file_and_line_and_change_nothing() {
         ("COPY a.txt etc/\n", 1, &["FROM"]),
         ("FROM base:v1\nFROM base:v1\n", 2, &["FROM"]),
         (
-            "FROM base:v1\nAPP myapp http://example.com/app.yaml\n",
+            "FROM base:v1\nAPP myapp ftp://example.com/app.yaml\n",
             2,
-            &["local://"],
+            &[
+                "ftp://example.com/app.yaml",
+                "local://PATH or http(s)://URL",
+            ],
         ),
         ("FROM base:v1\nKUBEVERSION\n", 2, &["KUBEVERSION"]),
     ];

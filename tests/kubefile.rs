@@ -517,7 +517,7 @@ fn a_run_step_that_leaves_the_mount_busy_warns_and_detaches_it() {
     // working directory in the RUN mount, so the clean unmount fails with
     // EBUSY. (Background jobs that stay in the group end with the RUN.)
     let kubefile = "FROM scratch\n\
-        RUN echo made > made.txt && setsid -f sleep 20 </dev/null >/dev/null 2>&1\n";
+        RUN echo made > made.txt && setsid -f sleep 20 </dev/null >/dev/null 2>&1 && sleep 1\n";
     let ctx = env.context("ctx", &[("Kubefile", kubefile)]);
     let run = env.build("busy:v1", &ctx);
     assert!(
