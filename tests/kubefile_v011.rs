@@ -129,6 +129,24 @@ fn applications_launch_env_and_labels_become_the_image_extension() {
     assert_eq!(labels["cluster.alpha.sealer.io/kube-cni-calico"], "true");
     assert!(labels["io.sealer.version"].as_str().is_some(), "{labels}");
     assert_eq!(spec["spec"]["kubeVersion"], "v1.22.15");
+    let launch = &spec["spec"]["appLaunchCommands"];
+    assert_eq!(
+        launch["nginx"],
+        "kubectl apply -f application/apps/nginx/nginx.yaml"
+    );
+    assert_eq!(launch["chart"], "helm install chart application/apps/chart");
+    assert_eq!(
+        launch["install"],
+        "bash application/apps/install/install.sh"
+    );
+    assert_eq!(
+        launch["tool"],
+        "cd application/apps/tool && ./tool.bin --install"
+    );
+    assert_eq!(
+        spec["spec"]["imageExtension"]["launch"]["app_names"],
+        json!(["calico", "nginx", "chart"])
+    );
     // ${ARCH} picked this machine's directory; apps live under application/apps.
     assert_eq!(env.run(&["cat", "apps:v1", "bin/kubectl"]), "kubectl\n");
     assert_eq!(

@@ -84,6 +84,13 @@ pub struct Spec {
     /// included.
     #[serde(rename = "imageExtension", skip_serializing_if = "Option::is_none")]
     pub extension: Option<ImageExtension>,
+    /// What `sealer run` starts each application with (its APPCMDS, else
+    /// the default of its type), from the rootfs root.
+    #[serde(
+        rename = "appLaunchCommands",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub app_launch: BTreeMap<String, String>,
     /// Container images cached in `registry/` (the manifest annotation).
     #[serde(rename = "containerImageList", skip_serializing_if = "Vec::is_empty")]
     pub container_images: Vec<ContainerImage>,
@@ -200,6 +207,18 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 .get(crate::build::apps::LABEL_KUBE_VERSION)
                 .or_else(|| labels.get(crate::build::apps::LABEL_KUBE_VERSION_OLD))
                 .cloned(),
+            app_launch: extension(img)
+                .map(|e| {
+                    e.applications
+                        .iter()
+                        .map(|a| {
+                            let root = format!("{}/{}/", crate::build::apps::APP_ROOT, a.name);
+                            (a.name.clone(), a.launch_command(&root))
+                        })
+                        .filter(|(_, cmd)| !cmd.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             extension: extension(img),
             container_images: img
                 .manifest
