@@ -42,35 +42,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "${SEALER:-}" ]; then
-    sealer=$SEALER
-else
-    echo "== building sealer (cargo build --release)"
-    (cd "$repo" && cargo build --release --quiet --bin sealer)
-    sealer="${CARGO_TARGET_DIR:-$repo/target}/release/sealer"
-fi
+build_sealer "$repo"
+sealer=$SEALER_BIN
 
 echo "== starting docker-registry"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/reg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $work/regdata
-http:
-  addr: 127.0.0.1:$port
-EOF
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-reg=127.0.0.1:$port
+start_registry "$work" true
+reg_pid=$REG_PID reg=$REG
 
 echo "== making $IMAGES images of ~$((SIZE_MB / IMAGES)) MB and one extra, pushing them with sealer push"
 maker=$work/maker

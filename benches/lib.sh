@@ -62,3 +62,50 @@ machine() {
     cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
     echo "$(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
 }
+
+# start_registry WORKDIR ACCESSLOG(true|false)
+#
+# starts Debian's docker-registry on 127.0.0.1 and a free port with storage
+# in WORKDIR/regdata (deletes allowed), its log in WORKDIR/reg.log, the
+# access log on or off; sets REG (host:port) and REG_PID (kill it on exit).
+# shellcheck disable=SC2034 # REG, REG_PID are for the caller
+start_registry() {
+    local work=$1 access=$2 port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    local disabled=true
+    [ "$access" = true ] && disabled=false
+    cat >"$work/reg.yml" <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: $disabled
+storage:
+  filesystem:
+    rootdirectory: $work/regdata
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+YML
+    docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
+    REG_PID=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    REG=127.0.0.1:$port
+}
+
+# build_sealer REPO: uses $SEALER if set, else builds the release binary;
+# sets SEALER_BIN.
+# shellcheck disable=SC2034 # SEALER_BIN is for the caller
+build_sealer() {
+    if [ -n "${SEALER:-}" ]; then
+        SEALER_BIN=$SEALER # a prebuilt binary
+    else
+        echo "== building sealer (cargo build --release)"
+        (cd "$1" && cargo build --release --quiet --bin sealer)
+        SEALER_BIN="${CARGO_TARGET_DIR:-$1/target}/release/sealer"
+    fi
+}

@@ -42,13 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "${SEALER:-}" ]; then
-    sealer=$SEALER # a prebuilt binary
-else
-    echo "== building sealer (cargo build --release)"
-    (cd "$repo" && cargo build --release --quiet --bin sealer)
-    sealer="${CARGO_TARGET_DIR:-$repo/target}/release/sealer"
-fi
+build_sealer "$repo"
+sealer=$SEALER_BIN
 
 echo "== generating a ~${SIZE_MB} MB ClusterRootfs in $work/ctx"
 ctx=$work/ctx
@@ -87,28 +82,8 @@ layers=$("$sealer" --root "$store" inspect --format json "$image" | python3 -c '
 echo "image: $image, $size bytes uncompressed"
 
 echo "== starting docker-registry"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/reg.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/regdata
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$port
-EOF
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-reg=127.0.0.1:$port
+start_registry "$work" false
+reg_pid=$REG_PID reg=$REG
 
 empty_registry="rm -rf '$work/regdata/docker' '$store/compressed'"
 
