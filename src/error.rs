@@ -90,6 +90,13 @@ pub enum Error {
         /// What is wrong, naming it.
         why: String,
     },
+    /// A COPY/ADD source, destination or ignore rule of the build context
+    /// cannot be used.
+    #[error("{0}")]
+    Source(String),
+    /// A manifest or index (from a registry or an archive) cannot be used.
+    #[error("{0}")]
+    Manifest(String),
     /// A mount cannot be made, found or undone.
     #[error("{why}")]
     Mount {

@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 
-use crate::error::{invalid, IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// Ignore rules, Docker's semantics: the last matching pattern wins, `!`
 /// re-includes, `**` matches any number of directories, and a pattern that
@@ -30,7 +30,7 @@ impl Ignore {
             if path.is_file() {
                 let text = fs::read_to_string(&path).at(&path)?;
                 return Ignore::parse(&text)
-                    .map_err(|e| invalid(format!("{}: {e}", path.display())));
+                    .map_err(|e| Error::Source(format!("{}: {e}", path.display())));
             }
         }
         Ok(Ignore::default())
@@ -82,7 +82,7 @@ impl Ignore {
         }
         let set = set
             .build()
-            .map_err(|e| invalid(format!("ignore patterns: {e}")))?;
+            .map_err(|e| Error::Source(format!("ignore patterns: {e}")))?;
         Ok(Ignore { set, negate })
     }
 
@@ -127,7 +127,7 @@ fn compile(glob: &str, written: &str) -> Result<Glob> {
         .literal_separator(true)
         .backslash_escape(true)
         .build()
-        .map_err(|e| invalid(format!("bad pattern {written:?}: {e}")))
+        .map_err(|e| Error::Source(format!("bad pattern {written:?}: {e}")))
 }
 
 /// One component of our glob syntax in globset's: `*` (a run of them is
@@ -253,7 +253,7 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
             Component::Normal(p) => parts.push(p.to_str().unwrap_or_default()),
             Component::ParentDir if parts.pop().is_some() => {}
             Component::ParentDir => {
-                return Err(invalid(format!(
+                return Err(Error::Source(format!(
                     "COPY source {source:?} is outside the build context"
                 )))
             }
@@ -287,7 +287,7 @@ pub fn find_sources(context: &Path, ignore: &Ignore, source: &str) -> Result<Vec
     }
     found.retain(|rel| !ignore.ignored(rel));
     if found.is_empty() {
-        return Err(invalid(format!(
+        return Err(Error::Source(format!(
             "COPY source {source:?}: no such file or directory in the build context"
         )));
     }
@@ -313,7 +313,7 @@ pub fn inside_context(context_real: &Path, rel: &[u8]) -> Result<PathBuf> {
     let path = context_real.join(OsStr::from_bytes(rel));
     let real = fs::canonicalize(&path).at(&path)?;
     if !real.starts_with(context_real) {
-        return Err(invalid(format!(
+        return Err(Error::Source(format!(
             "COPY source {:?} leads outside the build context (to {})",
             String::from_utf8_lossy(rel),
             real.display()

@@ -17,7 +17,7 @@ use sealer_fs::{Kind, Layer, LayerIndex, ROOT};
 
 use super::context::{find_sources, inside_context, join_rel as join, Ignore};
 use super::layer::{Content, Item, Items};
-use crate::error::{invalid, Error, IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// One COPY/ADD after variable expansion.
 pub struct CopyRequest {
@@ -90,7 +90,7 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
     let slash = req.dest.ends_with('/') || dest.is_empty();
     let count = sources.len() + req.remote.len();
     if count > 1 && !slash && !below.is_dir(&dest) {
-        return Err(invalid(format!(
+        return Err(Error::Source(format!(
             "COPY of {count} sources needs a destination ending in '/' (got {:?})",
             req.dest
         )));
@@ -117,12 +117,12 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
             dest.clone()
         };
         if target.is_empty() {
-            return Err(invalid(format!(
+            return Err(Error::Source(format!(
                 "COPY destination for {:?} is the rootfs root itself",
                 String::from_utf8_lossy(rel)
             )));
         }
-        let item = Item::from_disk(real.clone(), &md).map_err(|e| invalid(e.to_string()))?;
+        let item = Item::from_disk(real.clone(), &md).map_err(|e| Error::Source(e.to_string()))?;
         items.insert(target, owned(item, req));
     }
     for r in &req.remote {
@@ -132,7 +132,8 @@ pub fn plan_copy(ctx: &Context, req: &CopyRequest, below: &Below<'_>, tmp: &Path
             dest.clone()
         };
         let md = fs::metadata(&r.path).at(&r.path)?;
-        let mut item = Item::from_disk(r.path.clone(), &md).map_err(|e| invalid(e.to_string()))?;
+        let mut item =
+            Item::from_disk(r.path.clone(), &md).map_err(|e| Error::Source(e.to_string()))?;
         // Dockerfile semantics: mode 0600, the server's Last-Modified; the
         // cache knows the file by its URL's content, not the download.
         item.mode = 0o600;
@@ -163,7 +164,7 @@ fn normalize_dest(dest: &str) -> Result<Vec<&str>> {
         match p {
             "" | "." => {}
             ".." => {
-                return Err(invalid(format!(
+                return Err(Error::Source(format!(
                     "COPY destination {dest:?} leaves the rootfs"
                 )))
             }
@@ -208,7 +209,8 @@ fn add_tree(
         let path = e.path();
         let md = fs::symlink_metadata(&path).at(&path)?;
         let target = join(dest, name);
-        let item = Item::from_disk(path.clone(), &md).map_err(|e| invalid(format!("COPY: {e}")))?;
+        let item =
+            Item::from_disk(path.clone(), &md).map_err(|e| Error::Source(format!("COPY: {e}")))?;
         items.insert(target.clone(), owned(item, req));
         if md.is_dir() {
             add_tree(ctx, &path, &crel, &target, req, items)?;
@@ -272,8 +274,8 @@ fn open_archive(path: &Path, tmp: &Path) -> Result<Option<(File, LayerIndex)>> {
     };
     let bytes = builder
         .finish(&[0; 32], 0)
-        .map_err(|e| invalid(e.to_string()))?;
-    let index = LayerIndex::from_bytes(bytes).map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| Error::Source(e.to_string()))?;
+    let index = LayerIndex::from_bytes(bytes).map_err(|e| Error::Source(e.to_string()))?;
     Ok(Some((f, index)))
 }
 
@@ -306,7 +308,7 @@ fn add_archive(
                 Kind::Symlink => Content::Symlink(index.link_target(id).to_vec()),
                 Kind::Whiteout => continue,
                 _ => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::Source(format!(
                     "ADD {}: entry {:?} is a device or fifo, which layers built here cannot hold",
                     path.display(),
                     String::from_utf8_lossy(&target)

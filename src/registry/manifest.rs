@@ -3,7 +3,7 @@
 //! platform from an index. Pure: bytes in, decisions out.
 
 use crate::digest::Digest;
-use crate::error::{invalid, Result};
+use crate::error::{Error, Result};
 use crate::image::oci::{Descriptor, Index, Manifest, Platform, MEDIA_INDEX, MEDIA_MANIFEST};
 
 /// Docker schema 2 image manifest.
@@ -52,33 +52,31 @@ struct Probe {
 /// or generic; the `mediaType` field and the shape decide then).
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Fetched> {
     let probe: Probe = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(format!("the manifest is not valid JSON: {e}")))?;
+        .map_err(|e| Error::Manifest(format!("the manifest is not valid JSON: {e}")))?;
     let header = content_type
         .map(|c| c.split(';').next().unwrap_or(c).trim())
         .filter(|c| c.starts_with("application/vnd."));
     let media = probe.media_type.as_deref().or(header).unwrap_or("");
     if DOCKER_SCHEMA1.contains(&media) || probe.schema_version == 1 {
-        return Err(invalid(
-            "Docker schema 1 manifests are not supported (push the image again with a current docker)",
-        ));
+        return Err(Error::Manifest("Docker schema 1 manifests are not supported (push the image again with a current docker)".into()));
     }
     let is_index = match media {
         MEDIA_INDEX | DOCKER_LIST => true,
         MEDIA_MANIFEST | DOCKER_MANIFEST => false,
         "" => probe.manifests.is_some() && probe.config.is_none(),
         other => {
-            return Err(invalid(format!(
+            return Err(Error::Manifest(format!(
                 "unsupported manifest media type {other:?}"
             )))
         }
     };
     if is_index {
         let index: Index = serde_json::from_slice(bytes)
-            .map_err(|e| invalid(format!("not a valid image index: {e}")))?;
+            .map_err(|e| Error::Manifest(format!("not a valid image index: {e}")))?;
         Ok(Fetched::Index(index))
     } else {
         let manifest: Manifest = serde_json::from_slice(bytes)
-            .map_err(|e| invalid(format!("not a valid image manifest: {e}")))?;
+            .map_err(|e| Error::Manifest(format!("not a valid image manifest: {e}")))?;
         Ok(Fetched::Image(manifest))
     }
 }
@@ -110,7 +108,7 @@ impl PlatformSpec {
         let ok =
             |p: &&str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(ok) {
-            return Err(invalid(format!(
+            return Err(Error::Manifest(format!(
                 "invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"
             )));
         }
@@ -185,7 +183,7 @@ pub fn select(index: &Index, want: &PlatformSpec) -> Result<Descriptor> {
                     s
                 })
                 .collect();
-            Err(invalid(format!(
+            Err(Error::Manifest(format!(
                 "no image for platform {want} (offered: {})",
                 if offered.is_empty() {
                     "none".to_string()
