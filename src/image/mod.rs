@@ -1,6 +1,7 @@
 //! Images: OCI types, references, loading an image from the store, and the
 //! ImageSpec view that `sealer inspect` prints.
 
+pub mod diff;
 pub mod extension;
 pub mod oci;
 pub mod reference;
