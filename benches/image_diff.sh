@@ -13,7 +13,9 @@
 #           Page cache dropped before every run when root (COLD=0: warm).
 # Measures: median wall time, and bytes read by the process and its children
 #           (/proc/PID/io of a wrapping shell: rchar = read(2) bytes,
-#           read_bytes = from the block device).
+#           read_bytes = from the block device, with the page cache dropped
+#           this includes the pages of the programs themselves loaded on
+#           start, most of sealer's figure).
 # Ratio:    sealer / diff -r; below 1.0 is faster than the peer.
 #
 #   benches/image_diff.sh                     # SIZE_MB=1000 RUNS=3 by default
@@ -90,7 +92,7 @@ diff -r "$work/base" "$work/over" | head -5 || true
 # io BASH_CMD: "rchar read_bytes" of the command and its children.
 io() {
     bash -c "$prepare" >/dev/null 2>&1
-    bash -c "$1; awk '/^rchar|^read_bytes/ { printf \"%s \", \$2 }' /proc/\$\$/io"
+    bash -c "$1; awk '/^rchar|^read_bytes/ { printf \"%s \", \$2 } END { print \"\" }' /proc/\$\$/io"
 }
 read -r s_rchar s_read < <(io "$sealer_cmd")
 read -r d_rchar d_read < <(io "$diff_cmd")
@@ -98,7 +100,7 @@ read -r d_rchar d_read < <(io "$diff_cmd")
 echo "== timing ($([ "$COLD" = 1 ] && echo "cold page cache" || echo "warm page cache"))"
 time_pair "$RUNS" "$prepare" "sealer diff" "$sealer_cmd" "diff -r" "$diff_cmd"
 
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+mib() { awk -v b="$1" 'BEGIN { if (b < 1048576) printf "%.1f KiB", b / 1024; else printf "%.1f MiB", b / 1048576 }'; }
 cat <<EOF
 
 ## Image diff benchmark (benches/image_diff.sh)
