@@ -9,6 +9,7 @@ mod byte_names;
 mod cli;
 mod concurrency;
 mod crash;
+mod diff;
 mod entry_attrs;
 mod fsck;
 mod fuzz;

@@ -19,13 +19,6 @@ pub struct Args {
     umount: bool,
 }
 
-/// Flags of `sealer diff`.
-#[derive(clap::Args)]
-pub struct DiffArgs {
-    /// A mountpoint of `sealer mount --rw`
-    dir: PathBuf,
-}
-
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let done = mount::commit(store, &a.dir, &a.image, a.umount)?;
     let name = done.image.name.clone().unwrap_or_default();
@@ -41,8 +34,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run_diff(store: &Store, a: DiffArgs) -> anyhow::Result<()> {
-    let list = mount::mount_changes(store, &a.dir)?;
+/// `sealer diff DIR`: lists the changes of the `--rw` mount at `dir`.
+pub fn run_diff(store: &Store, dir: &std::path::Path) -> anyhow::Result<()> {
+    let list = mount::mount_changes(store, dir)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     // Paths as the bytes they are, as `sealer ls` prints names.
     for (path, c) in list {

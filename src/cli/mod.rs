@@ -1,8 +1,10 @@
 //! The command line: clap types, one thin file per command, and the one place
-//! that turns errors into `error: ...` and exit status 1.
+//! that turns errors into `error: ...` and an exit status: 1, or 2 for
+//! `sealer diff IMAGE IMAGE` (whose 1 means "the images differ", as `diff`'s).
 
 mod build;
 mod commit;
+mod diff;
 mod fsck;
 mod images;
 mod inspect;
@@ -72,8 +74,8 @@ enum Command {
     Umount(mount::UmountArgs),
     /// Make the changes of a `--rw` mount a new image (base layers + one layer)
     Commit(commit::Args),
-    /// List the changes of a `--rw` mount (A added, C changed, D deleted)
-    Diff(commit::DiffArgs),
+    /// What changed from one image to another, or in a `--rw` mount (A added, C changed, D deleted)
+    Diff(diff::Args),
     /// Pull an image from a registry
     Pull(pull::Args),
     /// Push an image to a registry
@@ -115,12 +117,16 @@ pub fn main() -> i32 {
     }
     let cli = Cli::parse();
     logger::init(cli.verbose);
+    let failed = match &cli.command {
+        Command::Diff(a) if a.compares_images() => 2,
+        _ => 1,
+    };
     match run(cli) {
-        Ok(()) => 0,
+        Ok(status) => status,
         Err(e) if e.chain().any(is_broken_pipe) => 0,
         Err(e) => {
             eprintln!("error: {}", message(&e));
-            1
+            failed
         }
     }
 }
@@ -140,20 +146,24 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
         || matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a command; returns its exit status (0 but for `sealer diff`).
+fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
     if let Command::Completion { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "sealer", &mut std::io::stdout());
-        return Ok(());
+        return Ok(0);
     }
     let command = match cli.command {
-        Command::Login(a) => return login::run(a),
-        Command::Logout(a) => return login::run_logout(a),
+        Command::Login(a) => return login::run(a).map(|()| 0),
+        Command::Logout(a) => return login::run_logout(a).map(|()| 0),
         other => other,
     };
     let store =
         Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
-    match command {
+    if let Command::Diff(a) = command {
+        return diff::run(&store, a);
+    }
+    let done = match command {
         Command::Build(a) => build::run(&store, a),
         Command::Images(a) => images::run(&store, a),
         Command::Inspect(a) => inspect::run(&store, a),
@@ -179,13 +189,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Umount(a) => mount::run_umount(&store, a),
         Command::Serve => Ok(crate::mount::serve_detached(&store)?),
         Command::Commit(a) => commit::run(&store, a),
-        Command::Diff(a) => commit::run_diff(&store, a),
         Command::Pull(a) => pull::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Save(a) => save::run(&store, a),
         Command::Load(a) => load::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
         Command::Prune(a) => prune::run(&store, a),
-        Command::Completion { .. } | Command::Login(_) | Command::Logout(_) => Ok(()),
-    }
+        Command::Completion { .. } | Command::Login(_) | Command::Logout(_) | Command::Diff(_) => {
+            Ok(())
+        }
+    };
+    done.map(|()| 0)
 }

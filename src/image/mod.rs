@@ -2,6 +2,7 @@
 //! ImageSpec view that `sealer inspect` prints, and sealer's own formats
 //! (v0.8's `v1.Image` config, v0.9-v0.11's image extension annotation).
 
+pub mod diff;
 pub mod extension;
 pub mod oci;
 pub mod reference;

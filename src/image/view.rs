@@ -56,6 +56,17 @@ impl RootView {
         &self.layers[n.layer].index
     }
 
+    /// Reads file data of the entry `n` at `offset` (see [`Layer::read_at`]).
+    pub fn read_at(&self, n: Node, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.layers[n.layer].read_at(n.id, offset, buf)
+    }
+
+    /// The digest of the layer holding a node, which with the node's entry
+    /// id names the entry across images.
+    pub fn layer_digest(&self, n: Node) -> &[u8; 32] {
+        self.layer_index(n).digest()
+    }
+
     /// Attributes of a merged entry.
     pub fn meta(&self, m: &Merged) -> Meta {
         let top = m.top();
