@@ -44,6 +44,30 @@ pub fn is_opaque(path: &Path) -> bool {
     matches!(sys::get_xattr(path, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
 }
 
+/// Whether the merged root of `upper` over `lower` (top first) is empty,
+/// read from the upper directory on disk and the lower indexes: no FUSE
+/// round trip, so a process serving the mount may ask (asking through its
+/// own mount could wait for ever on a request its dying threads took).
+pub fn merged_root_is_empty(upper: &Path, lower: &[&LayerIndex]) -> io::Result<bool> {
+    let mut hidden: Vec<Vec<u8>> = Vec::new();
+    for e in fs::read_dir(upper)? {
+        let e = e?;
+        if !is_whiteout(&fs::symlink_metadata(e.path())?) {
+            return Ok(false);
+        }
+        hidden.push(e.file_name().as_bytes().to_vec());
+    }
+    if lower.is_empty() || is_opaque(upper) {
+        return Ok(true);
+    }
+    let Merged::Dir(parts) = merge::root(lower) else {
+        return Ok(true);
+    };
+    Ok(merge::read_dir(lower, &parts)
+        .iter()
+        .all(|(name, _)| hidden.iter().any(|h| h == name)))
+}
+
 /// Marks the directory at `path` opaque.
 pub fn set_opaque(path: &Path) -> io::Result<()> {
     sys::set_xattr(path, OPAQUE_XATTR, b"y", 0)

@@ -113,13 +113,17 @@ impl State<'_> {
             })?;
             mount.session = Some(session);
             run_command(&argv, &mountpoint, &env)?;
-            if had_files && root_is_empty(&mountpoint)? {
+            mount.unmount();
+            // Never through the mount: this process serves it (see
+            // `merged_root_is_empty`).
+            let lower: Vec<&sealer_fs::LayerIndex> =
+                st.layers.iter().rev().map(|(_, _, l)| &l.index).collect();
+            if had_files && sealer_fs::upper::merged_root_is_empty(&upper, &lower).at(&upper)? {
                 return Err(Error::Run {
                     command: argv.join(" "),
                     why: "deleted the whole rootfs; refusing to make an empty ClusterImage".into(),
                 });
             }
-            mount.unmount();
             let items = upper_items(&upper)?;
             if items.is_empty() {
                 return Ok(None);
@@ -188,11 +192,4 @@ fn run_command(argv: &[String], cwd: &Path, env: &[(String, String)]) -> Result<
         return Err(failed(format!("exited with {status}")));
     }
     Ok(())
-}
-
-fn root_is_empty(mountpoint: &Path) -> Result<bool> {
-    Ok(std::fs::read_dir(mountpoint)
-        .at(mountpoint)?
-        .next()
-        .is_none())
 }
