@@ -286,14 +286,7 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
         served,
     })?;
     let mp = dir.to_path_buf();
-    std::thread::spawn(move || {
-        match sealer_fs::fuse::raise_readahead(&mp, sealer_fs::fuse::READAHEAD_KB) {
-            Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
-                log::info!("note: readahead left at the kernel's default: {e}")
-            }
-            _ => {}
-        }
-    });
+    std::thread::spawn(move || raise_readahead(&mp));
     let mp = dir.to_path_buf();
     std::thread::spawn(move || {
         if signals.wait().is_ok() {
@@ -320,6 +313,35 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
     };
     store.remove_mount(dir);
     result.map_err(|e| super::error(dir, format!("serving {}: {e}", dir.display())))
+}
+
+/// Raises the mount's readahead once its FUSE handshake is over. The device
+/// number comes from `stat` run as a child process, which waits for the
+/// handshake like any client: a thread of this process asking its own
+/// mount could wait for ever if the process were killed while a (dying)
+/// server thread held its request.
+fn raise_readahead(mountpoint: &Path) {
+    let out = Command::new("stat")
+        .args(["-c", "%d"])
+        .arg(mountpoint)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let dev = out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let ours = super::table::mounted_at(mountpoint).is_some_and(|m| m.is_ours());
+    let (Some(dev), true) = (dev, ours) else {
+        return;
+    };
+    match sealer_fs::fuse::raise_readahead(dev, sealer_fs::fuse::READAHEAD_KB) {
+        Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => {
+            log::info!("note: readahead left at the kernel's default: {e}")
+        }
+        _ => {}
+    }
 }
 
 /// The store as the layer view's source of layers.

@@ -12,8 +12,6 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -88,20 +86,13 @@ impl MountConfig {
 /// kernel's default max_pages (256 pages).
 pub const READAHEAD_KB: u32 = 1024;
 
-/// Raises the kernel's readahead of the FUSE mount at `mountpoint` to `kb`
-/// KiB. The FUSE handshake can only lower it from the kernel's default of
-/// 128 KiB, which cuts a sequential read into 128 KiB requests; the bdi's
-/// sysfs knob lifts that (root only). The stat waits until the mount answers,
-/// so the handshake is over and does not undo this: call it from a thread of
-/// its own while the session serves. Does nothing unless `mountpoint` is a
-/// FUSE mount (it may be gone already, showing the directory beneath).
-pub fn raise_readahead(mountpoint: &Path, kb: u32) -> io::Result<()> {
-    let dir = std::fs::File::open(mountpoint)?;
-    let fs_type = nix::sys::statfs::fstatfs(&dir)?.filesystem_type();
-    if fs_type != nix::sys::statfs::FUSE_SUPER_MAGIC {
-        return Ok(());
-    }
-    let dev = dir.metadata()?.dev();
+/// Raises the kernel's readahead of the FUSE mount whose device number is
+/// `dev` to `kb` KiB. The FUSE handshake can only lower it from the
+/// kernel's default of 128 KiB, which cuts a sequential read into 128 KiB
+/// requests; the bdi's sysfs knob lifts that (root only). Call it once the
+/// handshake is over (a `stat` of the mountpoint has been answered), or the
+/// handshake undoes it.
+pub fn raise_readahead(dev: u64, kb: u32) -> io::Result<()> {
     let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
     std::fs::write(
         format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb"),
