@@ -300,6 +300,10 @@ fn diff_json_paths_and_exit_statuses() {
     for (args, says) in [
         (&["base:1", "nope:1"][..], "nope:1"),
         (&["base:1", "over:1", "/no/such"][..], "/no/such"),
+        (
+            &["--platform", "plan9/amd64", "base:1", "over:1"][..],
+            "plan9/amd64",
+        ),
     ] {
         let run = diff(&env, args);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);

@@ -40,6 +40,10 @@ pub struct Args {
     /// Colour: auto (on a terminal), always, never
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
+    /// Compare the images of this platform (os/arch[/variant]); an image
+    /// that is not of it is an error
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,8 +79,18 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<i32> {
             .with_context(|| format!("image name {s:?} is not UTF-8"))
     };
     let (old_name, new_name) = (name(&a.targets[0])?, name(&a.targets[1])?);
-    let old = RootView::open(store, &store.resolve(&old_name)?)?;
-    let new = RootView::open(store, &store.resolve(&new_name)?)?;
+    let (old_img, new_img) = (store.resolve(&old_name)?, store.resolve(&new_name)?);
+    if let Some(p) = &a.platform {
+        let want = crate::registry::manifest::PlatformSpec::parse(p)?;
+        for (n, img) in [(&old_name, &old_img), (&new_name, &new_img)] {
+            let c = &img.config;
+            if !want.matches(&c.os, &c.architecture, c.variant.as_deref()) {
+                anyhow::bail!("image {n} has no {want}: it is {}/{}", c.os, c.architecture);
+            }
+        }
+    }
+    let old = RootView::open(store, &old_img)?;
+    let new = RootView::open(store, &new_img)?;
     let paths: Vec<Vec<u8>> = a.targets[2..]
         .iter()
         .map(|p| p.as_bytes().to_vec())
