@@ -2,7 +2,9 @@
 //! time the kernel gave it (field 22 of `/proc/PID/stat`, clock ticks since
 //! boot). A pid the kernel has reused for an unrelated process has another
 //! start time, so it is never taken for ours, never signalled, and never
-//! keeps a dead process's pins or temporary files alive.
+//! keeps a dead process's pins or temporary files alive. (Start times count
+//! clock ticks of 10 ms: only a pid reused within the same tick would pass
+//! for the old process, which needs the pid space to wrap that fast.)
 //!
 //! ```text
 //! written as  <pid>.<start>    (mount records, names under tmp/)

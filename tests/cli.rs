@@ -10,6 +10,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use crate::util::host_arch;
 use crate::util::{build_examples, example, sha256_hex, Env, BASE, MINE};
 
 /// Names in a directory of the example tree, sorted as `ls` sorts (bytes).
@@ -24,14 +25,6 @@ fn names_on_disk(rel: &str) -> Vec<String> {
 
 fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()
-}
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }
 
 #[test]

@@ -17,16 +17,9 @@ use serde_json::{json, Value};
 
 use crate::mount::mount;
 use crate::registry::{jsonv, skopeo, World};
+use crate::util::host_arch;
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, sha256_hex, Env};
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 /// A layer tar of `files` (path, content), uncompressed.
 fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {

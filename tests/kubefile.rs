@@ -10,15 +10,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use crate::util::host_arch;
 use crate::util::{copy_tree, example, Env};
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 fn lines(s: &str) -> Vec<&str> {
     s.lines().collect()

@@ -9,16 +9,9 @@ use std::net::TcpListener;
 
 use serde_json::{json, Value};
 
+use crate::util::host_arch;
 use crate::util::http::HttpServer;
 use crate::util::{fails_cleanly, sha256_hex, Env};
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 /// The stored manifest of `image`.
 fn manifest(env: &Env, image: &str) -> Value {

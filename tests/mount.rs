@@ -423,6 +423,10 @@ fn record_names_another_process(env: &Env, legacy: bool) -> std::process::Child 
         gone
     });
     assert!(gone, "the killed server {pid} still runs after 30 s");
+    // Start times count clock ticks (10 ms): a process started in the same
+    // tick as the server would look like it. A reused pid never is (the pid
+    // space must wrap first); this test makes one at once, so it waits.
+    std::thread::sleep(std::time::Duration::from_millis(50));
     let other = Command::new("sleep")
         .arg("60")
         .spawn()

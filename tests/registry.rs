@@ -12,19 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crate::util::host_arch;
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, example, sha256_hex, tool, Env};
 
 pub(crate) const BASE: &str = "kubernetes:v1.19.8";
 const MINE: &str = "my-k8s:v1.19.8";
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 pub(crate) fn jsonv(text: &str, what: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{text}"))

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::mount::mount;
 use crate::registry::{jsonv, skopeo};
+use crate::util::host_arch;
 use crate::util::push::{descriptor, digest, gzip, layer_tar, put_blob, put_manifest};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, Env};
@@ -18,14 +19,6 @@ const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 /// One history entry: buildah's `created_by` and the layer it made.
 struct Step {

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::mount::mount;
 use crate::registry::{jsonv, skopeo};
+use crate::util::host_arch;
 use crate::util::push::{descriptor, gzip, layer_tar, put_blob, put_manifest};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, Env};
@@ -20,14 +21,6 @@ const LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
 
 /// One entry of `spec.layers`: type, value and its tar (None: the
 /// instruction made no layer, so sealer leaves its `id` empty).
