@@ -163,6 +163,20 @@ fn served_digest(image: &str) -> String {
     format!("sha256:{}", sha256_hex(raw.as_bytes()))
 }
 
+/// Mounts `image` and serves its `registry/` read-only: each `(source
+/// image, repo:tag)` must be served there with the source's manifest digest.
+fn assert_served(env: &Env, image: &str, pairs: &[(&String, &str)]) {
+    let mnt = mount(env, image, &format!("mnt-{}", image.replace(':', "-")));
+    let served = Registry::serving(&mnt.dir.join("registry"));
+    for (source, path) in pairs {
+        assert_eq!(
+            served_digest(&served.image(path)),
+            served_digest(source),
+            "{image}: {path}"
+        );
+    }
+}
+
 /// The source registry with four images: nginx and busybox (sharing a
 /// layer), an operator as an index of this machine's and another platform,
 /// and an extra tool.
@@ -365,17 +379,11 @@ fn cached_images_are_served_from_the_mounted_rootfs_with_the_source_digests() {
         "the rebuild must fetch the tool's config and layer only:\n{}",
         rebuilt.stderr
     );
-    let mnt = mount(&env, "k8s:v2", "mnt2");
-    let served = Registry::serving(&mnt.dir.join("registry"));
-    for (image, path) in [(&tool, "extra/tool:2"), (&nginx, "library/nginx:1.25")] {
-        assert_eq!(
-            served_digest(&served.image(path)),
-            served_digest(image),
-            "{path}"
-        );
-    }
-    drop(served);
-    drop(mnt);
+    assert_served(
+        &env,
+        "k8s:v2",
+        &[(&tool, "extra/tool:2"), (&nginx, "library/nginx:1.25")],
+    );
 
     // The same build again reuses its cache layer, fetching no blob.
     let gets = src.reg.requests("GET", "/blobs/");
@@ -412,17 +420,11 @@ fn cached_images_are_served_from_the_mounted_rootfs_with_the_source_digests() {
         ],
     );
     assert_eq!(src.reg.requests("GET", "/blobs/"), gets);
-    let mnt = mount(&env, "k8s:over", "mnt3");
-    let served = Registry::serving(&mnt.dir.join("registry"));
-    for (image, path) in [(&tool, "extra/tool:2"), (&operator, "tigera/operator:v1")] {
-        assert_eq!(
-            served_digest(&served.image(path)),
-            served_digest(image),
-            "{path}"
-        );
-    }
-    drop(served);
-    drop(mnt);
+    assert_served(
+        &env,
+        "k8s:over",
+        &[(&tool, "extra/tool:2"), (&operator, "tigera/operator:v1")],
+    );
 
     // Lite mode and the ignore list.
     let skip = env.write("skip.txt", format!("{busybox}\n{nginx}\n{operator}\n"));
