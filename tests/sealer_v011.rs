@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::mount::mount;
 use crate::registry::{jsonv, skopeo};
 use crate::util::host_arch;
-use crate::util::push::{descriptor, digest, gzip, layer_tar, put_blob, put_manifest};
+use crate::util::push::{descriptor, digest, gzip, layer_tar, put_blob, put_under_list};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, Env};
 
@@ -170,16 +170,7 @@ fn push_v011(reg: &Registry, repo: &str, annotations: &Value) -> (String, Vec<St
         "annotations": annotations,
     }))
     .expect("manifest JSON");
-    put_manifest(&reg.addr, repo, &digest(&manifest), MANIFEST, &manifest);
-    let mut entry = descriptor(MANIFEST, &manifest);
-    entry["platform"] = json!({"architecture": host_arch(), "os": "linux"});
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": INDEX,
-        "manifests": [entry],
-    }))
-    .expect("index JSON");
-    put_manifest(&reg.addr, repo, "v1", INDEX, &index);
+    put_under_list(&reg.addr, repo, "v1", (MANIFEST, &manifest), INDEX);
     (reg.image(&format!("{repo}:v1")), diff_ids)
 }
 

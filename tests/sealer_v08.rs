@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::mount::mount;
 use crate::registry::{jsonv, skopeo};
 use crate::util::host_arch;
-use crate::util::push::{descriptor, gzip, layer_tar, put_blob, put_manifest};
+use crate::util::push::{descriptor, gzip, layer_tar, put_blob, put_under_list};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, Env};
 
@@ -177,17 +177,7 @@ fn push_v08_config(
         "layers": layers,
     }))
     .expect("manifest JSON");
-    let manifest_digest = crate::util::push::digest(&manifest);
-    put_manifest(&reg.addr, repo, &manifest_digest, MANIFEST, &manifest);
-    let mut entry = descriptor(MANIFEST, &manifest);
-    entry["platform"] = json!({"architecture": host_arch(), "os": "linux"});
-    let list = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": LIST,
-        "manifests": [entry],
-    }))
-    .expect("manifest list JSON");
-    put_manifest(&reg.addr, repo, "v1", LIST, &list);
+    put_under_list(&reg.addr, repo, "v1", (MANIFEST, &manifest), LIST);
     Pushed {
         name,
         config: config_digest,

@@ -92,3 +92,25 @@ pub fn put_manifest(addr: &str, repo: &str, reference: &str, media_type: &str, b
         .send(bytes)
         .unwrap_or_else(|e| panic!("PUT {url}: {e}"));
 }
+
+/// Puts image manifest `manifest` (of `manifest_type`) by digest and, as
+/// `repo:tag`, a list of `list_type` (OCI index or Docker manifest list)
+/// naming it for this machine's platform.
+pub fn put_under_list(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    (manifest_type, manifest): (&str, &[u8]),
+    list_type: &str,
+) {
+    put_manifest(addr, repo, &digest(manifest), manifest_type, manifest);
+    let mut entry = descriptor(manifest_type, manifest);
+    entry["platform"] = json!({"architecture": super::host_arch(), "os": "linux"});
+    let list = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": list_type,
+        "manifests": [entry],
+    }))
+    .expect("list JSON");
+    put_manifest(addr, repo, tag, list_type, &list);
+}
