@@ -92,10 +92,7 @@ pub fn oci_json(data: &[u8]) {
         if let Ok(sealer::registry::manifest::Fetched::Index(i)) =
             sealer::registry::manifest::parse(data, ct)
         {
-            let _ = sealer::registry::manifest::select(
-                &i,
-                &sealer::registry::manifest::PlatformSpec::host(),
-            );
+            let _ = sealer::image::platform::select(&i, &sealer::image::platform::Want::Host);
         }
     }
     let _ = serde_json::from_slice::<Manifest>(data);
@@ -107,6 +104,7 @@ pub fn oci_json(data: &[u8]) {
         if let Ok(r) = sealer::image::Reference::parse(s) {
             let _ = (r.full_name(), r.docker_alias());
         }
-        let _ = sealer::registry::manifest::PlatformSpec::parse(s);
+        let _ = sealer::image::platform::PlatformSpec::parse(s);
+        let _ = sealer::image::platform::PlatformSpec::parse_list(s);
     }
 }

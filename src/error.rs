@@ -46,6 +46,15 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// Building one platform of a multi-platform image failed.
+    #[error("platform {platform}")]
+    ForPlatform {
+        /// The platform.
+        platform: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
     /// An instruction is used wrongly (arguments, flags, order).
     #[error("{0}")]
     Instruction(String),
@@ -97,6 +106,9 @@ pub enum Error {
     /// A manifest or index (from a registry or an archive) cannot be used.
     #[error("{0}")]
     Manifest(String),
+    /// A platform is malformed, unknown, or not one an image has.
+    #[error("{0}")]
+    Platform(String),
     /// A mount cannot be made, found or undone.
     #[error("{why}")]
     Mount {

@@ -23,7 +23,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::image::oci::{Config, REF_NAME};
 use crate::image::{Image, Reference};
 use crate::progress::{Counting, Progress};
-use crate::registry::manifest::{self as rmanifest, Fetched, PlatformSpec};
+use crate::registry::manifest::{self as rmanifest, Fetched};
 use crate::store::Store;
 
 /// Docker >= 25 and containerd name an image with this annotation.
@@ -70,6 +70,9 @@ struct Found {
     names: Vec<String>,
     config_bytes: Vec<u8>,
     layers: Vec<LayerSource>,
+    /// Part of the multi-platform index `index.json` names at this
+    /// position: tagged as that index, not alone.
+    of_index: Option<usize>,
 }
 
 /// Loads every image of the archive at `path`; returns each with all the
@@ -115,15 +118,36 @@ fn ingest_all(
         all_layers.push(layers);
     }
     let mut images = Vec::new();
+    let mut indexes: BTreeMap<usize, (Vec<String>, Vec<Image>)> = BTreeMap::new();
     for (img, layers) in found.iter().zip(&all_layers) {
         let config_digest = Digest::of(&img.config_bytes);
         if !store.has_blob(&config_digest) {
             added.push(config_digest);
         }
-        let image =
-            store.commit_image_raw(&img.config_bytes, layers, BTreeMap::new(), &img.names)?;
+        let names: &[String] = if img.of_index.is_some() {
+            &[]
+        } else {
+            &img.names
+        };
+        let image = store.commit_image_raw(&img.config_bytes, layers, BTreeMap::new(), names)?;
         added.push(image.manifest_digest);
-        images.push((img.names.clone(), image));
+        match img.of_index {
+            Some(i) => {
+                let entry = indexes.entry(i).or_insert((img.names.clone(), Vec::new()));
+                entry.1.push(image);
+            }
+            None => images.push((img.names.clone(), image)),
+        }
+    }
+    // A multi-platform index is tagged once every image of it is in.
+    let lock = store.lock()?;
+    for (names, platform_images) in indexes.into_values() {
+        for n in &names {
+            let index = store.commit_index(n, &platform_images, &lock)?;
+            added.push(index);
+        }
+        let first = platform_images.into_iter().next().expect("an image");
+        images.push((names, first));
     }
     Ok(images)
 }
@@ -245,6 +269,7 @@ impl Archive {
                 names,
                 config_bytes,
                 layers,
+                of_index: None,
             });
         }
         Ok(out)
@@ -255,59 +280,95 @@ impl Archive {
         let bytes = self.read_small(Path::new("index.json"))?;
         let index: crate::image::oci::Index = self.json(&bytes, "index.json")?;
         let mut out = Vec::new();
-        for desc in &index.manifests {
+        for (position, desc) in index.manifests.iter().enumerate() {
             let mut wanted: Vec<String> = Vec::new();
             if let Some(n) = desc.annotations.get(CONTAINERD_NAME) {
                 wanted.push(n.clone());
             } else if let Some(n) = desc.annotations.get(REF_NAME) {
                 wanted.push(n.clone());
             }
-            let mut bytes = self.read_blob(&desc.digest)?;
-            let mut at = desc.digest;
             let named =
                 |at: Digest, e: Error| archive_error(&self.path, format!("manifest {at}: {e}"));
-            let manifest = loop {
-                match rmanifest::parse(&bytes, Some(&desc.media_type)).map_err(|e| named(at, e))? {
-                    Fetched::Image(m) => break m,
-                    Fetched::Index(i) => {
-                        let d = rmanifest::select(&i, &PlatformSpec::host())
-                            .map_err(|e| named(at, e))?;
-                        at = d.digest;
-                        bytes = self.read_blob(&d.digest)?;
-                    }
-                }
+            let bytes = self.read_blob(&desc.digest)?;
+            // An index keeps every platform it lists (attestations aside).
+            let (manifests, of_index) = match rmanifest::parse(&bytes, Some(&desc.media_type))
+                .map_err(|e| named(desc.digest, e))?
+            {
+                Fetched::Image(m) => (vec![m], None),
+                Fetched::Index(i) => (self.index_images(&i, desc.digest)?, Some(position)),
             };
-            let config_bytes = self.read_blob(&manifest.config.digest)?;
-            let config: Config = self.json(&config_bytes, "an image config")?;
-            if config.rootfs.diff_ids.len() != manifest.layers.len() {
-                return Err(archive_error(
-                    &self.path,
-                    format!(
-                        "config {} lists {} diff_ids for {} layers",
-                        manifest.config.digest,
-                        config.rootfs.diff_ids.len(),
-                        manifest.layers.len()
-                    ),
-                ));
+            for manifest in manifests {
+                out.push(self.oci_image(&manifest, wanted.clone(), of_index)?);
             }
-            let layers = manifest
-                .layers
-                .iter()
-                .zip(&config.rootfs.diff_ids)
-                .map(|(l, diff_id)| LayerSource {
-                    member: blob_member(&l.digest),
-                    digest: Some(l.digest),
-                    diff_id: *diff_id,
-                })
-                .collect();
-            let names = self.names(wanted, &config_bytes)?;
-            out.push(Found {
-                names,
-                config_bytes,
-                layers,
-            });
         }
         Ok(out)
+    }
+
+    /// The image manifests of an index in the archive, one per platform.
+    fn index_images(
+        &self,
+        index: &crate::image::oci::Index,
+        at: Digest,
+    ) -> Result<Vec<crate::image::oci::Manifest>> {
+        let named = |at: Digest, e: Error| archive_error(&self.path, format!("manifest {at}: {e}"));
+        let mut ms = Vec::new();
+        for d in &index.manifests {
+            if d.platform.as_ref().is_none_or(|p| p.os == "unknown") {
+                continue;
+            }
+            let bytes = self.read_blob(&d.digest)?;
+            match rmanifest::parse(&bytes, Some(&d.media_type)).map_err(|e| named(d.digest, e))? {
+                Fetched::Image(m) => ms.push(m),
+                Fetched::Index(_) => {
+                    let why = "an index inside an index is not supported";
+                    return Err(named(d.digest, Error::Manifest(why.into())));
+                }
+            }
+        }
+        if ms.is_empty() {
+            let why = "the index lists no platform";
+            return Err(named(at, Error::Manifest(why.into())));
+        }
+        Ok(ms)
+    }
+
+    /// One image of an OCI layout, from its manifest.
+    fn oci_image(
+        &self,
+        manifest: &crate::image::oci::Manifest,
+        wanted: Vec<String>,
+        of_index: Option<usize>,
+    ) -> Result<Found> {
+        let config_bytes = self.read_blob(&manifest.config.digest)?;
+        let config: Config = self.json(&config_bytes, "an image config")?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(archive_error(
+                &self.path,
+                format!(
+                    "config {} lists {} diff_ids for {} layers",
+                    manifest.config.digest,
+                    config.rootfs.diff_ids.len(),
+                    manifest.layers.len()
+                ),
+            ));
+        }
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(l, diff_id)| LayerSource {
+                member: blob_member(&l.digest),
+                digest: Some(l.digest),
+                diff_id: *diff_id,
+            })
+            .collect();
+        let names = self.names(wanted, &config_bytes)?;
+        Ok(Found {
+            names,
+            config_bytes,
+            layers,
+            of_index,
+        })
     }
 
     /// Valid store names for an image (docker.io/library/ dropped), or an

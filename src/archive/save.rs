@@ -30,7 +30,9 @@ struct DockerEntry {
     layers: Vec<String>,
 }
 
-/// Writes `images` (each with the name to record) to `out`.
+/// Writes `images` (each with the name to record) to `out`. Images chosen
+/// from a multi-platform index (`Image::index`) are saved under that index
+/// in an OCI archive; give each of its images for a complete index.
 pub fn save(
     store: &Store,
     images: &[(String, Image)],
@@ -153,17 +155,38 @@ fn write_oci<W: Write>(
         media_type: MEDIA_INDEX.into(),
         manifests: Vec::new(),
     };
+    let mut indexes = Vec::new();
     for (name, img) in images {
-        let size = store.read_blob(&img.manifest_digest)?.len() as u64;
-        let mut desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
+        // The images of a multi-platform name share its index: one entry.
+        let (media_type, digest) = match img.index {
+            Some(d) => (MEDIA_INDEX, d),
+            None => (MEDIA_MANIFEST, img.manifest_digest),
+        };
+        let named = |d: &Descriptor| d.annotations.get(REF_NAME) == Some(name);
+        if index
+            .manifests
+            .iter()
+            .any(|d| d.digest == digest && named(d))
+        {
+            continue;
+        }
+        let size = store.read_blob(&digest)?.len() as u64;
+        let mut desc = Descriptor::new(media_type, digest, size);
         desc.annotations.insert(REF_NAME.into(), name.clone());
         index.manifests.push(desc);
+        indexes.extend(img.index);
     }
     let index_bytes = serde_json::to_vec(&index).json("the archive's index.json")?;
     add_bytes(tar, "index.json", &index_bytes, out)?;
     add_dir(tar, "blobs/", out)?;
     add_dir(tar, "blobs/sha256/", out)?;
     let mut done: BTreeSet<Digest> = BTreeSet::new();
+    for d in indexes {
+        if done.insert(d) {
+            let bytes = store.read_blob(&d)?;
+            add_bytes(tar, &format!("blobs/sha256/{}", d.hex()), &bytes, out)?;
+        }
+    }
     for (_, img) in images {
         for d in [img.manifest_digest, img.id] {
             if done.insert(d) {

@@ -24,6 +24,7 @@ use crate::digest::Digest;
 use crate::error::{Error, IoContext, JsonContext, Result};
 use crate::image::extension::{self as ext, ImageExtension};
 use crate::image::oci::{host_arch, Config, History, RootFs};
+use crate::image::platform::PlatformSpec;
 use crate::image::{Image, Reference};
 use crate::store::Store;
 
@@ -48,6 +49,10 @@ pub struct BuildOptions {
     pub images: images::CacheOptions,
     /// `--type`: `kube-installer` (default) or `app-installer`.
     pub image_type: String,
+    /// `--platform`: the platforms to build, each with its `${ARCH}`; more
+    /// than one makes the tag name an image index. Empty: the base's (or
+    /// FROM --platform's, or this machine's) platform, as one image.
+    pub platforms: Vec<PlatformSpec>,
 }
 
 /// The image being built, step by step.
@@ -75,39 +80,140 @@ struct State<'s> {
     extension: ImageExtension,
     /// The apps this Kubefile adds, with their APP lines.
     app_lines: Vec<(String, usize)>,
+    /// The platform asked with `--platform`, if any.
+    target: Option<PlatformSpec>,
+    /// Layers of COPY/ADD/APP steps by the fingerprint of their contents,
+    /// shared by the platforms of one build: a step whose inputs are the
+    /// same for every platform is written once.
+    memo: HashMap<Digest, crate::store::Ingested>,
+    /// A RUN for a foreign platform was announced.
+    warned_foreign: bool,
 }
 
-/// Builds and tags an image; on any error nothing is tagged.
+/// Builds and tags an image (one per platform asked, under an index when
+/// there are several); on any error nothing is tagged.
 pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
     let name = Reference::parse(&opts.tag)?.full_name();
-    let (mut st, instructions) = prepare(store, opts)?;
-    let built = st.run(&instructions).and_then(|()| {
-        st.check_apps()?;
-        if !opts.images.lite {
-            st.cache_images()?;
+    let targets: Vec<Option<PlatformSpec>> = if opts.platforms.is_empty() {
+        vec![None]
+    } else {
+        opts.platforms.iter().cloned().map(Some).collect()
+    };
+    let mut states: Vec<State> = Vec::new();
+    let mut images = Vec::new();
+    let mut memo = HashMap::new();
+    let mut failed = None;
+    for target in targets {
+        if opts.platforms.len() > 1 {
+            log::info!("PLATFORM {}", target.as_ref().expect("a platform"));
         }
-        st.finish(&name)
-    });
-    if built.is_err() {
-        st.discard();
+        let (mut st, instructions) = match prepare(store, opts, target, memo) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        let built = st.run(&instructions).and_then(|()| {
+            st.check_apps()?;
+            if !opts.images.lite {
+                st.cache_images()?;
+            }
+            st.finish_image()
+        });
+        memo = std::mem::take(&mut st.memo);
+        states.push(st);
+        match built {
+            Ok(img) => images.push(img),
+            Err(e) => {
+                failed = Some(match &states.last().and_then(|s| s.target.clone()) {
+                    Some(p) if opts.platforms.len() > 1 => Error::ForPlatform {
+                        platform: p.to_string(),
+                        source: Box::new(e),
+                    },
+                    _ => e,
+                });
+                break;
+            }
+        }
     }
-    built
+    let tagged = match failed {
+        Some(e) => Err(e),
+        None => tag_built(store, &name, &images),
+    };
+    match tagged {
+        Ok(img) => {
+            for st in &states {
+                st.record_cache();
+            }
+            log::info!("Successfully built {name} (id {})", img.id.short());
+            Ok(img)
+        }
+        Err(e) => {
+            discard(store, &states);
+            Err(e)
+        }
+    }
+}
+
+/// Tags the built image, or an index of the images of several platforms.
+fn tag_built(store: &Store, name: &str, images: &[Image]) -> Result<Image> {
+    let lock = store.lock()?;
+    if let [img] = images {
+        let size = store.read_blob(&img.manifest_digest)?.len() as u64;
+        let desc = crate::image::oci::Descriptor::new(
+            crate::image::oci::MEDIA_MANIFEST,
+            img.manifest_digest,
+            size,
+        );
+        store.set_tag(name, desc, &lock)?;
+        return Ok(Image {
+            name: Some(name.into()),
+            ..img.clone()
+        });
+    }
+    let index = store.commit_index(name, images, &lock)?;
+    log::info!("index {index}: {} platforms", images.len());
+    let first = images.first().expect("one image per platform");
+    Ok(Image {
+        name: Some(name.into()),
+        index: Some(index),
+        ..first.clone()
+    })
+}
+
+/// After a failed build: removes the layers its platforms stored, so the
+/// store is as before (a layer a tag reaches meanwhile stays).
+fn discard(store: &Store, states: &[State]) {
+    let blobs: Vec<Digest> = states.iter().flat_map(|s| s.new_blobs.clone()).collect();
+    if blobs.is_empty() {
+        return;
+    }
+    let removed = store
+        .lock()
+        .and_then(|lock| store.remove_unreferenced(&blobs, &lock));
+    if let Err(e) = removed {
+        log::warn!("removing the layers of the failed build: {e}");
+    }
 }
 
 /// Runs the Kubefile's steps and lists the container images the build would
 /// cache, fetching none; tags nothing and leaves the store as before.
 pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wanted>> {
-    let (mut st, instructions) = prepare(store, opts)?;
+    let target = opts.platforms.first().cloned();
+    let (mut st, instructions) = prepare(store, opts, target, HashMap::new())?;
     let listed = st
         .run(&instructions)
         .and_then(|()| images::wanted_images(&st.view()?, &opts.images));
-    st.discard();
+    discard(store, std::slice::from_ref(&st));
     listed
 }
 
 fn prepare<'s>(
     store: &'s Store,
     opts: &'s BuildOptions,
+    target: Option<PlatformSpec>,
+    memo: HashMap<Digest, crate::store::Ingested>,
 ) -> Result<(State<'s>, Vec<kubefile::Instruction>)> {
     let bad_context = |why: String| Error::Input {
         path: opts.context.clone(),
@@ -145,6 +251,12 @@ fn prepare<'s>(
         msg,
     })?;
     let real = std::fs::canonicalize(&opts.context).at(&opts.context)?;
+    let mut config = Config::default();
+    if let Some(p) = &target {
+        config.os = p.os.clone();
+        config.architecture = p.arch.clone();
+        config.variant = p.variant.clone();
+    }
     let st = State {
         store,
         file: shown,
@@ -153,10 +265,10 @@ fn prepare<'s>(
             real,
         },
         opts,
-        vars: HashMap::from([("ARCH".to_string(), host_arch().to_string())]),
+        vars: platform_vars(target.as_ref()),
         args: BTreeMap::new(),
         used_args: Vec::new(),
-        config: Config::default(),
+        config,
         layers: Vec::new(),
         chain: Digest::of(b"sealer-build-cache-v1"),
         from_seen: false,
@@ -165,8 +277,31 @@ fn prepare<'s>(
         annotations: BTreeMap::new(),
         extension: ImageExtension::default(),
         app_lines: Vec::new(),
+        target,
+        memo,
+        warned_foreign: false,
     };
     Ok((st, instructions))
+}
+
+/// The variables every step sees: sealer's `${ARCH}`, and buildah's
+/// `TARGET*`/`BUILD*` platform arguments.
+fn platform_vars(target: Option<&PlatformSpec>) -> HashMap<String, String> {
+    let build = PlatformSpec::host();
+    let target = target.cloned().unwrap_or_else(|| build.clone());
+    HashMap::from([
+        ("ARCH".to_string(), target.arch.clone()),
+        ("TARGETPLATFORM".to_string(), target.to_string()),
+        ("TARGETOS".to_string(), target.os.clone()),
+        ("TARGETARCH".to_string(), target.arch.clone()),
+        (
+            "TARGETVARIANT".to_string(),
+            target.variant.clone().unwrap_or_default(),
+        ),
+        ("BUILDPLATFORM".to_string(), build.to_string()),
+        ("BUILDOS".to_string(), build.os.clone()),
+        ("BUILDARCH".to_string(), build.arch.clone()),
+    ])
 }
 
 fn read_kubefile(file: &Path) -> Result<String> {
@@ -224,22 +359,8 @@ impl State<'_> {
         Ok(())
     }
 
-    /// After a failed step: removes the layers this build stored, so the
-    /// store is as before (a layer a tag reaches meanwhile stays).
-    fn discard(&self) {
-        if self.new_blobs.is_empty() {
-            return;
-        }
-        let removed = self
-            .store
-            .lock()
-            .and_then(|lock| self.store.remove_unreferenced(&self.new_blobs, &lock));
-        if let Err(e) = removed {
-            log::warn!("removing the layers of the failed build: {e}");
-        }
-    }
-
-    fn finish(&mut self, name: &str) -> Result<Image> {
+    /// Writes the image's config and manifest (pinned, not tagged).
+    fn finish_image(&mut self) -> Result<Image> {
         if !self.args.is_empty() {
             let args = serde_json::to_string(&self.args).json("the build's ARG values")?;
             self.config
@@ -273,19 +394,19 @@ impl State<'_> {
             kind: "layers".into(),
             diff_ids: layers.iter().map(|l| l.0).collect(),
         };
-        let img = self.store.commit_image_annotated(
-            &self.config,
-            &layers,
-            self.annotations.clone(),
-            name,
-        )?;
+        let config = serde_json::to_vec(&self.config).json("the image config")?;
+        let lock = self.store.lock()?;
+        self.store
+            .write_image(&config, &layers, self.annotations.clone(), &lock)
+    }
+
+    /// Records the build cache entries of the steps (once tagged).
+    fn record_cache(&self) {
         for (key, layer) in &self.cache_entries {
             if let Err(e) = self.store.cache_put(key, layer) {
                 log::warn!("recording the build cache: {e}");
             }
         }
-        log::info!("Successfully built {name} (id {})", img.id.short());
-        Ok(img)
     }
 
     fn history(&mut self, created_by: String, empty_layer: bool) {

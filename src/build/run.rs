@@ -74,6 +74,14 @@ impl State<'_> {
         }
         let key = Digest(h.finalize().into());
         let created_by = format!("RUN {}", ins.rest);
+        let target = crate::image::platform::PlatformSpec::of_config(&self.config);
+        let host = crate::image::platform::PlatformSpec::host();
+        if !self.warned_foreign && !host.host_order().contains(&target) {
+            self.warned_foreign = true;
+            log::warn!(
+                "RUN runs on this machine ({host}), not emulated: commands of this {target} image run as {host} programs"
+            );
+        }
         let progress = self.opts.progress;
         self.cached_layer(key, created_by, |st| {
             let tmp = st.store.tmp_path("run");

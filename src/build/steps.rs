@@ -9,6 +9,7 @@ use super::State;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::human::bytes as human_bytes;
+use crate::image::platform::Want;
 
 impl State<'_> {
     pub(super) fn step(&mut self, ins: &Instruction) -> Result<()> {
@@ -118,7 +119,7 @@ impl State<'_> {
             match flag.strip_prefix("--platform=") {
                 Some(p) => {
                     platform = Some(
-                        crate::registry::manifest::PlatformSpec::parse(p)
+                        crate::image::platform::PlatformSpec::parse(p)
                             .map_err(|e| Error::Instruction(format!("FROM {flag}: {e}")))?,
                     )
                 }
@@ -139,31 +140,40 @@ impl State<'_> {
             }
         };
         if image != "scratch" {
-            let base = self.store.resolve_pinned(image).map_err(|e| match e {
-                Error::ImageNotFound(n) => Error::Instruction(format!(
-                    "base image {n} is not in the store (build, pull or load it first)"
-                )),
-                other => other,
-            })?;
+            // FROM --platform wins; else the platform being built; else this
+            // machine's (a single-platform base of another one is taken).
+            let want = match platform.clone().or_else(|| self.target.clone()) {
+                Some(p) => Want::Exactly(p),
+                None => Want::Host,
+            };
+            let base = self
+                .store
+                .resolve_pinned_for(image, &want)
+                .map_err(|e| match e {
+                    Error::ImageNotFound(n) => Error::Instruction(format!(
+                        "base image {n} is not in the store (build, pull or load it first)"
+                    )),
+                    Error::Platform(why) => Error::Instruction(format!("base {why}")),
+                    other => other,
+                })?;
             log::info!(
-                " ---> base {} ({} layers)",
+                " ---> base {} ({} layers, {})",
                 base.id.short(),
-                base.manifest.layers.len()
+                base.manifest.layers.len(),
+                base.platform()
             );
-            if let Some(p) = &platform {
-                let c = &base.config;
-                if !p.matches(&c.os, &c.architecture, c.variant.as_deref()) {
-                    return Err(Error::Instruction(format!(
-                        "base image {image} is for {}/{}, not {p}",
-                        c.os, c.architecture
-                    )));
-                }
-            }
             self.start_from(base)?;
         }
         if let Some(p) = platform {
             // The image is for that platform; `${ARCH}` names it.
             self.vars.insert("ARCH".into(), p.arch.clone());
+            self.vars.insert("TARGETARCH".into(), p.arch.clone());
+            self.vars.insert("TARGETOS".into(), p.os.clone());
+            self.vars.insert("TARGETPLATFORM".into(), p.to_string());
+            self.vars.insert(
+                "TARGETVARIANT".into(),
+                p.variant.clone().unwrap_or_default(),
+            );
             self.config.os = p.os;
             self.config.architecture = p.arch;
             self.config.variant = p.variant;
@@ -328,11 +338,29 @@ impl State<'_> {
         h.update(self.chain.0);
         h.update(created_by.as_bytes());
         fingerprint(&items, &mut h);
+        let mut content = Sha256::new();
+        fingerprint(&items, &mut content);
+        let content = Digest(content.finalize().into());
         let key = Digest(h.finalize().into());
         let progress = self.opts.progress;
+        let before = self.layers.len();
         self.cached_layer(key, created_by, |st| {
+            // Another platform of this build made the same layer.
+            if let Some(made) = st.memo.get(&content) {
+                log::info!(" ---> same as another platform's layer {}", made.digest);
+                return Ok(Some(*made));
+            }
             stream_layer(st.store, &items, progress).map(Some)
-        })
+        })?;
+        if let Some((digest, size, layer)) = self.layers.get(before) {
+            self.memo.entry(content).or_insert(crate::store::Ingested {
+                digest: *digest,
+                size: *size,
+                existed: true,
+                entries: layer.index.len(),
+            });
+        }
+        Ok(())
     }
 
     /// Reuses the layer an earlier build made under `key`, else makes it with

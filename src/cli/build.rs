@@ -1,12 +1,13 @@
 //! `sealer build -t NAME[:TAG] [-f FILE] [--build-arg K=V]... [--no-cache]
 //! [--build-mode full|lite] [--image-list FILE]... [--ignored-image-list FILE]...
-//! [--insecure] [--list-images] CONTEXT`
+//! [--insecure] [--platform OS/ARCH[/VARIANT],...] [--list-images] CONTEXT`
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use crate::build::images::CacheOptions;
 use crate::build::{build, list_images, BuildOptions};
+use crate::image::platform::PlatformSpec;
 use crate::store::Store;
 
 /// Flags of `sealer build`.
@@ -44,6 +45,10 @@ pub struct Args {
     /// Image type in sealer's image extension
     #[arg(long = "type", value_enum, default_value_t = ImageType::KubeInstaller)]
     image_type: ImageType,
+    /// Platforms to build, os/arch[/variant], comma-separated or repeated;
+    /// several make the name an image index [default: the base's, else this machine's]
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT],...")]
+    platforms: Vec<String>,
     /// Print the container images the build would cache (REFERENCE<TAB>SOURCE), fetch none, tag nothing
     #[arg(long)]
     list_images: bool,
@@ -72,6 +77,15 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--build-arg {kv:?}: expected KEY=VALUE"))?;
         build_args.push((k.to_string(), v.to_string()));
     }
+    let mut platforms: Vec<PlatformSpec> = Vec::new();
+    for list in &a.platforms {
+        for p in PlatformSpec::parse_list(list)? {
+            if platforms.contains(&p) {
+                anyhow::bail!("--platform {p} is given twice");
+            }
+            platforms.push(p);
+        }
+    }
     let opts = BuildOptions {
         tag: a.tag.unwrap_or_default(),
         file: a.file,
@@ -90,6 +104,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             ImageType::KubeInstaller => crate::image::extension::KUBE_INSTALLER.into(),
             ImageType::AppInstaller => crate::image::extension::APP_INSTALLER.into(),
         },
+        platforms,
     };
     if a.list_images {
         let wanted = list_images(store, &opts)?;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::human;
 use crate::image::diff::{self, tags, Change, ChangeKind, Comparison};
+use crate::image::platform::Want;
 use crate::image::view::RootView;
 use crate::store::Store;
 
@@ -79,16 +80,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<i32> {
             .with_context(|| format!("image name {s:?} is not UTF-8"))
     };
     let (old_name, new_name) = (name(&a.targets[0])?, name(&a.targets[1])?);
-    let (old_img, new_img) = (store.resolve(&old_name)?, store.resolve(&new_name)?);
-    if let Some(p) = &a.platform {
-        let want = crate::registry::manifest::PlatformSpec::parse(p)?;
-        for (n, img) in [(&old_name, &old_img), (&new_name, &new_img)] {
-            let c = &img.config;
-            if !want.matches(&c.os, &c.architecture, c.variant.as_deref()) {
-                anyhow::bail!("image {n} has no {want}: it is {}/{}", c.os, c.architecture);
-            }
-        }
-    }
+    let want = Want::parse(a.platform.as_deref())?;
+    let old_img = store.resolve_for(&old_name, &want)?;
+    let new_img = store.resolve_for(&new_name, &want)?;
     let old = RootView::open(store, &old_img)?;
     let new = RootView::open(store, &new_img)?;
     let paths: Vec<Vec<u8>> = a.targets[2..]

@@ -1,4 +1,5 @@
-//! `sealer images [-q] [--format table|json]`
+//! `sealer images [-q] [--format table|json]`: one row per image, so one
+//! per platform of a multi-platform name.
 
 use std::io::Write;
 
@@ -37,19 +38,19 @@ struct Row {
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    for (name, desc) in store.tags()? {
-        let img = store.load_image(&desc.digest, Some(name.clone()))?;
+    for (name, img) in store.all_images()? {
         let c = &img.config;
+        let platform = img.platform();
         rows.push(Row {
             name,
             id: img.id.to_string(),
-            arch: c.architecture.clone(),
-            variant: c.variant.clone().unwrap_or_default(),
+            arch: platform.arch,
+            variant: platform.variant.unwrap_or_default(),
             created: c.created.clone().unwrap_or_default(),
             size: img.size(),
         });
     }
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows.sort_by(|a, b| (&a.name, &a.arch, &a.variant).cmp(&(&b.name, &b.arch, &b.variant)));
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for r in &rows {

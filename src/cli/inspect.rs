@@ -11,6 +11,8 @@ use crate::store::Store;
 pub struct Args {
     /// Image (name or id)
     image: String,
+    #[command(flatten)]
+    platform: super::PlatformArg,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     format: Format,
@@ -23,7 +25,7 @@ enum Format {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let img = store.resolve(&a.image)?;
+    let img = store.resolve_for(&a.image, &a.platform.want()?)?;
     let view = RootView::open(store, &img)?;
     let metadata = view.read_file("Metadata").unwrap_or(None);
     let spec = image_spec(&img, metadata);

@@ -67,6 +67,8 @@ enum Command {
         image: String,
         /// Path inside the image's rootfs (any bytes)
         path: std::ffi::OsString,
+        #[command(flatten)]
+        platform: PlatformArg,
     },
     /// Mount an image's rootfs (or every layer) without unpacking; no arguments lists mounts
     Mount(mount::Args),
@@ -147,6 +149,26 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Runs a command; returns its exit status (0 but for `sealer diff`).
+/// `--platform` of a command that reads one image.
+#[derive(clap::Args)]
+pub struct PlatformArg {
+    /// Platform of a multi-platform image [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+}
+
+impl PlatformArg {
+    /// What to choose from a multi-platform image.
+    pub fn want(&self) -> crate::error::Result<crate::image::platform::Want> {
+        crate::image::platform::Want::parse(self.platform.as_deref())
+    }
+
+    /// As given.
+    pub fn given(&self) -> Option<&str> {
+        self.platform.as_deref()
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
     if let Command::Completion { shell } = cli.command {
@@ -173,8 +195,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Rmi(a) => rmi::run(&store, a),
         Command::Ls(a) => ls::run(&store, a),
-        Command::Cat { image, path } => {
-            let img = store.resolve(&image)?;
+        Command::Cat {
+            image,
+            path,
+            platform,
+        } => {
+            let img = store.resolve_for(&image, &platform.want()?)?;
             let view = crate::image::view::RootView::open(&store, &img)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             view.copy_file(

@@ -16,6 +16,8 @@ pub struct Args {
     image: Option<String>,
     /// Directory to mount on (must exist and be empty)
     dir: Option<PathBuf>,
+    #[command(flatten)]
+    platform: super::PlatformArg,
     /// Serve every layer of the store at <root>/data/overlay2/<layer-id>
     #[arg(long, conflicts_with_all = ["image", "dir"])]
     layers: bool,
@@ -58,7 +60,14 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         (None, _, true) => mount::layers_dir(store),
         _ => bail!("sealer mount takes IMAGE DIR, or --layers"),
     };
-    let mut spec = mount::prepare(store, a.image.as_deref(), &dir, a.rw, a.upper.as_deref())?;
+    let mut spec = mount::prepare(
+        store,
+        a.image.as_deref(),
+        a.platform.given(),
+        &dir,
+        a.rw,
+        a.upper.as_deref(),
+    )?;
     spec.allow_other = a.allow_other;
     spec.suid = a.suid;
     spec.dev = a.dev;

@@ -1,10 +1,10 @@
-//! `sealer pull [--platform os/arch[/variant]] [--insecure] [-q] IMAGE`
+//! `sealer pull [--platform os/arch[/variant] | --all-platforms] [--insecure] [-q] IMAGE`
 
 use anyhow::Context as _;
 
+use crate::image::platform::Want;
 use crate::image::Reference;
 use crate::progress::Progress;
-use crate::registry::manifest::PlatformSpec;
 use crate::registry::{pull, PullOptions};
 use crate::store::Store;
 
@@ -20,8 +20,15 @@ pub struct Args {
     /// Image to pull, e.g. registry.example.com/sealer-io/kubernetes:v1.19.8
     image: String,
     /// Platform to choose from a multi-platform image [default: this machine's]
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    #[arg(
+        long,
+        value_name = "OS/ARCH[/VARIANT]",
+        conflicts_with = "all_platforms"
+    )]
     platform: Option<String>,
+    /// Pull every platform of a multi-platform image (stored as an index)
+    #[arg(long)]
+    all_platforms: bool,
     /// Allow plain HTTP and unverified TLS for this registry. Registries on
     /// 127.0.0.0/8, ::1 and localhost are treated so without the flag (as
     /// docker's daemon does): HTTPS without verification, else plain HTTP
@@ -37,10 +44,11 @@ pub struct Args {
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let r = Reference::parse(&a.image)?;
-    let platform = a.platform.as_deref().map(PlatformSpec::parse).transpose()?;
+    let platform = Want::parse(a.platform.as_deref())?;
     let progress = Progress::new(a.quiet);
     let opts = PullOptions {
         platform,
+        all_platforms: a.all_platforms,
         insecure: a.insecure,
         jobs: a.jobs.into(),
         progress: &progress,

@@ -1,11 +1,12 @@
-//! `sealer push [--compression gzip|zstd|none] [--format oci|docker] [--insecure] [-q] IMAGE [DEST]`
+//! `sealer push [--compression gzip|zstd|none] [--format oci|docker] [--platform P] [--insecure] [-q] IMAGE [DEST]`
 
 use anyhow::Context as _;
 
 use crate::compress::Compression;
+use crate::image::platform::Want;
 use crate::image::Reference;
 use crate::progress::Progress;
-use crate::registry::{push, Format, PushOptions};
+use crate::registry::{push_all, Format, PushOptions};
 use crate::store::Store;
 
 /// Flags of `sealer push`.
@@ -20,6 +21,9 @@ pub struct Args {
     image: String,
     /// Where to push it [default: IMAGE's own name], e.g. 127.0.0.1:5000/library/my-k8s:v1.19.8
     dest: Option<String>,
+    /// Push only this platform of a multi-platform image [default: every platform, with the index]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
     /// Layer compression
     #[arg(long, value_enum, default_value_t = Algo::Gzip)]
     compression: Algo,
@@ -53,7 +57,26 @@ enum ManifestFormat {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let image = store.resolve_pinned(&a.image)?;
+    // A multi-platform name is pushed whole (every image, then the index)
+    // unless one platform is asked.
+    let tagged = store.find_tag(&a.image)?;
+    let (images, as_index) = match tagged {
+        Some((name, desc)) if a.platform.is_none() && store.is_index(&desc) => {
+            let lock = store.lock()?;
+            let mut images = Vec::new();
+            for m in store.manifests_of(&desc)? {
+                let img = store.load_image(&m.digest, Some(name.clone()))?;
+                store.pin_image(&img, &lock)?;
+                images.push(img);
+            }
+            (images, true)
+        }
+        _ => {
+            let want = Want::parse(a.platform.as_deref())?;
+            (vec![store.resolve_pinned_for(&a.image, &want)?], false)
+        }
+    };
+    let image = &images[0];
     let dest = match &a.dest {
         Some(d) => d.clone(),
         None => image.name.clone().unwrap_or_else(|| a.image.clone()),
@@ -74,7 +97,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         jobs: a.jobs.into(),
         progress: &progress,
     };
-    let pushed = push(store, &image, &target, &opts)
+    let pushed = push_all(store, &images, as_index, &target, &opts)
         .with_context(|| format!("pushing {}", target.full_name()))?;
     progress.line(&format!(
         "{} blobs uploaded ({}), {} already present, {} mounted",

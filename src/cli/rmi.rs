@@ -1,7 +1,6 @@
 //! `sealer rmi [-f] NAME|ID...`: untag, then delete blobs nothing references
 //! (the blobs of a mounted image stay while its server lives: see store pins).
 
-use crate::image::oci::REF_NAME;
 use crate::store::Store;
 
 /// Flags of `sealer rmi`.
@@ -17,48 +16,47 @@ pub struct Args {
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let lock = store.lock()?;
-    let index = store.read_index()?;
+    let mounts: Vec<_> = store.mounts()?.into_iter().filter(|m| m.alive()).collect();
     let mut names = Vec::new();
+    // (what, manifest, mount) of each mounted image a name given reaches.
     let mut mounted = Vec::new();
     for what in &a.images {
-        let img = store.resolve(what)?;
-        if let Some(m) = store
-            .mounts()?
-            .into_iter()
-            .find(|m| m.image_id() == Some(img.id.to_string().as_str()) && m.alive())
-        {
-            mounted.push((what, img.manifest_digest, m));
+        // A name goes (with every platform of its index); an id takes
+        // every name that reaches its image.
+        let (reached, manifests) = match store.find_tag(what)? {
+            Some((name, desc)) => {
+                let manifests: Vec<_> = store.manifests_of(&desc)?;
+                (
+                    vec![name],
+                    manifests.into_iter().map(|m| m.digest).collect(),
+                )
+            }
+            None => {
+                let img = store.resolve(what)?;
+                let all = store.tags_reaching(&img.manifest_digest)?;
+                if all.len() > 1 && !a.force {
+                    anyhow::bail!(
+                        "image {what} has several names ({}); remove them by name or use -f",
+                        all.join(", ")
+                    );
+                }
+                (all, vec![img.manifest_digest])
+            }
+        };
+        for manifest in manifests {
+            let id = store.load_image(&manifest, None)?.id.to_string();
+            if let Some(m) = mounts.iter().find(|m| m.image_id() == Some(id.as_str())) {
+                mounted.push((what, manifest, m));
+            }
         }
-        let by_name = img.name.as_deref().is_some_and(|n| {
-            crate::image::Reference::parse(what)
-                .is_ok_and(|r| r.full_name() == n || r.docker_alias().as_deref() == Some(n))
-        });
-        if by_name {
-            names.extend(img.name.clone());
-            continue;
-        }
-        let all: Vec<String> = index
-            .manifests
-            .iter()
-            .filter(|d| d.digest == img.manifest_digest)
-            .filter_map(|d| d.annotations.get(REF_NAME).cloned())
-            .collect();
-        if all.len() > 1 && !a.force {
-            anyhow::bail!(
-                "image {what} has several names ({}); remove them by name or use -f",
-                all.join(", ")
-            );
-        }
-        names.extend(all);
+        names.extend(reached);
     }
     // A mounted image may lose names, but not its last one (without -f).
     for (what, manifest, m) in &mounted {
-        let keeps_a_name = index.manifests.iter().any(|d| {
-            d.digest == *manifest
-                && d.annotations
-                    .get(REF_NAME)
-                    .is_some_and(|n| !names.contains(n))
-        });
+        let keeps_a_name = store
+            .tags_reaching(manifest)?
+            .iter()
+            .any(|n| !names.contains(n));
         if !keeps_a_name && !a.force {
             anyhow::bail!(
                 "image {what} is mounted at {} (pid {}); umount it first or use -f",
@@ -67,6 +65,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             );
         }
     }
+    names.sort();
+    names.dedup();
     let removed = store.untag(&names, &lock)?;
     for n in &names {
         println!("Untagged: {n}");

@@ -1,8 +1,9 @@
-//! `sealer save -o FILE [--format oci-archive|docker-archive] IMAGE...`
+//! `sealer save -o FILE [--format oci-archive|docker-archive] [--platform P] IMAGE...`
 
 use anyhow::Context as _;
 
 use crate::archive::{save, ArchiveFormat};
+use crate::image::platform::Want;
 use crate::progress::Progress;
 use crate::store::Store;
 
@@ -19,6 +20,10 @@ pub struct Args {
     /// docker-archive: what `docker load` reads
     #[arg(long, value_enum, default_value_t = Kind::OciArchive)]
     format: Kind,
+    /// Save only this platform of a multi-platform image [default: every
+    /// platform in an OCI archive; this machine's in a docker-archive]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
     /// No progress output
     #[arg(short, long)]
     quiet: bool,
@@ -31,16 +36,34 @@ enum Kind {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let mut images = Vec::new();
-    for what in &a.images {
-        let img = store.resolve_pinned(what)?;
-        let name = img.name.clone().unwrap_or_else(|| what.clone());
-        images.push((name, img));
-    }
     let format = match a.format {
         Kind::OciArchive => ArchiveFormat::Oci,
         Kind::DockerArchive => ArchiveFormat::Docker,
     };
+    let want = Want::parse(a.platform.as_deref())?;
+    let mut images = Vec::new();
+    for what in &a.images {
+        // An OCI archive keeps a multi-platform name whole (its index and
+        // every image); a docker-archive, or --platform, holds one image.
+        let whole = matches!(format, ArchiveFormat::Oci) && a.platform.is_none();
+        if let Some((name, desc)) = store
+            .find_tag(what)?
+            .filter(|(_, d)| whole && store.is_index(d))
+        {
+            let lock = store.lock()?;
+            for m in store.manifests_of(&desc)? {
+                let mut img = store.load_image(&m.digest, Some(name.clone()))?;
+                img.index = Some(desc.digest);
+                store.pin_image(&img, &lock)?;
+                images.push((name.clone(), img));
+            }
+            continue;
+        }
+        let mut img = store.resolve_pinned_for(what, &want)?;
+        img.index = None;
+        let name = img.name.clone().unwrap_or_else(|| what.clone());
+        images.push((name, img));
+    }
     let progress = Progress::new(a.quiet);
     save(store, &images, &a.output, format, &progress)
         .with_context(|| format!("saving to {}", a.output.display()))?;

@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod extension;
 pub mod oci;
+pub mod platform;
 pub mod reference;
 pub mod sealer_v08;
 pub mod spec;
@@ -28,12 +29,19 @@ pub struct Image {
     pub id: Digest,
     /// The config.
     pub config: Config,
+    /// The image index it was chosen from (a multi-platform tag), if any.
+    pub index: Option<Digest>,
 }
 
 impl Image {
     /// Layer digests, bottom first.
     pub fn layers(&self) -> Vec<Digest> {
         self.manifest.layers.iter().map(|l| l.digest).collect()
+    }
+
+    /// The platform its config names (`linux/<host>` when it names none).
+    pub fn platform(&self) -> platform::PlatformSpec {
+        platform::PlatformSpec::of_config(&self.config)
     }
 
     /// Sum of the layers' sizes.

@@ -28,6 +28,7 @@ use super::lifecycle::{check_mountpoint, detach};
 use super::record::{MountRecord, Served};
 use crate::digest::Digest;
 use crate::error::{invalid, IoContext, JsonContext, Result};
+use crate::image::platform::Want;
 use crate::process::ProcessId;
 use crate::store::Store;
 
@@ -43,6 +44,9 @@ const READY: &str = "ready";
 pub struct ServerSpec {
     /// The image (name or id); `None`: the layer view.
     pub image: Option<String>,
+    /// The platform of a multi-platform image (`None`: this machine's).
+    #[serde(default)]
+    pub platform: Option<String>,
     /// The canonical mountpoint.
     pub mountpoint: PathBuf,
     /// Writable, with this upper directory and whether sealer made it.
@@ -78,10 +82,12 @@ pub fn layers_dir(store: &Store) -> PathBuf {
 pub fn prepare(
     store: &Store,
     image: Option<&str>,
+    platform: Option<&str>,
     dir: &Path,
     rw: bool,
     upper: Option<&Path>,
 ) -> Result<ServerSpec> {
+    let want = Want::parse(platform)?;
     if image.is_none() {
         std::fs::create_dir_all(dir).at(dir)?;
         if rw {
@@ -93,7 +99,7 @@ pub fn prepare(
     }
     let mountpoint = check_mountpoint(dir)?;
     if let Some(i) = image {
-        store.open_image_layers(&store.resolve_pinned(i)?)?;
+        store.open_image_layers(&store.resolve_pinned_for(i, &want)?)?;
     }
     let upper = if rw {
         Some(prepare_upper(store, &mountpoint, upper)?)
@@ -102,6 +108,7 @@ pub fn prepare(
     };
     Ok(ServerSpec {
         image: image.map(String::from),
+        platform: platform.map(String::from),
         mountpoint,
         upper,
         allow_other: false,
@@ -241,7 +248,8 @@ pub fn serve(store: &Store, spec: &ServerSpec, detached: bool) -> Result<()> {
         |e: std::io::Error| super::error(dir, format!("mounting {}: {e}", dir.display()));
     let (served, session) = match &spec.image {
         Some(image) => {
-            let img = store.resolve_pinned(image)?;
+            let want = Want::parse(spec.platform.as_deref())?;
+            let img = store.resolve_pinned_for(image, &want)?;
             let layers = store.open_image_layers(&img)?;
             let (name, id) = (image.clone(), img.id.to_string());
             match &spec.upper {

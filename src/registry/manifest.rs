@@ -1,10 +1,10 @@
 //! Manifests as registries serve them: OCI and Docker schema 2 image
-//! manifests, OCI indexes and Docker manifest lists, and choosing one
-//! platform from an index. Pure: bytes in, decisions out.
+//! manifests, OCI indexes and Docker manifest lists (choosing a platform
+//! is `image::platform`'s). Pure: bytes in, decisions out.
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::image::oci::{Descriptor, Index, Manifest, Platform, MEDIA_INDEX, MEDIA_MANIFEST};
+use crate::image::oci::{Index, Manifest, MEDIA_INDEX, MEDIA_MANIFEST};
 
 /// Docker schema 2 image manifest.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -81,120 +81,6 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Fetched> {
     }
 }
 
-/// A platform a user asks for: `os/arch[/variant]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlatformSpec {
-    /// Operating system.
-    pub os: String,
-    /// Architecture (GOARCH spelling).
-    pub arch: String,
-    /// Variant, if asked.
-    pub variant: Option<String>,
-}
-
-impl PlatformSpec {
-    /// This machine: `linux/<host arch>`.
-    pub fn host() -> PlatformSpec {
-        PlatformSpec {
-            os: "linux".into(),
-            arch: crate::image::oci::host_arch().into(),
-            variant: None,
-        }
-    }
-
-    /// Parses `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Result<PlatformSpec> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let ok =
-            |p: &&str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-        if !(2..=3).contains(&parts.len()) || !parts.iter().all(ok) {
-            return Err(Error::Manifest(format!(
-                "invalid platform {s:?}: expected os/arch[/variant], e.g. linux/amd64"
-            )));
-        }
-        Ok(PlatformSpec {
-            os: parts[0].to_ascii_lowercase(),
-            arch: parts[1].to_ascii_lowercase(),
-            variant: parts.get(2).map(|v| v.to_ascii_lowercase()),
-        })
-    }
-
-    /// Whether an image of `os`/`arch`/`variant` is what is asked.
-    pub fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
-        if self.os != os || self.arch != arch {
-            return false;
-        }
-        match (&self.variant, variant) {
-            (None, _) => true,
-            (Some(want), Some(got)) => want == got,
-            // arm64 images often omit their (only) variant v8.
-            (Some(want), None) => arch == "arm64" && want == "v8",
-        }
-    }
-
-    fn matches_platform(&self, p: &Platform) -> bool {
-        self.matches(&p.os, &p.architecture, p.variant.as_deref())
-    }
-}
-
-impl std::fmt::Display for PlatformSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.arch)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Chooses the manifest for `want` from an index: the first match, or for
-/// `arm` without a variant asked, the highest variant offered.
-pub fn select(index: &Index, want: &PlatformSpec) -> Result<Descriptor> {
-    let mut found: Vec<&Descriptor> = index
-        .manifests
-        .iter()
-        .filter(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| want.matches_platform(p))
-        })
-        .filter(|d| d.media_type != "application/vnd.in-toto+json")
-        .collect();
-    if want.variant.is_none() {
-        found.sort_by(|a, b| {
-            let v = |d: &Descriptor| d.platform.as_ref().and_then(|p| p.variant.clone());
-            v(b).cmp(&v(a))
-        });
-    }
-    match found.first() {
-        Some(d) => Ok((*d).clone()),
-        None => {
-            let offered: Vec<String> = index
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref())
-                .filter(|p| p.os != "unknown")
-                .map(|p| {
-                    let mut s = format!("{}/{}", p.os, p.architecture);
-                    if let Some(v) = &p.variant {
-                        s.push('/');
-                        s.push_str(v);
-                    }
-                    s
-                })
-                .collect();
-            Err(Error::Manifest(format!(
-                "no image for platform {want} (offered: {})",
-                if offered.is_empty() {
-                    "none".to_string()
-                } else {
-                    offered.join(", ")
-                }
-            )))
-        }
-    }
-}
-
 /// Checks fetched bytes against a digest we were promised.
 pub fn verify(bytes: &[u8], want: &Digest, what: &str) -> Result<()> {
     let got = Digest::of(bytes);
@@ -210,51 +96,6 @@ pub fn verify(bytes: &[u8], want: &Digest, what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn index(platforms: &[(&str, &str, Option<&str>)]) -> Index {
-        Index {
-            schema_version: 2,
-            media_type: MEDIA_INDEX.into(),
-            manifests: platforms
-                .iter()
-                .enumerate()
-                .map(|(i, (os, arch, variant))| Descriptor {
-                    media_type: MEDIA_MANIFEST.into(),
-                    digest: Digest::of(&[i as u8]),
-                    size: 1,
-                    annotations: Default::default(),
-                    platform: Some(Platform {
-                        architecture: arch.to_string(),
-                        os: os.to_string(),
-                        variant: variant.map(String::from),
-                    }),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn platform_selection() {
-        let idx = index(&[
-            ("linux", "amd64", None),
-            ("linux", "arm", Some("v6")),
-            ("linux", "arm", Some("v7")),
-            ("linux", "arm64", None),
-        ]);
-        let pick = |s: &str| select(&idx, &PlatformSpec::parse(s).unwrap()).map(|d| d.digest);
-        assert_eq!(pick("linux/amd64").unwrap(), idx.manifests[0].digest);
-        assert_eq!(pick("linux/arm").unwrap(), idx.manifests[2].digest);
-        assert_eq!(pick("linux/arm/v6").unwrap(), idx.manifests[1].digest);
-        assert_eq!(pick("linux/arm64/v8").unwrap(), idx.manifests[3].digest);
-        let err = pick("linux/s390x").unwrap_err().to_string();
-        assert!(
-            err.contains("linux/s390x") && err.contains("linux/arm/v7"),
-            "{err}"
-        );
-        for bad in ["linux", "a/b/c/d", "linux/", "li nux/amd64"] {
-            assert!(PlatformSpec::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn parse_kinds() {

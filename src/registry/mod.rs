@@ -17,7 +17,7 @@ mod push;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};
-pub use push::{push, Format, PushOptions, Pushed};
+pub use push::{push, push_all, Format, PushOptions, Pushed};
 
 use std::io::Read;
 

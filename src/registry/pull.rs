@@ -1,5 +1,5 @@
 //! `pull`: resolve a reference to one image manifest (choosing a platform
-//! from an index), fetch and verify its config, then stream each missing
+//! from an index; or every platform, stored as an index), fetch and verify its config, then stream each missing
 //! layer through digest check -> decompression -> store ingest (which hashes
 //! and indexes the uncompressed tar and checks it against the diff_id), a
 //! few layers at a time. Only when every layer is in the store is the image
@@ -21,12 +21,13 @@ use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
-use super::manifest::{self, PlatformSpec};
+use super::manifest;
 use super::Repo;
 use crate::compress::{self, Compression};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::oci::{Config, Descriptor, Manifest};
+use crate::image::platform::{self, PlatformSpec, Want as Platforms};
 use crate::image::{sealer_v08, Image, Reference};
 use crate::progress::{Counting, Progress};
 use crate::store::Store;
@@ -41,9 +42,11 @@ const MAX_CONFIG: u64 = 16 << 20;
 
 /// How to pull.
 pub struct PullOptions<'a> {
-    /// The platform to choose from an index; `None`: this machine's, and
-    /// a single-platform image of another platform is accepted.
-    pub platform: Option<PlatformSpec>,
+    /// The platform to choose from an index (`Host`: this machine's, and a
+    /// single-platform image of another platform is accepted).
+    pub platform: Platforms,
+    /// Every platform of an index, stored under the tag as an index.
+    pub all_platforms: bool,
     /// Allow plain HTTP and unverified TLS.
     pub insecure: bool,
     /// Layers transferred at once.
@@ -54,9 +57,9 @@ pub struct PullOptions<'a> {
 
 /// What a pull did.
 pub struct Pulled {
-    /// The image as tagged in the store.
-    pub image: Image,
-    /// Digest of the registry's manifest of this image.
+    /// The images as stored, one per platform pulled.
+    pub images: Vec<Image>,
+    /// Digest of the registry's manifest (or index) the tag named.
     pub source_digest: Digest,
     /// Layers downloaded.
     pub downloaded: usize,
@@ -64,15 +67,80 @@ pub struct Pulled {
     pub skipped: usize,
 }
 
-/// Pulls `r` into the store and tags it with its full name.
+/// Pulls `r` into the store and tags it with its full name: one image, or
+/// with `all_platforms` an index of every platform the registry's index
+/// lists. Nothing is tagged unless every image is complete.
 pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> {
     let repo = Repo::open(r, opts.insecure, false)?;
-    let want = opts.platform.clone().unwrap_or_else(PlatformSpec::host);
-    let (manifest, source_digest) = resolve(&repo, r, &want)?;
-    let named = |e: Error| match e {
-        Error::Invalid(why) => repo.error(format!("{}: {why}", r.full_name())),
-        other => other,
+    let name = r.full_name();
+    let named = |e: Error| repo.error(format!("manifest of {name}: {e}"));
+    let (bytes, content_type, top_digest) = fetch_top(&repo, r)?;
+    let chosen: Vec<(Manifest, Digest)> =
+        match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
+            manifest::Fetched::Image(m) => vec![(m, top_digest)],
+            manifest::Fetched::Index(index) => {
+                let entries: Vec<Descriptor> = if opts.all_platforms {
+                    index
+                        .manifests
+                        .iter()
+                        .filter(|d| d.platform.as_ref().is_some_and(|p| p.os != "unknown"))
+                        .cloned()
+                        .collect()
+                } else {
+                    let d = platform::select(&index, &opts.platform).map_err(|_| {
+                        Error::Platform(format!(
+                            "{name} has no {} image (it has: {})",
+                            opts.platform.platform(),
+                            platform::offered(&index)
+                        ))
+                    })?;
+                    vec![d]
+                };
+                if entries.is_empty() {
+                    return Err(named(Error::Manifest("the index lists no platform".into())));
+                }
+                entries
+                    .iter()
+                    .map(|d| fetch_child(&repo, d).map_err(named))
+                    .collect::<Result<_>>()?
+            }
+        };
+    let mut out = Pulled {
+        images: Vec::new(),
+        source_digest: top_digest,
+        downloaded: 0,
+        skipped: 0,
     };
+    for (manifest, digest) in chosen {
+        let (img, downloaded) = pull_image(store, &repo, r, manifest, digest, opts)?;
+        out.downloaded += downloaded;
+        out.skipped += img.manifest.layers.len() - downloaded;
+        out.images.push(img);
+    }
+    let lock = store.lock()?;
+    if opts.all_platforms && out.images.len() > 1 {
+        store.commit_index(&name, &out.images, &lock)?;
+    } else {
+        let img = &out.images[0];
+        let size = store.read_blob(&img.manifest_digest)?.len() as u64;
+        let desc = Descriptor::new(crate::image::oci::MEDIA_MANIFEST, img.manifest_digest, size);
+        store.set_tag(&name, desc, &lock)?;
+    }
+    for img in &mut out.images {
+        img.name = Some(name.clone());
+    }
+    Ok(out)
+}
+
+/// Fetches one image's config and layers into the store (not tagged).
+fn pull_image(
+    store: &Store,
+    repo: &Repo,
+    r: &Reference,
+    manifest: Manifest,
+    source_digest: Digest,
+    opts: &PullOptions,
+) -> Result<(Image, usize)> {
     let config_digest = manifest.config.digest;
     let config_bytes = repo.get_small_blob(&config_digest, MAX_CONFIG)?;
     let not_config = |e: serde_json::Error| Error::Blob {
@@ -86,11 +154,19 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
     } else {
         Source::Oci(serde_json::from_value(raw).map_err(not_config)?)
     };
-    let (os, arch, variant) = source.platform();
-    if opts.platform.is_some() && !want.matches(&os, &arch, variant.as_deref()) {
-        return Err(named(crate::error::invalid(format!(
-            "the image is for {os}/{arch}, not {want}"
-        ))));
+    if let Platforms::Exactly(want) = &opts.platform {
+        let (os, arch, variant) = source.platform();
+        if !opts.all_platforms && !want.matches(&os, &arch, variant.as_deref()) {
+            let got = PlatformSpec::of(&crate::image::oci::Platform {
+                architecture: arch,
+                os,
+                variant,
+            });
+            return Err(Error::Platform(format!(
+                "{} is for {got}, not {want}",
+                r.full_name()
+            )));
+        }
     }
     check_layers(&manifest, &source)?;
     let wanted: Vec<Want> = match &source {
@@ -108,7 +184,7 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
             })
             .collect(),
     };
-    let (layers, downloaded) = transfer(store, &repo, &manifest, &wanted, opts)?;
+    let (layers, downloaded) = transfer(store, repo, &manifest, &wanted, opts)?;
     let stored_config = match &source {
         Source::Oci(_) => config_bytes,
         Source::SealerV08(v1) => {
@@ -121,13 +197,8 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
     let mut annotations = manifest.annotations.clone();
     annotations.insert(SOURCE_DIGEST.to_string(), source_digest.to_string());
     annotations.insert(SOURCE_NAME.to_string(), r.full_name());
-    let image = store.commit_image_raw(&stored_config, &layers, annotations, &[r.full_name()])?;
-    Ok(Pulled {
-        image,
-        source_digest,
-        downloaded,
-        skipped: layers.len() - downloaded,
-    })
+    let image = store.commit_image_raw(&stored_config, &layers, annotations, &[])?;
+    Ok((image, downloaded))
 }
 
 /// The config as the registry serves it.
@@ -159,8 +230,8 @@ enum Want {
     Unknown { hint: Option<Digest> },
 }
 
-/// The image manifest `r` names for `want`, and its digest.
-fn resolve(repo: &Repo, r: &Reference, want: &PlatformSpec) -> Result<(Manifest, Digest)> {
+/// The manifest (or index) the reference names, as served, and its digest.
+fn fetch_top(repo: &Repo, r: &Reference) -> Result<(Vec<u8>, Option<String>, Digest)> {
     let tag_or_digest = r
         .digest
         .clone()
@@ -171,20 +242,19 @@ fn resolve(repo: &Repo, r: &Reference, want: &PlatformSpec) -> Result<(Manifest,
         let d: Digest = d.parse().map_err(crate::error::invalid)?;
         manifest::verify(&bytes, &d, "the manifest's")?;
     }
-    let named = |e: Error| repo.error(format!("manifest of {}: {e}", r.full_name()));
-    match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
-        manifest::Fetched::Image(m) => Ok((m, Digest::of(&bytes))),
-        manifest::Fetched::Index(index) => {
-            let desc = manifest::select(&index, want).map_err(named)?;
-            let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
-            manifest::verify(&bytes, &desc.digest, "the manifest's")?;
-            match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
-                manifest::Fetched::Image(m) => Ok((m, desc.digest)),
-                manifest::Fetched::Index(_) => Err(named(crate::error::invalid(
-                    "an index inside an index is not supported",
-                ))),
-            }
-        }
+    let digest = Digest::of(&bytes);
+    Ok((bytes, content_type, digest))
+}
+
+/// One image manifest an index entry names, verified.
+fn fetch_child(repo: &Repo, desc: &Descriptor) -> Result<(Manifest, Digest)> {
+    let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
+    manifest::verify(&bytes, &desc.digest, "the manifest's")?;
+    match manifest::parse(&bytes, content_type.as_deref())? {
+        manifest::Fetched::Image(m) => Ok((m, desc.digest)),
+        manifest::Fetched::Index(_) => Err(Error::Manifest(
+            "an index inside an index is not supported".into(),
+        )),
     }
 }
 

@@ -5,7 +5,8 @@
 //! way, no temporary file), or for `--compression none` the stored blob in
 //! one PUT or 64 MiB PATCH chunks. Then the config, exactly as stored (so the
 //! image id is the same there), and a manifest in OCI or Docker form, PUT as
-//! the exact bytes whose digest we report.
+//! the exact bytes whose digest we report. A multi-platform tag: every
+//! image's manifest by digest, then the index by tag.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -17,12 +18,12 @@ use sha2::{Digest as _, Sha256};
 use ureq::http::Method;
 
 use super::client::{encode, Body};
-use super::manifest::{DOCKER_CONFIG, DOCKER_MANIFEST};
+use super::manifest::{DOCKER_CONFIG, DOCKER_LIST, DOCKER_MANIFEST};
 use super::Repo;
 use crate::compress::{Compression, Encoder};
 use crate::digest::Digest;
 use crate::error::{invalid, Error, IoContext, JsonContext, Result};
-use crate::image::oci::{Descriptor, Manifest, MEDIA_CONFIG, MEDIA_MANIFEST};
+use crate::image::oci::{Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST};
 use crate::image::{Image, Reference};
 use crate::progress::{Counting, Progress};
 use crate::store::{CompressedForm, Store};
@@ -83,6 +84,19 @@ pub fn push(
     target: &Reference,
     opts: &PushOptions,
 ) -> Result<Pushed> {
+    push_all(store, std::slice::from_ref(image), false, target, opts)
+}
+
+/// Pushes `images` as `target` (which needs a tag): one image as its
+/// manifest, or with `as_index` every image by digest and then an index
+/// (OCI index, or Docker manifest list) of them, each with its platform.
+pub fn push_all(
+    store: &Store,
+    images: &[Image],
+    as_index: bool,
+    target: &Reference,
+    opts: &PushOptions,
+) -> Result<Pushed> {
     let Some(tag) = target.tag.clone() else {
         return Err(invalid(format!(
             "cannot push to {}: a push needs a tag",
@@ -95,13 +109,6 @@ pub fn push(
         ));
     }
     let repo = Repo::open(target, opts.insecure, true)?;
-    let layers: Vec<(Digest, u64)> = image
-        .manifest
-        .layers
-        .iter()
-        .map(|l| (l.digest, l.size))
-        .collect();
-    let results = push_layers(store, &repo, &layers, opts)?;
     let mut pushed = Pushed {
         manifest_digest: Digest::of(b""),
         uploaded: 0,
@@ -109,9 +116,54 @@ pub fn push(
         existed: 0,
         mounted: 0,
     };
+    let (manifest_type, index_type) = match opts.format {
+        Format::Oci => (MEDIA_MANIFEST, MEDIA_INDEX),
+        Format::Docker => (DOCKER_MANIFEST, DOCKER_LIST),
+    };
+    let mut entries = Vec::new();
+    for image in images {
+        let bytes = push_image(store, &repo, image, opts, &mut pushed)?;
+        let digest = Digest::of(&bytes);
+        if !as_index {
+            pushed.manifest_digest = digest;
+            put_manifest(&repo, &tag, manifest_type, &bytes)?;
+            return Ok(pushed);
+        }
+        put_manifest(&repo, &digest.to_string(), manifest_type, &bytes)?;
+        let mut desc = Descriptor::new(manifest_type, digest, bytes.len() as u64);
+        desc.platform = Some(image.platform().to_platform());
+        entries.push(desc);
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: index_type.into(),
+        manifests: entries,
+    };
+    let bytes = serde_json::to_vec(&index).json("the pushed index")?;
+    pushed.manifest_digest = Digest::of(&bytes);
+    put_manifest(&repo, &tag, index_type, &bytes)?;
+    Ok(pushed)
+}
+
+/// Pushes one image's layers and config; returns its manifest's bytes
+/// (not yet PUT).
+fn push_image(
+    store: &Store,
+    repo: &Repo,
+    image: &Image,
+    opts: &PushOptions,
+    pushed: &mut Pushed,
+) -> Result<Vec<u8>> {
+    let layers: Vec<(Digest, u64)> = image
+        .manifest
+        .layers
+        .iter()
+        .map(|l| (l.digest, l.size))
+        .collect();
+    let results = push_layers(store, repo, &layers, opts)?;
     let mut descs = Vec::new();
     for (desc, outcome) in results {
-        count(&mut pushed, &outcome);
+        count(pushed, &outcome);
         descs.push(desc);
     }
     let config_bytes = store.read_blob(&image.id)?;
@@ -119,7 +171,7 @@ pub fn push(
         Outcome::Existed
     } else {
         upload(
-            &repo,
+            repo,
             &image.id,
             Body::Bytes(&config_bytes),
             config_bytes.len() as u64,
@@ -127,7 +179,7 @@ pub fn push(
         )?;
         Outcome::Uploaded(config_bytes.len() as u64)
     };
-    count(&mut pushed, &outcome);
+    count(pushed, &outcome);
     let (manifest_type, config_type) = match opts.format {
         Format::Oci => (MEDIA_MANIFEST, MEDIA_CONFIG),
         Format::Docker => (DOCKER_MANIFEST, DOCKER_CONFIG),
@@ -139,10 +191,7 @@ pub fn push(
         layers: descs,
         annotations: BTreeMap::new(),
     };
-    let bytes = serde_json::to_vec(&manifest).json("the pushed manifest")?;
-    pushed.manifest_digest = Digest::of(&bytes);
-    put_manifest(&repo, &tag, manifest_type, &bytes)?;
-    Ok(pushed)
+    serde_json::to_vec(&manifest).json("the pushed manifest")
 }
 
 /// PUTs the exact manifest bytes whose digest we report.

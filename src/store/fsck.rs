@@ -4,7 +4,8 @@
 //!
 //! - a corrupt blob (content does not hash to its name) is removed, so a later
 //!   pull or load can bring the right bytes (ingest skips blobs it has);
-//! - a ref whose manifest, config or layers are missing or corrupt is dropped
+//! - a ref whose index, manifest, config or layers (of any of its platforms)
+//!   are missing or corrupt is dropped
 //!   from `index.json` (the image cannot be read; pull or load it again);
 //! - a bad layer index is rebuilt from its blob, a missing one built;
 //! - a stray file in `blobs/sha256/` or an index without its blob is removed;
@@ -24,7 +25,8 @@ use sha2::{Digest as _, Sha256};
 use super::Store;
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
-use crate::image::oci::{Config, Manifest, REF_NAME};
+use crate::image::oci::{Config, Descriptor, Manifest, REF_NAME};
+use crate::image::platform::PlatformSpec;
 
 const LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
@@ -100,7 +102,7 @@ impl Store {
                 .get(REF_NAME)
                 .cloned()
                 .unwrap_or_else(|| format!("(untagged {})", desc.digest));
-            match self.check_ref(&desc.digest, &blobs) {
+            match self.check_tag(desc, &blobs) {
                 Ok(l) => layers.extend(l),
                 Err(why) => {
                     let fix = repair.then(|| format!("dropped the ref {name}"));
@@ -246,6 +248,41 @@ impl Store {
             out.insert(d, state);
         }
         Ok(out)
+    }
+
+    /// Checks what one ref names: an image, or every image of its index;
+    /// returns their layers.
+    fn check_tag(
+        &self,
+        desc: &Descriptor,
+        blobs: &BTreeMap<Digest, BlobState>,
+    ) -> std::result::Result<Vec<Digest>, String> {
+        if !self.is_index(desc) {
+            return self.check_ref(&desc.digest, blobs);
+        }
+        match blobs.get(&desc.digest) {
+            Some(BlobState::Good(_)) => {}
+            Some(_) => return Err(format!("its index {} is corrupt", desc.digest)),
+            None => return Err(format!("its index {} is missing", desc.digest)),
+        }
+        let index = self
+            .read_image_index(&desc.digest)
+            .map_err(|e| e.to_string())?;
+        if index.manifests.is_empty() {
+            return Err(format!("its index {} lists no image", desc.digest));
+        }
+        let mut layers = Vec::new();
+        for m in &index.manifests {
+            let platform = m.platform.as_ref().map_or_else(
+                || "(no platform)".to_string(),
+                |p| PlatformSpec::of(p).to_string(),
+            );
+            let l = self
+                .check_ref(&m.digest, blobs)
+                .map_err(|why| format!("its {platform} image: {why}"))?;
+            layers.extend(l);
+        }
+        Ok(layers)
     }
 
     /// Checks one ref's manifest, config and layers; returns its layers.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, JsonContext, Result};
-use crate::image::oci::{Config, Descriptor, Manifest, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST};
+use crate::image::oci::{Config, Descriptor, MEDIA_MANIFEST};
 use crate::image::Image;
 
 /// One remembered compressed form of a layer.
@@ -44,11 +44,11 @@ impl Store {
         annotations: BTreeMap<String, String>,
         names: &[String],
     ) -> Result<Image> {
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.0).collect();
         let config: Config = serde_json::from_slice(config_bytes).map_err(|e| Error::Blob {
             digest: Digest::of(config_bytes),
             why: format!("not an image config: {e}"),
         })?;
-        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.0).collect();
         if config.rootfs.diff_ids != diff_ids {
             return Err(Error::Blob {
                 digest: Digest::of(config_bytes),
@@ -56,38 +56,15 @@ impl Store {
             });
         }
         let lock = self.lock()?;
-        for (d, _) in layers {
-            if !self.has_blob(d) {
-                return Err(Error::Blob {
-                    digest: *d,
-                    why: "layer vanished from the store before tagging".into(),
-                });
-            }
-        }
-        let id = self.write_blob(config_bytes, &lock)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: MEDIA_MANIFEST.into(),
-            config: Descriptor::new(MEDIA_CONFIG, id, config_bytes.len() as u64),
-            layers: layers
-                .iter()
-                .map(|(d, size)| Descriptor::new(MEDIA_LAYER, *d, *size))
-                .collect(),
-            annotations,
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest).json("the image manifest")?;
-        let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
+        let img = self.write_image(config_bytes, layers, annotations, &lock)?;
+        let size = self.read_blob(&img.manifest_digest)?.len() as u64;
         for name in names {
-            let desc =
-                Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
+            let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
             self.set_tag(name, desc, &lock)?;
         }
         Ok(Image {
             name: names.first().cloned(),
-            manifest_digest,
-            manifest,
-            id,
-            config,
+            ..img
         })
     }
 

@@ -37,6 +37,7 @@ mod imported;
 mod ingest;
 mod lock;
 mod pins;
+mod platforms;
 mod prune;
 mod refs;
 #[cfg(test)]

@@ -92,8 +92,17 @@ impl Store {
     /// Resolves an image and pins it, so it stays while this process uses it
     /// even if its tags are removed meanwhile.
     pub fn resolve_pinned(&self, what: &str) -> Result<Image> {
+        self.resolve_pinned_for(what, &crate::image::platform::Want::Host)
+    }
+
+    /// [`resolve_pinned`](Self::resolve_pinned) for a platform.
+    pub fn resolve_pinned_for(
+        &self,
+        what: &str,
+        want: &crate::image::platform::Want,
+    ) -> Result<Image> {
         let lock = self.lock()?;
-        let img = self.resolve(what)?;
+        let img = self.resolve_for(what, want)?;
         self.pin_image(&img, &lock)?;
         Ok(img)
     }

@@ -12,6 +12,7 @@ use crate::image::oci::{
     Config, Descriptor, Index, Manifest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER, MEDIA_MANIFEST,
     REF_NAME,
 };
+use crate::image::platform::Want;
 use crate::image::{Image, Reference};
 
 /// Layer media types we can read straight from the store (uncompressed tars).
@@ -85,46 +86,71 @@ impl Store {
             id: manifest.config.digest,
             manifest,
             config,
+            index: None,
         })
     }
 
-    /// Finds the image a user means: a name (with or without tag or
-    /// `docker.io/library/`), `name@digest`, or an image id or unique prefix.
+    /// Finds the image a user means, for this machine's platform: see
+    /// [`resolve_for`](Self::resolve_for).
     pub fn resolve(&self, what: &str) -> Result<Image> {
+        self.resolve_for(what, &Want::Host)
+    }
+
+    /// Finds the image a user means: a name (with or without tag or
+    /// `docker.io/library/`), `name@digest`, or an image id or unique
+    /// prefix; from a multi-platform tag, the image of `want`.
+    pub fn resolve_for(&self, what: &str, want: &Want) -> Result<Image> {
+        if let Some((name, desc)) = self.find_tag(what)? {
+            return self.load_tagged(&name, &desc, want);
+        }
         let tags = self.tags()?;
         if let Ok(r) = Reference::parse(what) {
-            let names = [Some(r.full_name()), r.docker_alias()];
-            for (name, desc) in &tags {
-                if names.iter().flatten().any(|n| n == name) {
-                    return self.load_image(&desc.digest, Some(name.clone()));
-                }
-            }
             if let (Some(d), None) = (&r.digest, &r.tag) {
                 let d: Digest = d.parse().map_err(invalid)?;
-                if let Some((name, desc)) = tags
-                    .iter()
-                    .find(|(n, desc)| desc.digest == d && n.starts_with(&r.repo))
-                {
-                    return self.load_image(&desc.digest, Some(name.clone()));
+                for (name, desc) in tags.iter().filter(|(n, _)| n.starts_with(&r.repo)) {
+                    if desc.digest == d {
+                        return self.load_tagged(name, desc, want);
+                    }
+                    if let Some(m) = self.manifests_of(desc)?.iter().find(|m| m.digest == d) {
+                        let img = self.load_image(&m.digest, Some(name.clone()))?;
+                        super::platforms::check_platform(&img, want)?;
+                        return Ok(img);
+                    }
                 }
             }
         }
         let hex = what.strip_prefix("sha256:").unwrap_or(what);
         if hex.len() >= 3 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
             let mut found: BTreeMap<Digest, Image> = BTreeMap::new();
-            for (name, desc) in &tags {
-                let img = self.load_image(&desc.digest, Some(name.clone()))?;
+            for (_, img) in self.all_images()? {
                 if img.id.hex().starts_with(hex) {
                     found.entry(img.id).or_insert(img);
                 }
             }
             match found.len() {
-                1 => return Ok(found.into_values().next().expect("one image")),
+                1 => {
+                    let img = found.into_values().next().expect("one image");
+                    super::platforms::check_platform(&img, want)?;
+                    return Ok(img);
+                }
                 0 => {}
                 _ => return Err(invalid(format!("image id prefix {what:?} is ambiguous"))),
             }
         }
         Err(Error::ImageNotFound(what.to_string()))
+    }
+
+    /// The tag `what` names (a name, with or without tag or
+    /// `docker.io/library/`), if any.
+    pub fn find_tag(&self, what: &str) -> Result<Option<(String, Descriptor)>> {
+        let Ok(r) = Reference::parse(what) else {
+            return Ok(None);
+        };
+        let names = [Some(r.full_name()), r.docker_alias()];
+        Ok(self
+            .tags()?
+            .into_iter()
+            .find(|(name, _)| names.iter().flatten().any(|n| n == name)))
     }
 
     /// Writes config and manifest for `layers` and tags the result `name`.
@@ -147,6 +173,30 @@ impl Store {
         name: &str,
     ) -> Result<Image> {
         let lock = self.lock()?;
+        let config_bytes = serde_json::to_vec(config).json("the image config")?;
+        let img = self.write_image(&config_bytes, layers, annotations, &lock)?;
+        let size = self.read_blob(&img.manifest_digest)?.len() as u64;
+        let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
+        self.set_tag(name, desc, &lock)?;
+        Ok(Image {
+            name: Some(name.into()),
+            ..img
+        })
+    }
+
+    /// Writes config and manifest for `layers` without tagging them, and
+    /// pins them so they stay until this process tags or drops them.
+    pub fn write_image(
+        &self,
+        config_bytes: &[u8],
+        layers: &[(Digest, u64)],
+        annotations: BTreeMap<String, String>,
+        lock: &StoreLock,
+    ) -> Result<Image> {
+        let config: Config = serde_json::from_slice(config_bytes).map_err(|e| Error::Blob {
+            digest: Digest::of(config_bytes),
+            why: format!("not an image config: {e}"),
+        })?;
         for (d, _) in layers {
             if !self.has_blob(d) {
                 return Err(Error::Blob {
@@ -155,8 +205,7 @@ impl Store {
                 });
             }
         }
-        let config_bytes = serde_json::to_vec(config).json("the image config")?;
-        let id = self.write_blob(&config_bytes, &lock)?;
+        let id = self.write_blob(config_bytes, lock)?;
         let manifest = Manifest {
             schema_version: 2,
             media_type: MEDIA_MANIFEST.into(),
@@ -168,16 +217,17 @@ impl Store {
             annotations,
         };
         let manifest_bytes = serde_json::to_vec(&manifest).json("the image manifest")?;
-        let manifest_digest = self.write_blob(&manifest_bytes, &lock)?;
-        let desc = Descriptor::new(MEDIA_MANIFEST, manifest_digest, manifest_bytes.len() as u64);
-        self.set_tag(name, desc, &lock)?;
-        Ok(Image {
-            name: Some(name.into()),
+        let manifest_digest = self.write_blob(&manifest_bytes, lock)?;
+        let img = Image {
+            name: None,
             manifest_digest,
             manifest,
             id,
-            config: config.clone(),
-        })
+            config,
+            index: None,
+        };
+        self.pin_image(&img, lock)?;
+        Ok(img)
     }
 
     /// Gives the image `source` (name or id) the name `target`, resolving it
@@ -185,6 +235,17 @@ impl Store {
     pub fn tag(&self, source: &str, target: &str) -> Result<Image> {
         let name = Reference::parse(target)?.full_name();
         let lock = self.lock()?;
+        if let Some((_, desc)) = self.find_tag(source)? {
+            // A multi-platform tag is tagged whole: the new name names the index.
+            let img = self.load_tagged(&name, &desc, &Want::Host).or_else(|_| {
+                let first = self.manifests_of(&desc)?.into_iter().next();
+                let first = first.ok_or_else(|| invalid(format!("{source}: an empty index")))?;
+                self.load_image(&first.digest, Some(name.clone()))
+            })?;
+            let desc = Descriptor::new(&desc.media_type, desc.digest, desc.size);
+            self.set_tag(&name, desc, &lock)?;
+            return Ok(img);
+        }
         let img = self.resolve(source)?;
         let size = fs::metadata(self.blob_path(&img.manifest_digest))
             .map_err(|e| Error::Io {
@@ -278,12 +339,20 @@ impl Store {
             let Ok(bytes) = self.read_blob(&desc.digest) else {
                 continue;
             };
-            if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
+            if let Ok(i) = serde_json::from_slice::<Index>(&bytes) {
+                // A multi-platform index: keep every image it names.
+                for m in &i.manifests {
+                    live.insert(m.digest);
+                    if let Ok(m) = self.read_blob(&m.digest) {
+                        if let Ok(m) = serde_json::from_slice::<Manifest>(&m) {
+                            live.insert(m.config.digest);
+                            live.extend(m.layers.iter().map(|l| l.digest));
+                        }
+                    }
+                }
+            } else if let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) {
                 live.insert(m.config.digest);
                 live.extend(m.layers.iter().map(|l| l.digest));
-            } else if let Ok(i) = serde_json::from_slice::<Index>(&bytes) {
-                // A multi-platform index: keep what it names (best effort).
-                live.extend(i.manifests.iter().map(|d| d.digest));
             }
         }
         live

@@ -31,9 +31,9 @@ use crate::digest::Digest;
 use crate::error::{invalid, Error, JsonContext, Result};
 use crate::human::bytes as human_bytes;
 use crate::image::oci::Platform;
+use crate::image::platform::PlatformSpec;
 use crate::image::spec::{ContainerImage, ANNOTATION_CONTAINER_IMAGES};
 use crate::image::view::RootView;
-use crate::registry::manifest::PlatformSpec;
 
 /// History of the image cache layer.
 pub const CREATED_BY: &str = "BASE container images";
@@ -113,22 +113,10 @@ impl State<'_> {
         }
         // The image's platform (FROM's base, or FROM --platform), else this
         // machine's.
-        let platform = opts.platform.clone().unwrap_or_else(|| {
-            let c = &self.config;
-            if c.architecture.is_empty() {
-                PlatformSpec::host()
-            } else {
-                PlatformSpec {
-                    os: if c.os.is_empty() {
-                        "linux".into()
-                    } else {
-                        c.os.clone()
-                    },
-                    arch: c.architecture.clone(),
-                    variant: c.variant.clone(),
-                }
-            }
-        });
+        let platform = opts
+            .platform
+            .clone()
+            .unwrap_or_else(|| PlatformSpec::of_config(&self.config));
         log::info!("CACHE {} container images for {platform}", wanted.len());
         let resolved = resolve::resolve_all(&wanted, &platform, opts.insecure)?;
         let mut key = Sha256::new();

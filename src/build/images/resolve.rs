@@ -10,8 +10,9 @@ use super::refs::Wanted;
 use crate::digest::Digest;
 use crate::error::{invalid, Error, Result};
 use crate::image::oci::Descriptor;
+use crate::image::platform::{self, PlatformSpec, Want};
 use crate::image::Reference;
-use crate::registry::manifest::{self, Fetched, PlatformSpec};
+use crate::registry::manifest::{self, Fetched};
 use crate::registry::Repo;
 
 /// Images resolved at once.
@@ -103,7 +104,7 @@ fn resolve(w: &Wanted, want: &PlatformSpec, insecure: bool) -> Result<Resolved> 
     let (image, platform, m) = match manifest::parse(&bytes, content_type.as_deref())? {
         Fetched::Image(m) => (top.clone(), None, m),
         Fetched::Index(index) => {
-            let desc = manifest::select(&index, want)?;
+            let desc = platform::select(&index, &Want::Exactly(want.clone()))?;
             let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
             manifest::verify(&bytes, &desc.digest, "the manifest's")?;
             let m = match manifest::parse(&bytes, content_type.as_deref())? {
