@@ -22,7 +22,7 @@ use crate::util::registry::Registry;
 use crate::util::{assert_mentions, sha256_hex, Env};
 
 /// A layer tar of `files` (path, content), uncompressed.
-fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, content) in files {
         let mut h = tar::Header::new_gnu();
@@ -37,7 +37,7 @@ fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Deterministic pseudo-random bytes (incompressible enough).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)
         .map(|_| {
@@ -50,13 +50,13 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// An OCI layout being filled with images.
-struct Layout {
+pub(crate) struct Layout {
     dir: PathBuf,
     refs: Vec<Value>,
 }
 
 impl Layout {
-    fn new(dir: PathBuf) -> Layout {
+    pub(crate) fn new(dir: PathBuf) -> Layout {
         fs::create_dir_all(dir.join("blobs/sha256")).expect("layout dirs");
         fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
         Layout {
@@ -72,7 +72,7 @@ impl Layout {
     }
 
     /// An image manifest of `layers` for `arch`; its descriptor.
-    fn image(&self, arch: &str, layers: &[Vec<u8>]) -> Value {
+    pub(crate) fn image(&self, arch: &str, layers: &[Vec<u8>]) -> Value {
         let diff_ids: Vec<String> = layers
             .iter()
             .map(|l| format!("sha256:{}", sha256_hex(l)))
@@ -102,7 +102,7 @@ impl Layout {
     }
 
     /// An index of (descriptor, arch) pairs; its descriptor.
-    fn index(&self, images: &[(Value, &str)]) -> Value {
+    pub(crate) fn index(&self, images: &[(Value, &str)]) -> Value {
         let manifests: Vec<Value> = images
             .iter()
             .map(|(d, arch)| {
@@ -122,7 +122,7 @@ impl Layout {
         )
     }
 
-    fn tag(&mut self, desc: &Value, name: &str) {
+    pub(crate) fn tag(&mut self, desc: &Value, name: &str) {
         let mut d = desc.clone();
         d["annotations"] = json!({"org.opencontainers.image.ref.name": name});
         self.refs.push(d);
@@ -135,7 +135,7 @@ impl Layout {
     }
 
     /// `skopeo copy --all` of tag `name` to `dest` (host/path:tag).
-    fn push(&self, name: &str, dest: &str) {
+    pub(crate) fn push(&self, name: &str, dest: &str) {
         self.push_with(name, dest, &[]);
     }
 
@@ -153,7 +153,7 @@ impl Layout {
 }
 
 /// The digest a registry serves for `image` (`skopeo inspect --raw`).
-fn served_digest(image: &str) -> String {
+pub(crate) fn served_digest(image: &str) -> String {
     let raw = skopeo(&[
         "inspect",
         "--raw",

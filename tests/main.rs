@@ -21,6 +21,7 @@ mod kubefile_v011;
 mod logging;
 mod mount;
 mod mount_security;
+mod multi_arch;
 mod overlay_oracle;
 mod registry;
 mod registry_auth;

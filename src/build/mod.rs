@@ -150,7 +150,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
             Ok(img)
         }
         Err(e) => {
-            discard(store, &states);
+            discard(store, &states, &images);
             Err(e)
         }
     }
@@ -184,8 +184,10 @@ fn tag_built(store: &Store, name: &str, images: &[Image]) -> Result<Image> {
 
 /// After a failed build: removes the layers its platforms stored, so the
 /// store is as before (a layer a tag reaches meanwhile stays).
-fn discard(store: &Store, states: &[State]) {
-    let blobs: Vec<Digest> = states.iter().flat_map(|s| s.new_blobs.clone()).collect();
+fn discard(store: &Store, states: &[State], images: &[Image]) {
+    let mut blobs: Vec<Digest> = states.iter().flat_map(|s| s.new_blobs.clone()).collect();
+    // The configs and manifests of the platforms that were finished.
+    blobs.extend(images.iter().flat_map(|i| [i.manifest_digest, i.id]));
     if blobs.is_empty() {
         return;
     }
@@ -205,7 +207,7 @@ pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wan
     let listed = st
         .run(&instructions)
         .and_then(|()| images::wanted_images(&st.view()?, &opts.images));
-    discard(store, std::slice::from_ref(&st));
+    discard(store, std::slice::from_ref(&st), &[]);
     listed
 }
 
