@@ -362,8 +362,17 @@ fn an_index_round_trips_through_a_registry_skopeo_copy_all_and_an_archive() {
     stored_index(&loaded, "k8s:v1");
     assert_mentions(&loaded.run(&["fsck"]), &["no problems"]);
 
+    // A tag names the whole index; removing one name keeps the other's.
+    loaded.run(&["tag", "k8s:v1", "k8s:v2"]);
+    stored_index(&loaded, "k8s:v2");
+    loaded.run(&["rmi", "k8s:v1"]);
+    assert_eq!(
+        loaded.run(&["cat", "--platform", "linux/arm64", "k8s:v2", "bin/tool"]),
+        "tool for arm64\n"
+    );
+
     // fsck names the platform whose layer is gone; rmi frees everything.
-    let arm = inspect_platform(&loaded, "k8s:v1", "linux/arm64");
+    let arm = inspect_platform(&loaded, "k8s:v2", "linux/arm64");
     let arm_bin = arm["spec"]["layers"][1]["id"]
         .as_str()
         .expect("layer")
@@ -373,9 +382,9 @@ fn an_index_round_trips_through_a_registry_skopeo_copy_all_and_an_archive() {
     assert_eq!(checked.code, Some(1), "{}", checked.stdout);
     assert_mentions(
         &format!("{}{}", checked.stdout, checked.stderr),
-        &["k8s:v1", "linux/arm64", &arm_bin],
+        &["k8s:v2", "linux/arm64", &arm_bin],
     );
-    loaded.run(&["rmi", "k8s:v1"]);
+    loaded.run(&["rmi", "k8s:v2"]);
     let left: Vec<_> = fs::read_dir(loaded.root().join("blobs/sha256"))
         .expect("blobs")
         .collect();
