@@ -226,7 +226,7 @@ fn bad_platforms_fail_with_one_line_naming_platform_and_image_and_tag_nothing() 
             env.sealer()
                 .args(["build", "--platform", bad, "-t", "k8s:v1"])
                 .arg(&ctx),
-            &[named],
+            &[named, "k8s:v1"],
         );
     }
     // A single-platform base asked for another platform: the other

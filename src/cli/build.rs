@@ -3,6 +3,8 @@
 //! [--insecure] [--platform OS/ARCH[/VARIANT],...] [--list-images] CONTEXT`
 
 use std::io::{IsTerminal, Write};
+
+use anyhow::Context as _;
 use std::path::PathBuf;
 
 use crate::build::images::CacheOptions;
@@ -79,9 +81,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     }
     let mut platforms: Vec<PlatformSpec> = Vec::new();
     for list in &a.platforms {
-        for p in PlatformSpec::parse_list(list)? {
+        let tag = a.tag.as_deref().unwrap_or("the image");
+        for p in PlatformSpec::parse_list(list).with_context(|| format!("building {tag}"))? {
             if platforms.contains(&p) {
-                anyhow::bail!("--platform {p} is given twice");
+                anyhow::bail!("building {tag}: --platform {p} is given twice");
             }
             platforms.push(p);
         }

@@ -80,7 +80,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<i32> {
             .with_context(|| format!("image name {s:?} is not UTF-8"))
     };
     let (old_name, new_name) = (name(&a.targets[0])?, name(&a.targets[1])?);
-    let want = Want::parse(a.platform.as_deref())?;
+    let want = Want::parse(a.platform.as_deref())
+        .with_context(|| format!("images {old_name} and {new_name}"))?;
     let old_img = store.resolve_for(&old_name, &want)?;
     let new_img = store.resolve_for(&new_name, &want)?;
     let old = RootView::open(store, &old_img)?;

@@ -25,7 +25,7 @@ enum Format {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let img = store.resolve_for(&a.image, &a.platform.want()?)?;
+    let img = store.resolve_for(&a.image, &a.platform.want(&a.image)?)?;
     let view = RootView::open(store, &img)?;
     let metadata = view.read_file("Metadata").unwrap_or(None);
     let spec = image_spec(&img, metadata);

@@ -33,7 +33,7 @@ pub struct Args {
 /// does when its output is not a terminal), so two names differing in a
 /// non-UTF-8 byte print differently.
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
-    let img = store.resolve_for(&a.image, &a.platform.want()?)?;
+    let img = store.resolve_for(&a.image, &a.platform.want(&a.image)?)?;
     let view = RootView::open(store, &img)?;
     let path = a.path.as_bytes();
     let m = view.resolve(path).ok_or_else(|| {

@@ -158,9 +158,11 @@ pub struct PlatformArg {
 }
 
 impl PlatformArg {
-    /// What to choose from a multi-platform image.
-    pub fn want(&self) -> crate::error::Result<crate::image::platform::Want> {
+    /// What to choose from a multi-platform image; a bad platform is an
+    /// error naming `image` too.
+    pub fn want(&self, image: &str) -> anyhow::Result<crate::image::platform::Want> {
         crate::image::platform::Want::parse(self.platform.as_deref())
+            .with_context(|| format!("image {image}"))
     }
 
     /// As given.
@@ -200,7 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             path,
             platform,
         } => {
-            let img = store.resolve_for(&image, &platform.want()?)?;
+            let img = store.resolve_for(&image, &platform.want(&image)?)?;
             let view = crate::image::view::RootView::open(&store, &img)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             view.copy_file(

@@ -60,6 +60,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         (None, _, true) => mount::layers_dir(store),
         _ => bail!("sealer mount takes IMAGE DIR, or --layers"),
     };
+    if let Some(image) = &a.image {
+        a.platform.want(image)?;
+    }
     let mut spec = mount::prepare(
         store,
         a.image.as_deref(),

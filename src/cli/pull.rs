@@ -44,7 +44,8 @@ pub struct Args {
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let r = Reference::parse(&a.image)?;
-    let platform = Want::parse(a.platform.as_deref())?;
+    let platform =
+        Want::parse(a.platform.as_deref()).with_context(|| format!("pulling {}", r.full_name()))?;
     let progress = Progress::new(a.quiet);
     let opts = PullOptions {
         platform,

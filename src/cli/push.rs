@@ -72,7 +72,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             (images, true)
         }
         _ => {
-            let want = Want::parse(a.platform.as_deref())?;
+            let want =
+                Want::parse(a.platform.as_deref()).with_context(|| format!("image {}", a.image))?;
             (vec![store.resolve_pinned_for(&a.image, &want)?], false)
         }
     };

@@ -40,7 +40,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         Kind::OciArchive => ArchiveFormat::Oci,
         Kind::DockerArchive => ArchiveFormat::Docker,
     };
-    let want = Want::parse(a.platform.as_deref())?;
+    let want = Want::parse(a.platform.as_deref())
+        .with_context(|| format!("images {}", a.images.join(", ")))?;
     let mut images = Vec::new();
     for what in &a.images {
         // An OCI archive keeps a multi-platform name whole (its index and
