@@ -295,6 +295,21 @@ fn an_index_round_trips_through_a_registry_skopeo_copy_all_and_an_archive() {
         "raw",
     );
     assert_eq!(raw["manifests"].as_array().expect("manifests").len(), 2);
+    // Each image carries sealer's extension, as sealer v0.11 pushes it.
+    let child = raw["manifests"][0]["digest"].as_str().expect("digest");
+    let child = jsonv(
+        &skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{}@{child}", reg.image("library/k8s")),
+        ]),
+        "child manifest",
+    );
+    assert!(
+        child["annotations"]["sealer.image.extension"].is_string(),
+        "{child}"
+    );
     // A second push uploads nothing.
     let again = env.sealer().args(["push", "k8s:v1", &target]).ok();
     assert_mentions(&again.stderr, &["0 blobs uploaded"]);

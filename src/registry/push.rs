@@ -189,9 +189,19 @@ fn push_image(
         media_type: manifest_type.into(),
         config: Descriptor::new(config_type, image.id, config_bytes.len() as u64),
         layers: descs,
-        annotations: BTreeMap::new(),
+        annotations: pushed_annotations(&image.manifest.annotations),
     };
     serde_json::to_vec(&manifest).json("the pushed manifest")
+}
+
+/// The manifest annotations a push carries: sealer's (the image extension,
+/// the container image list), as sealer v0.11 pushes them; not where this
+/// store pulled the image from.
+fn pushed_annotations(ours: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    ours.iter()
+        .filter(|(k, _)| !k.starts_with("io.sealer.source."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// PUTs the exact manifest bytes whose digest we report.
