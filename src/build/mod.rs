@@ -160,13 +160,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
 fn tag_built(store: &Store, name: &str, images: &[Image]) -> Result<Image> {
     let lock = store.lock()?;
     if let [img] = images {
-        let size = store.read_blob(&img.manifest_digest)?.len() as u64;
-        let desc = crate::image::oci::Descriptor::new(
-            crate::image::oci::MEDIA_MANIFEST,
-            img.manifest_digest,
-            size,
-        );
-        store.set_tag(name, desc, &lock)?;
+        store.tag_image(name, img, &lock)?;
         return Ok(Image {
             name: Some(name.into()),
             ..img.clone()

@@ -121,10 +121,7 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
     if opts.all_platforms && out.images.len() > 1 {
         store.commit_index(&name, &out.images, &lock)?;
     } else {
-        let img = &out.images[0];
-        let size = store.read_blob(&img.manifest_digest)?.len() as u64;
-        let desc = Descriptor::new(crate::image::oci::MEDIA_MANIFEST, img.manifest_digest, size);
-        store.set_tag(&name, desc, &lock)?;
+        store.tag_image(&name, &out.images[0], &lock)?;
     }
     for img in &mut out.images {
         img.name = Some(name.clone());

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, JsonContext, Result};
-use crate::image::oci::{Config, Descriptor, MEDIA_MANIFEST};
+use crate::image::oci::Config;
 use crate::image::Image;
 
 /// One remembered compressed form of a layer.
@@ -57,10 +57,8 @@ impl Store {
         }
         let lock = self.lock()?;
         let img = self.write_image(config_bytes, layers, annotations, &lock)?;
-        let size = self.read_blob(&img.manifest_digest)?.len() as u64;
         for name in names {
-            let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
-            self.set_tag(name, desc, &lock)?;
+            self.tag_image(name, &img, &lock)?;
         }
         Ok(Image {
             name: names.first().cloned(),

@@ -92,6 +92,14 @@ impl Store {
         Ok(digest)
     }
 
+    /// Points `name` at the single-platform image `img` (written by
+    /// [`write_image`](Self::write_image)).
+    pub fn tag_image(&self, name: &str, img: &Image, lock: &StoreLock) -> Result<()> {
+        let size = self.read_blob(&img.manifest_digest)?.len() as u64;
+        let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
+        self.set_tag(name, desc, lock)
+    }
+
     /// Names of the tags that reach `manifest` (directly or through their
     /// index).
     pub fn tags_reaching(&self, manifest: &Digest) -> Result<Vec<String>> {

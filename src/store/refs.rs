@@ -175,9 +175,7 @@ impl Store {
         let lock = self.lock()?;
         let config_bytes = serde_json::to_vec(config).json("the image config")?;
         let img = self.write_image(&config_bytes, layers, annotations, &lock)?;
-        let size = self.read_blob(&img.manifest_digest)?.len() as u64;
-        let desc = Descriptor::new(MEDIA_MANIFEST, img.manifest_digest, size);
-        self.set_tag(name, desc, &lock)?;
+        self.tag_image(name, &img, &lock)?;
         Ok(Image {
             name: Some(name.into()),
             ..img
