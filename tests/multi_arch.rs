@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::image_cache::{layer_tar, noise, served_digest, Layout};
 use crate::mount::mount_with;
-use crate::registry::{jsonv, skopeo};
+use crate::registry::{jsonv, raw_manifest, skopeo};
 use crate::util::registry::Registry;
 use crate::util::{assert_mentions, fails_cleanly, host_arch, sha256_hex, tool, Env};
 
@@ -87,6 +87,17 @@ fn image_rows(env: &Env) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The layer ids of an `inspect` spec, bottom first.
+fn layer_ids(spec: &Value) -> Vec<String> {
+    spec["spec"]["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["id"].as_str().map(String::from))
+        .collect()
+}
+
+/// `sealer inspect --platform PLATFORM IMAGE`, parsed.
 fn inspect_platform(env: &Env, image: &str, platform: &str) -> Value {
     let out = env.run(&["inspect", "--format", "json", "--platform", platform, image]);
     jsonv(&out, "inspect")
@@ -143,15 +154,7 @@ fn a_two_platform_build_is_one_index_with_each_platforms_files_and_shared_layers
     // The shared `etc` layer is one blob, the arch layers two.
     let amd = inspect_platform(&env, "k8s:v1", "linux/amd64");
     let arm = inspect_platform(&env, "k8s:v1", "linux/arm64");
-    let layers = |spec: &Value| -> Vec<String> {
-        spec["spec"]["layers"]
-            .as_array()
-            .expect("layers")
-            .iter()
-            .filter_map(|l| l["id"].as_str().map(String::from))
-            .collect()
-    };
-    let (amd_layers, arm_layers) = (layers(&amd), layers(&arm));
+    let (amd_layers, arm_layers) = (layer_ids(&amd), layer_ids(&arm));
     assert_eq!(amd_layers[0], arm_layers[0], "COPY etc is the same layer");
     assert_ne!(amd_layers[1], arm_layers[1], "COPY ${{ARCH}}/bin differs");
     assert_ne!(amd["spec"]["id"], arm["spec"]["id"]);
@@ -161,18 +164,6 @@ fn a_two_platform_build_is_one_index_with_each_platforms_files_and_shared_layers
     let raw = jsonv(&skopeo(&["inspect", "--raw", &oci]), "skopeo inspect --raw");
     assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
     for (arch, spec) in [("amd64", &amd), ("arm64", &arm)] {
-        let seen = jsonv(
-            &skopeo(&[
-                "--override-arch",
-                arch,
-                "inspect",
-                "--config",
-                "--raw",
-                &oci,
-            ]),
-            "skopeo inspect --config",
-        );
-        assert_eq!(seen["architecture"], arch);
         let config = skopeo(&[
             "--override-arch",
             arch,
@@ -181,6 +172,10 @@ fn a_two_platform_build_is_one_index_with_each_platforms_files_and_shared_layers
             "--raw",
             &oci,
         ]);
+        assert_eq!(
+            jsonv(&config, "skopeo inspect --config")["architecture"],
+            arch
+        );
         assert_eq!(
             format!("sha256:{}", sha256_hex(config.as_bytes())),
             spec["spec"]["id"].as_str().expect("id")
@@ -285,27 +280,11 @@ fn an_index_round_trips_through_a_registry_skopeo_copy_all_and_an_archive() {
         .expect("digest")
         .to_string();
     assert_eq!(served_digest(&target), digest, "the index digest we print");
-    let raw = jsonv(
-        &skopeo(&[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{target}"),
-        ]),
-        "raw",
-    );
+    let raw = raw_manifest(&target);
     assert_eq!(raw["manifests"].as_array().expect("manifests").len(), 2);
     // Each image carries sealer's extension, as sealer v0.11 pushes it.
     let child = raw["manifests"][0]["digest"].as_str().expect("digest");
-    let child = jsonv(
-        &skopeo(&[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{}@{child}", reg.image("library/k8s")),
-        ]),
-        "child manifest",
-    );
+    let child = raw_manifest(&format!("{}@{child}", reg.image("library/k8s")));
     assert!(
         child["annotations"]["sealer.image.extension"].is_string(),
         "{child}"
@@ -439,17 +418,13 @@ fn from_a_multi_platform_base_each_platform_takes_its_base_and_its_container_ima
         .ok();
     assert_mentions(&built.stderr, &["CACHE 1 container images for linux/arm64"]);
     // What the source registry serves per platform: (manifest, layer).
-    let raw = |r: &str| {
-        let reference = format!("docker://{r}");
-        jsonv(
-            &skopeo(&["inspect", "--raw", "--tls-verify=false", &reference]),
-            r,
-        )
-    };
     let mut served = std::collections::BTreeMap::new();
-    for m in raw(&operator)["manifests"].as_array().expect("an index") {
+    for m in raw_manifest(&operator)["manifests"]
+        .as_array()
+        .expect("an index")
+    {
         let digest = m["digest"].as_str().expect("digest").to_string();
-        let child = raw(&format!("{}@{digest}", src_reg.image("tigera/operator")));
+        let child = raw_manifest(&format!("{}@{digest}", src_reg.image("tigera/operator")));
         let layer = child["layers"][0]["digest"]
             .as_str()
             .expect("layer")
@@ -464,15 +439,7 @@ fn from_a_multi_platform_base_each_platform_takes_its_base_and_its_container_ima
         let p = format!("linux/{arch}");
         let base = inspect_platform(&env, "k8s:v1", &p);
         let mine = inspect_platform(&env, "mine:v1", &p);
-        let ids = |spec: &Value| -> Vec<String> {
-            spec["spec"]["layers"]
-                .as_array()
-                .expect("layers")
-                .iter()
-                .filter_map(|l| l["id"].as_str().map(String::from))
-                .collect()
-        };
-        let (base_layers, my_layers) = (ids(&base), ids(&mine));
+        let (base_layers, my_layers) = (layer_ids(&base), layer_ids(&mine));
         assert_eq!(
             &my_layers[..base_layers.len()],
             &base_layers[..],

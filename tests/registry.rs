@@ -28,6 +28,15 @@ pub(crate) fn skopeo(args: &[&str]) -> String {
     tool("skopeo", args, "skopeo")
 }
 
+/// The manifest (or index) a registry serves for `image`, as served.
+pub(crate) fn raw_manifest(image: &str) -> Value {
+    let reference = format!("docker://{image}");
+    jsonv(
+        &skopeo(&["inspect", "--raw", "--tls-verify=false", &reference]),
+        image,
+    )
+}
+
 fn skopeo_inspect(image: &str, config: bool) -> Value {
     let reference = format!("docker://{image}");
     let mut args = vec!["inspect", "--tls-verify=false"];
@@ -144,15 +153,7 @@ fn push_is_read_by_skopeo_with_our_digests_and_a_second_push_uploads_nothing() {
     );
     let config = skopeo_inspect(&target, true);
     assert_eq!(config["rootfs"]["diff_ids"], json!(layers), "diff_ids");
-    let raw = jsonv(
-        &skopeo(&[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{target}"),
-        ]),
-        "manifest",
-    );
+    let raw = raw_manifest(&target);
     assert_eq!(
         raw["config"]["digest"],
         json!(id),
