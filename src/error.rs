@@ -162,6 +162,10 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// What this machine lacks for an ordinary user (rootless sealer), and
+    /// how to enable it.
+    #[error("{0}")]
+    Rootless(String),
     /// Anything else the user can act on.
     #[error("{0}")]
     Invalid(String),

@@ -16,6 +16,7 @@ pub mod mount;
 pub mod process;
 pub mod progress;
 pub mod registry;
+pub mod rootless;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -25,6 +25,7 @@ mod multi_arch;
 mod overlay_oracle;
 mod registry;
 mod registry_auth;
+mod rootless;
 mod rw;
 mod sealer_v011;
 mod sealer_v08;

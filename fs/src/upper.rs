@@ -28,6 +28,11 @@ use crate::sys;
 
 /// The xattr marking an opaque directory.
 pub const OPAQUE_XATTR: &[u8] = b"trusted.overlay.opaque";
+/// The same mark where `trusted.*` cannot be set (only root of the initial
+/// user namespace may: an ordinary user's RUN step and `--rw` mount run in
+/// a user namespace of their own), as the kernel's overlayfs reads it with
+/// `userxattr`.
+pub const USER_OPAQUE_XATTR: &[u8] = b"user.overlay.opaque";
 
 /// Whether `md` is a whiteout (a 0/0 character device).
 pub fn is_whiteout(md: &fs::Metadata) -> bool {
@@ -41,7 +46,9 @@ pub fn make_whiteout(path: &Path) -> io::Result<()> {
 
 /// Whether the directory at `path` is opaque.
 pub fn is_opaque(path: &Path) -> bool {
-    matches!(sys::get_xattr(path, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
+    [OPAQUE_XATTR, USER_OPAQUE_XATTR]
+        .iter()
+        .any(|x| matches!(sys::get_xattr(path, x), Ok(Some(v)) if v == b"y"))
 }
 
 /// Whether the merged root of `upper` over `lower` (top first) is empty,
@@ -70,7 +77,12 @@ pub fn merged_root_is_empty(upper: &Path, lower: &[&LayerIndex]) -> io::Result<b
 
 /// Marks the directory at `path` opaque.
 pub fn set_opaque(path: &Path) -> io::Result<()> {
-    sys::set_xattr(path, OPAQUE_XATTR, b"y", 0)
+    match sys::set_xattr(path, OPAQUE_XATTR, b"y", 0) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            sys::set_xattr(path, USER_OPAQUE_XATTR, b"y", 0)
+        }
+        other => other,
+    }
 }
 
 /// Sets a path's times without following a symlink.

@@ -205,6 +205,17 @@ pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wan
     listed
 }
 
+/// Whether the Kubefile `file` (default `CONTEXT/Kubefile`) has RUN steps,
+/// which an ordinary user runs in a user namespace. A Kubefile that cannot
+/// be read or parsed says no: the build itself reports it.
+pub fn has_run_steps(file: Option<&Path>, context: &Path) -> bool {
+    let file = file.map_or_else(|| context.join("Kubefile"), Path::to_path_buf);
+    read_kubefile(&file)
+        .ok()
+        .and_then(|text| kubefile::parse(&text).ok())
+        .is_some_and(|ins| ins.iter().any(|i| i.keyword == "RUN"))
+}
+
 fn prepare<'s>(
     store: &'s Store,
     opts: &'s BuildOptions,

@@ -107,7 +107,7 @@ fn item(path: &Path, md: &fs::Metadata) -> Result<Item> {
     it.content = content;
     it.link_group = (ft.is_file() && md.nlink() > 1).then(|| (md.dev(), md.ino()));
     for name in sys::list_xattrs(path).at(path)? {
-        if name.starts_with(b"trusted.overlay.") {
+        if name.starts_with(b"trusted.overlay.") || name == sealer_fs::upper::USER_OPAQUE_XATTR {
             continue;
         }
         if let Some(v) = sys::get_xattr(path, &name).at(path)? {

@@ -71,6 +71,14 @@ enum Mode {
     Lite,
 }
 
+impl Args {
+    /// Whether the Kubefile has RUN steps (an ordinary user runs them in a
+    /// user namespace).
+    pub fn has_run_steps(&self) -> bool {
+        crate::build::has_run_steps(self.file.as_deref(), &self.context)
+    }
+}
+
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let mut build_args = Vec::new();
     for kv in &a.build_args {

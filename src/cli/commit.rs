@@ -19,6 +19,13 @@ pub struct Args {
     umount: bool,
 }
 
+impl Args {
+    /// The `--rw` mount committed.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let done = mount::commit(store, &a.dir, &a.image, a.umount)?;
     let name = done.image.name.clone().unwrap_or_default();

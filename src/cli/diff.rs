@@ -66,6 +66,14 @@ impl Args {
     pub fn compares_images(&self) -> bool {
         self.targets.len() >= 2
     }
+
+    /// The `--rw` mount whose changes are listed (`sealer diff DIR`).
+    pub fn mount_dir(&self) -> Option<&Path> {
+        match &self.targets[..] {
+            [dir] => Some(Path::new(dir)),
+            _ => None,
+        }
+    }
 }
 
 /// Runs `sealer diff`; returns the exit status.

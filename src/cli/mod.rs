@@ -148,6 +148,36 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
         || matches!(e.downcast_ref::<crate::Error>(), Some(crate::Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// Where an ordinary user's command runs (see `crate::rootless`): RUN
+/// steps and `--rw` mounts in a user namespace, commands about such a mount
+/// in its server's.
+fn namespace(store: &Store, command: &Command) -> anyhow::Result<crate::rootless::Namespace> {
+    use crate::rootless::{self, Namespace};
+    if rootless::is_root() || rootless::in_user_namespace() {
+        return Ok(Namespace::Here);
+    }
+    let about = |dir: Option<&std::path::Path>| match dir {
+        Some(d) => crate::mount::namespace_for(store, d),
+        None => Ok(Namespace::Here),
+    };
+    Ok(match command {
+        // Every build, so that COPY records the user's files as root's
+        // whether or not the Kubefile has RUN steps (which need it).
+        Command::Build(a) => {
+            let run = a.has_run_steps();
+            Namespace::New {
+                fuse: run,
+                required: run,
+            }
+        }
+        Command::Mount(a) => a.namespace()?,
+        Command::Umount(a) => about(a.dir())?,
+        Command::Commit(a) => about(Some(a.dir()))?,
+        Command::Diff(a) => about(a.mount_dir())?,
+        _ => Namespace::Here,
+    })
+}
+
 /// Runs a command; returns its exit status (0 but for `sealer diff`).
 /// `--platform` of a command that reads one image.
 #[derive(clap::Args)]
@@ -184,6 +214,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     let store =
         Store::open(&root).with_context(|| format!("opening the store at {}", root.display()))?;
+    if let Some(status) = namespace(&store, &command)?.rerun(store.root())? {
+        return Ok(status);
+    }
     if let Command::Diff(a) = command {
         return diff::run(&store, a);
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use crate::mount::{self, Served};
+use crate::rootless::{self, Namespace};
 use crate::store::Store;
 
 /// Flags of `sealer mount`.
@@ -52,6 +53,30 @@ pub struct UmountArgs {
     layers: bool,
 }
 
+impl Args {
+    /// Where an ordinary user's mount runs: `--rw` in a user namespace of
+    /// its own (checked first: `--allow-other` needs fuse.conf's consent).
+    pub fn namespace(&self) -> anyhow::Result<Namespace> {
+        if !self.rw {
+            return Ok(Namespace::Here);
+        }
+        if self.allow_other && !rootless::is_root() {
+            rootless::check_allow_other()?;
+        }
+        Ok(Namespace::New {
+            fuse: true,
+            required: true,
+        })
+    }
+}
+
+impl UmountArgs {
+    /// The mountpoint given (none for --layers).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_deref()
+    }
+}
+
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let dir = match (&a.image, &a.dir, a.layers) {
         (None, None, false) => return list(store),
@@ -74,6 +99,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     spec.allow_other = a.allow_other;
     spec.suid = a.suid;
     spec.dev = a.dev;
+    if !a.rw {
+        rootless::check_fusermount(a.allow_other)?;
+    }
     if a.foreground {
         return Ok(mount::serve(store, &spec, false)?);
     }
@@ -84,6 +112,14 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         spec.mountpoint.display(),
         log.display()
     );
+    if rootless::in_user_namespace() {
+        println!(
+            "The mount is in sealer's user namespace: reach it as /proc/{pid}/root{}, or with \
+             `nsenter -U -m -t {pid} --preserve-credentials`; sealer diff, commit and umount \
+             find it by its path",
+            spec.mountpoint.display()
+        );
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::record::MountRecord;
 use super::table::{mounted_at, mounted_under};
 use crate::error::{IoContext, Result};
 use crate::process::ProcessId;
+use crate::rootless::Namespace;
 use crate::store::Store;
 
 /// An absolute path without touching the file system beyond the current
@@ -66,10 +67,54 @@ pub fn check_mountpoint(dir: &Path) -> Result<PathBuf> {
 /// user lets go); a failure is a warning naming `what`. A path that is no
 /// longer a mountpoint (`EINVAL`: a clean unmount got that far) is fine.
 pub fn detach(path: &Path, what: &str) {
-    match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+    match umount(path, true) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
         Err(e) => log::warn!("detaching {what} {}: {e}", path.display()),
     }
+}
+
+/// Unmounts `path` (lazily with `lazy`): umount2(2) as root; an ordinary
+/// user, whom the kernel refuses (`EPERM`), goes through `fusermount3 -u`
+/// (`-uz`), which unmounts what this user mounted. Errors keep their errno
+/// (`EBUSY`, `EINVAL` for what is no longer mounted) for the callers.
+fn umount(path: &Path, lazy: bool) -> nix::Result<()> {
+    let flags = if lazy {
+        nix::mount::MntFlags::MNT_DETACH
+    } else {
+        nix::mount::MntFlags::empty()
+    };
+    match nix::mount::umount2(path, flags) {
+        Err(nix::errno::Errno::EPERM) if !crate::rootless::is_root() => fusermount_u(path, lazy),
+        other => other,
+    }
+}
+
+/// `fusermount3 -u [-z] -- PATH`, its complaint turned back into an errno.
+fn fusermount_u(path: &Path, lazy: bool) -> nix::Result<()> {
+    use nix::errno::Errno;
+    let Ok(bin) = crate::rootless::fusermount() else {
+        return Err(Errno::EPERM);
+    };
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg(if lazy { "-uz" } else { "-u" }).arg("--").arg(path);
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    log::debug!("fusermount3 on {}: {}", path.display(), said.trim());
+    Err(if said.contains("busy") {
+        Errno::EBUSY
+    } else if said.contains("not found") || said.contains("Invalid argument") {
+        Errno::EINVAL
+    } else if said.contains("Permission denied") || said.contains("not permitted") {
+        Errno::EPERM
+    } else {
+        Errno::EIO
+    })
 }
 
 /// Detaches every mount at or below `dir` (a dead build's RUN mount under
@@ -79,6 +124,34 @@ pub fn detach_under(dir: &Path) {
     for mp in mounted_under(&dir) {
         detach(&mp, "the stale mount");
     }
+}
+
+/// Where a command about the mount at `dir` (umount, diff, commit) runs for
+/// an ordinary user: in the namespaces of its server when the server
+/// serves it in a user namespace (a `--rw` mount: there is the mount, and
+/// the upper directory shows the owners meant); in a new user namespace
+/// when such a server died and left its upper directory (files of
+/// subordinate ids the user alone cannot remove); else here.
+pub fn namespace_for(store: &Store, dir: &Path) -> Result<Namespace> {
+    let abs = absolute(dir)?;
+    let abs = fs::canonicalize(&abs).unwrap_or(abs);
+    let Some(rec) = store.mount_at(&abs)? else {
+        return Ok(Namespace::Here);
+    };
+    Ok(if rec.alive() {
+        if crate::rootless::in_other_user_namespace(rec.server.pid) {
+            Namespace::Of(rec.server.pid)
+        } else {
+            Namespace::Here
+        }
+    } else if rec.owned_dir().is_some() && crate::rootless::check_userns().is_ok() {
+        Namespace::New {
+            fuse: false,
+            required: false,
+        }
+    } else {
+        Namespace::Here
+    })
 }
 
 /// Unmounts `mountpoint` (ours) and stops its server. A mount whose server
@@ -148,7 +221,7 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
 fn umount_patiently(mountpoint: &Path) -> nix::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        match nix::mount::umount2(mountpoint, nix::mount::MntFlags::empty()) {
+        match umount(mountpoint, false) {
             Err(nix::errno::Errno::EBUSY) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }

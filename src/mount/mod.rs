@@ -18,7 +18,9 @@ mod rw;
 mod server;
 mod table;
 
-pub use lifecycle::{absolute, check_mountpoint, detach, detach_under, teardown_dead, unmount};
+pub use lifecycle::{
+    absolute, check_mountpoint, detach, detach_under, namespace_for, teardown_dead, unmount,
+};
 pub use record::{MountRecord, Served};
 pub use rw::{commit, mount_changes, writable_at, Committed};
 pub use server::{layers_dir, prepare, serve, serve_detached, start, ServerSpec, SERVE_ARG};

@@ -11,6 +11,7 @@ pub mod flaky;
 pub mod http;
 pub mod push;
 pub mod registry;
+pub mod user;
 pub mod xattr;
 
 use std::collections::BTreeMap;
