@@ -108,13 +108,16 @@ impl<S: LayerSource> LayerDirFs<S> {
         (slot as u64 + 1) << 32 | m.inode as u64
     }
 
+    /// The root: the directory of the layers, private to the user who
+    /// serves it (root, or the ordinary user who mounted it), as
+    /// `/var/lib/docker/overlay2` is root's.
     fn root_attr() -> FileAttr {
         let m = Meta {
             kind: Kind::Dir,
             opaque: false,
             mode: 0o700,
-            uid: 0,
-            gid: 0,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
             mtime: 0,
             mtime_nsec: 0,
             nlink: 2,
