@@ -186,10 +186,13 @@ impl UserEnv {
     /// A shell script run as the test user in `dir`, which must succeed;
     /// returns its stdout.
     pub fn sh(&self, dir: &Path, script: &str) -> String {
+        // The shell changes directory itself: root, running setpriv, may
+        // not enter the user's FUSE mounts (no allow_other).
         let out = self
             .command("/bin/sh")
-            .args(["-c", script])
-            .current_dir(dir)
+            .args(["-c", "cd \"$1\" && eval \"$2\"", "sh"])
+            .arg(dir)
+            .arg(script)
             .output()
             .expect("running sh as the test user");
         assert!(
