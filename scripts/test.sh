@@ -17,6 +17,8 @@ fi
 # peer in benchmarks, htpasswd (apache2-utils) makes the bcrypt password file
 # of the basic-auth registry test, openssl signs the bearer-token test's JWTs. `tar` (GNU) unpacks layers for the overlayfs oracle.
 # python3 serves http sources (`python3 -m http.server`); setsid leaves a RUN's process group.
+# The rootless tests: newuidmap/newgidmap (uidmap) map /etc/subuid ranges, setpriv
+# (util-linux) becomes the test user, useradd (passwd) makes it.
 declare -A package_of=(
     [skopeo]=skopeo
     [umoci]=umoci
@@ -29,6 +31,9 @@ declare -A package_of=(
     [mount]=mount
     [python3]=python3
     [setsid]=util-linux
+    [setpriv]=util-linux
+    [newuidmap]=uidmap
+    [useradd]=passwd
 )
 missing=()
 for cmd in "${!package_of[@]}"; do
@@ -46,6 +51,17 @@ fi
 if [[ ! -c /dev/fuse ]]; then
     echo "error: /dev/fuse is missing: load the fuse module (modprobe fuse) or run the container with --device /dev/fuse" >&2
     exit 1
+fi
+# An ordinary user's RUN steps and --rw mounts open /dev/fuse in a user
+# namespace: the rootless tests need it 0666, as a stock Debian system has it
+# (some CI machines have it 0600).
+if [[ $(stat -c %a /dev/fuse) != 666 ]]; then
+    echo "making /dev/fuse usable by every user (chmod 0666), as on a stock Debian system"
+    chmod 0666 /dev/fuse
+fi
+# The rootless tests' unprivileged user (the tests make it too when missing).
+if ! id sealer-rootless >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/sh sealer-rootless
 fi
 if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
     echo "error: the kernel has no overlayfs (modprobe overlay); the merge-rules test needs it" >&2

@@ -86,6 +86,18 @@ pub fn test_user() -> User {
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("the user {USER} does not exist after useradd"));
+    let bin = env!("CARGO_BIN_EXE_sealer");
+    let runs = Command::new("setpriv")
+        .arg(format!("--reuid={}", u.uid))
+        .arg(format!("--regid={}", u.gid))
+        .args(["--init-groups", "--", "test", "-x", bin])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        runs,
+        "the test user {USER} cannot run {bin}: the rootless tests need the build directory \
+         searchable by every user (chmod o+x on its parents, or CARGO_TARGET_DIR elsewhere)"
+    );
     User {
         uid: u.uid.as_raw(),
         gid: u.gid.as_raw(),
