@@ -114,6 +114,13 @@ pub fn main() -> i32 {
         logger::init(0);
         return crate::build::guard::main(&args[2..]);
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::rootless::REMOVE_TREE_ARG)
+    {
+        logger::init(0);
+        return crate::rootless::remove_tree_main(&args[2..]);
+    }
     if args.get(1).is_some_and(|a| a == man::MAN_ARG) {
         return man::main(&args[2..]);
     }
@@ -174,6 +181,12 @@ fn namespace(store: &Store, command: &Command) -> anyhow::Result<crate::rootless
         Command::Umount(a) => about(a.dir())?,
         Command::Commit(a) => about(Some(a.dir()))?,
         Command::Diff(a) => about(a.mount_dir())?,
+        // Upper directories of dead --rw mounts and RUN steps may hold
+        // files of subordinate ids, which only root of the namespace removes.
+        Command::Prune(_) => Namespace::New {
+            fuse: false,
+            required: false,
+        },
         _ => Namespace::Here,
     })
 }

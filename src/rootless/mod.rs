@@ -23,7 +23,9 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-pub use userns::{in_user_namespace, rerun_in_namespaces_of, rerun_in_new_userns, IdMap};
+pub use userns::{
+    in_user_namespace, rerun_in_namespaces_of, rerun_in_new_userns, run_in_new_userns, IdMap,
+};
 
 use crate::error::{Error, Result};
 
@@ -154,6 +156,47 @@ pub fn userns_sysctl_problem(max: Option<&str>, unprivileged: Option<&str>) -> O
         ));
     }
     None
+}
+
+/// The argument that makes `sealer` remove a directory tree (as root of a
+/// new user namespace: see [`remove_tree_in_userns`]).
+pub const REMOVE_TREE_ARG: &str = "__remove-tree";
+
+/// Removes the directory tree at `path`, which this ordinary user cannot
+/// remove itself: it holds directories of the user's subordinate ids that
+/// a RUN step or a `--rw` mount made in their namespace before being
+/// killed. Root of a new namespace with the same ids can.
+pub fn remove_tree_in_userns(path: &Path) -> Result<()> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Rootless(format!("finding the sealer binary: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg(REMOVE_TREE_ARG)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    match run_in_new_userns(cmd, false)? {
+        0 => Ok(()),
+        n => Err(Error::Rootless(format!(
+            "removing {} in a user namespace failed (exit status {n})",
+            path.display()
+        ))),
+    }
+}
+
+/// `sealer __remove-tree PATH`: removes the tree; returns the exit status.
+pub fn remove_tree_main(args: &[std::ffi::OsString]) -> i32 {
+    let [path] = args else {
+        log::error!("{REMOVE_TREE_ARG} is internal to sealer");
+        return 2;
+    };
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => {
+            log::error!("removing {}: {e}", Path::new(path).display());
+            1
+        }
+    }
 }
 
 /// Where a command of an ordinary user runs.

@@ -99,6 +99,12 @@ fn status_of(mut child: std::process::Child) -> Result<i32> {
 /// this user is root; returns its exit status. Checks first what the
 /// machine must allow (user namespaces, and with `fuse`, `/dev/fuse`).
 pub fn rerun_in_new_userns(root: &Path, fuse: bool) -> Result<i32> {
+    run_in_new_userns(this_command(root)?, fuse)
+}
+
+/// Runs `cmd` in a new user and mount namespace where this user is root
+/// (see [`rerun_in_new_userns`]); returns its exit status.
+pub fn run_in_new_userns(mut cmd: Command, fuse: bool) -> Result<i32> {
     if fuse {
         super::check_dev_fuse_usable()?;
     }
@@ -130,7 +136,6 @@ pub fn rerun_in_new_userns(root: &Path, fuse: bool) -> Result<i32> {
         go_w.as_raw_fd(),
     );
     let parent = std::process::id() as libc::pid_t;
-    let mut cmd = this_command(root)?;
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the child between fork and exec and only
     // makes system calls (close, unshare, getpid, write, read, prctl,

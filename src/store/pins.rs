@@ -170,6 +170,16 @@ impl Store {
                 }
                 // Another process cleaned it first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Files of the user's subordinate ids (a rootless RUN step
+                // killed in its user namespace): root of one removes them.
+                Err(e)
+                    if e.kind() == io::ErrorKind::PermissionDenied
+                        && !crate::rootless::is_root()
+                        && crate::rootless::remove_tree_in_userns(&path).is_ok() =>
+                {
+                    cleaned.entries += 1;
+                    cleaned.bytes += bytes;
+                }
                 Err(e) => return Err(e).at(&path),
             }
         }
