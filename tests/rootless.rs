@@ -285,3 +285,102 @@ fn what_the_machine_forbids_is_one_error_line_and_changes_nothing() {
     }
     drop(guard);
 }
+
+/// A child killed when dropped (a test that fails leaves no build behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Live (not zombie) processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+        let mut cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        for b in cmdline.iter_mut().filter(|b| **b == 0) {
+            *b = b' ';
+        }
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
+    let ue = UserEnv::new();
+    build_examples_as_user(&ue);
+    // A sleep no other test runs: this test finds it by its arguments.
+    let sleep = format!("sleep 1200.{}", std::process::id());
+    ue.write(
+        "slow/Kubefile",
+        &format!("FROM kubernetes:v1.19.8\n\
+         RUN mkdir -p opt/deep/er && touch opt/deep/er/f && chown -R 33:33 opt/deep && {sleep}\n"),
+    );
+    let ctx = ue.env.path("slow");
+    let mut build = Killed(
+        ue.command(env!("CARGO_BIN_EXE_sealer"))
+            .args(["build", "-t", "slow:1"])
+            .arg(&ctx)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the build"),
+    );
+    let build = &mut build.0;
+    let store = ue.store().display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // The chown has run once the command sleeps.
+    while !processes_mentioning(&sleep)
+        .iter()
+        .any(|p| fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0")))
+    {
+        assert!(std::time::Instant::now() < deadline, "the RUN command never slept");
+        assert!(build.try_wait().unwrap().is_none(), "the build ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let guards = processes_mentioning("__run-guard");
+    assert!(
+        processes_mentioning(&format!("{store}/tmp/run-"))
+            .iter()
+            .any(|p| guards.contains(p)),
+        "the RUN guard runs in the store's tmp/"
+    );
+    build.kill().expect("killing the build");
+    let _ = build.wait();
+    let ctx_name = ctx.display().to_string();
+    let gone = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = [processes_mentioning(&store), processes_mentioning(&ctx_name)].concat();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < gone,
+            "processes outlived the killed build: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let tmp = ue.store().join("tmp");
+    assert!(
+        fs::read_dir(&tmp).is_ok_and(|mut d| d.next().is_some()),
+        "the killed RUN step left its upper directory"
+    );
+    ue.sealer().arg("images").ok();
+    let left: Vec<_> = fs::read_dir(&tmp)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the next command cleaned tmp/: {left:?}");
+}
