@@ -66,7 +66,11 @@ fn build_examples_as_user(ue: &UserEnv) {
     fs::rename(mine.join("Kubefile"), mine.join("Kubefile.override")).expect("renaming");
     hand_over(ue, ue.env.dir());
     let out = ue.sealer().args(["build", "-t", BASE]).arg(&base).ok();
-    assert!(out.stderr.contains(&format!("Successfully built {BASE}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("Successfully built {BASE}")),
+        "{}",
+        out.stderr
+    );
     ue.sealer()
         .args(["build", "-t", MINE, "-f", "Kubefile.override", "."])
         .current_dir(&mine)
@@ -105,11 +109,21 @@ fn mountpoint(ue: &UserEnv, name: &str) -> PathBuf {
 fn seed_workflow_as_an_ordinary_user() {
     let ue = UserEnv::new();
     build_examples_as_user(&ue);
-    assert!(ue.store().join("index.json").is_file(), "the store is $XDG_DATA_HOME/sealer");
+    assert!(
+        ue.store().join("index.json").is_file(),
+        "the store is $XDG_DATA_HOME/sealer"
+    );
     let images = ue.sealer().arg("images").ok().stdout;
     assert_mentions(&images, &["kubernetes", "my-k8s"]);
-    let json = ue.sealer().args(["cat", MINE, "etc/daemon.json"]).ok().stdout;
-    assert_eq!(json, fs::read_to_string(example("override/daemon.json")).unwrap());
+    let json = ue
+        .sealer()
+        .args(["cat", MINE, "etc/daemon.json"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        json,
+        fs::read_to_string(example("override/daemon.json")).unwrap()
+    );
     // COPY ran as root of the user's namespace: the user's files are root's.
     assert_eq!(owner(&ue, MINE, "etc", "daemon.json"), (0, 0));
     assert_eq!(owner(&ue, BASE, "etc", "kubelet.service"), (0, 0));
@@ -120,9 +134,15 @@ fn seed_workflow_as_an_ordinary_user() {
         dirs: vec![dir.clone()],
     };
     ue.sealer().arg("mount").arg(MINE).arg(&dir).ok();
-    assert!(is_mounted(&dir), "the read-only mount is in the host's table");
+    assert!(
+        is_mounted(&dir),
+        "the read-only mount is in the host's table"
+    );
     let seen = ue.sh(&dir, "cat etc/daemon.json && ls bin");
-    assert!(seen.starts_with(&json) && seen.contains("kubectl"), "{seen}");
+    assert!(
+        seen.starts_with(&json) && seen.contains("kubectl"),
+        "{seen}"
+    );
     let listed = ue.sealer().arg("mount").ok().stdout;
     assert_mentions(&listed, &[MINE, &dir.display().to_string(), "serving"]);
     let out = ue.sealer().arg("umount").arg(&dir).ok().stdout;
@@ -157,14 +177,30 @@ fn run_build_as_an_ordinary_user_records_the_owners_meant() {
          && touch scripts/new\n",
     );
     let out = ue.sealer().args(["build", "-t", "ran:1"]).arg(&ctx).ok();
-    assert!(out.stderr.contains("Successfully built ran:1"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Successfully built ran:1"),
+        "{}",
+        out.stderr
+    );
     let cat = |p: &str| ue.sealer().args(["cat", "ran:1", p]).ok().stdout;
     assert_eq!(cat("etc/uid-seen"), "0\n", "RUN sees itself as root");
     assert_eq!(cat("etc/x"), "hi\n");
     assert!(cat("etc/daemon.json").ends_with("more\n"));
-    assert_eq!(owner(&ue, "ran:1", "etc", "x"), (0, 0), "a new file is root's");
-    assert_eq!(owner(&ue, "ran:1", "etc", "daemon.json"), (0, 0), "a root file stays root's");
-    assert_eq!(owner(&ue, "ran:1", "opt", "data"), (33, 44), "chown through /etc/subuid");
+    assert_eq!(
+        owner(&ue, "ran:1", "etc", "x"),
+        (0, 0),
+        "a new file is root's"
+    );
+    assert_eq!(
+        owner(&ue, "ran:1", "etc", "daemon.json"),
+        (0, 0),
+        "a root file stays root's"
+    );
+    assert_eq!(
+        owner(&ue, "ran:1", "opt", "data"),
+        (33, 44),
+        "chown through /etc/subuid"
+    );
     // The directory deleted and made again hides what was below it.
     let scripts = ue.sealer().args(["ls", "ran:1", "scripts"]).ok().stdout;
     assert_eq!(scripts.trim(), "new", "an opaque directory: {scripts}");
@@ -184,7 +220,12 @@ fn rw_mount_diff_commit_and_umount_as_an_ordinary_user() {
         ue: &ue,
         dirs: vec![dir.clone()],
     };
-    let out = ue.sealer().args(["mount", "--rw", BASE]).arg(&dir).ok().stdout;
+    let out = ue
+        .sealer()
+        .args(["mount", "--rw", BASE])
+        .arg(&dir)
+        .ok()
+        .stdout;
     let pid = server_pids(&ue.store());
     assert_eq!(pid.len(), 1, "one server: {out}");
     let inside = PathBuf::from(format!("/proc/{}/root{}", pid[0], dir.display()));
@@ -196,19 +237,27 @@ fn rw_mount_diff_commit_and_umount_as_an_ordinary_user() {
         "echo '{}' > etc/daemon.json && echo new > etc/added && rm etc/Clusterfile",
     );
     let diff = ue.sealer().arg("diff").arg(&dir).ok().stdout;
-    assert_mentions(&diff, &["C /etc/daemon.json", "A /etc/added", "D /etc/Clusterfile"]);
-    ue.sealer()
-        .arg("commit")
-        .arg(&dir)
-        .arg("custom:1")
-        .ok();
-    let cat = ue.sealer().args(["cat", "custom:1", "etc/daemon.json"]).ok().stdout;
+    assert_mentions(
+        &diff,
+        &["C /etc/daemon.json", "A /etc/added", "D /etc/Clusterfile"],
+    );
+    ue.sealer().arg("commit").arg(&dir).arg("custom:1").ok();
+    let cat = ue
+        .sealer()
+        .args(["cat", "custom:1", "etc/daemon.json"])
+        .ok()
+        .stdout;
     assert_eq!(cat, "{}\n");
     assert_eq!(owner(&ue, "custom:1", "etc", "daemon.json"), (0, 0));
     assert_eq!(owner(&ue, "custom:1", "etc", "added"), (0, 0));
-    ue.sealer().args(["ls", "custom:1", "etc/Clusterfile"]).fails();
+    ue.sealer()
+        .args(["ls", "custom:1", "etc/Clusterfile"])
+        .fails();
     ue.sealer().arg("umount").arg(&dir).ok();
-    assert!(server_pids(&ue.store()).is_empty(), "umount stopped the server");
+    assert!(
+        server_pids(&ue.store()).is_empty(),
+        "umount stopped the server"
+    );
     let left: Vec<_> = fs::read_dir(ue.store().join("mounts"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -238,12 +287,18 @@ fn what_the_machine_forbids_is_one_error_line_and_changes_nothing() {
     fs::write(&conf, "# user_allow_other\nmount_max = 1000\n").unwrap();
     // A FUSE device only root may open, as the CI machine's is.
     let dev = fake.join("fuse");
-    let st = Command::new("mknod").arg(&dev).args(["c", "10", "229"]).status().unwrap();
+    let st = Command::new("mknod")
+        .arg(&dev)
+        .args(["c", "10", "229"])
+        .status()
+        .unwrap();
     assert!(st.success(), "mknod");
     fs::set_permissions(&dev, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let not_a_program = Path::new("/dev/null");
 
-    let cases: Vec<(Vec<(&Path, &str)>, Vec<&str>, Vec<&str>)> = vec![
+    // (files bound over the system's, the command, what the error names)
+    type Case<'a> = (Vec<(&'a Path, &'a str)>, Vec<&'a str>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             vec![(&dev, "/dev/fuse")],
             vec!["build", "-t", "x:1", ctx.to_str().unwrap()],
@@ -281,7 +336,10 @@ fn what_the_machine_forbids_is_one_error_line_and_changes_nothing() {
         assert_mentions(&line, &parts);
         before.assert_same(&Snapshot::of(&ue.store()), &line);
         assert!(!is_mounted(&dir), "{args:?} left a mount");
-        assert!(server_pids(&ue.store()).is_empty(), "{args:?} left a server");
+        assert!(
+            server_pids(&ue.store()).is_empty(),
+            "{args:?} left a server"
+        );
     }
     drop(guard);
 }
@@ -326,8 +384,10 @@ fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
     let sleep = format!("sleep 1200.{}", std::process::id());
     ue.write(
         "slow/Kubefile",
-        &format!("FROM kubernetes:v1.19.8\n\
-         RUN mkdir -p opt/deep/er && touch opt/deep/er/f && chown -R 33:33 opt/deep && {sleep}\n"),
+        &format!(
+            "FROM kubernetes:v1.19.8\n\
+         RUN mkdir -p opt/deep/er && touch opt/deep/er/f && chown -R 33:33 opt/deep && {sleep}\n"
+        ),
     );
     let ctx = ue.env.path("slow");
     let mut build = Killed(
@@ -347,7 +407,10 @@ fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
         .iter()
         .any(|p| fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0")))
     {
-        assert!(std::time::Instant::now() < deadline, "the RUN command never slept");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN command never slept"
+        );
         assert!(build.try_wait().unwrap().is_none(), "the build ended early");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -363,7 +426,11 @@ fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
     let ctx_name = ctx.display().to_string();
     let gone = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let left = [processes_mentioning(&store), processes_mentioning(&ctx_name)].concat();
+        let left = [
+            processes_mentioning(&store),
+            processes_mentioning(&ctx_name),
+        ]
+        .concat();
         if left.is_empty() {
             break;
         }

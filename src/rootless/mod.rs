@@ -277,7 +277,10 @@ mod tests {
         let max = userns_sysctl_problem(Some("0\n"), Some("1")).unwrap();
         assert!(max.contains("user.max_user_namespaces"), "{max}");
         let clone = userns_sysctl_problem(Some("100"), Some("0\n")).unwrap();
-        assert!(clone.contains("sysctl -w kernel.unprivileged_userns_clone=1"), "{clone}");
+        assert!(
+            clone.contains("sysctl -w kernel.unprivileged_userns_clone=1"),
+            "{clone}"
+        );
         assert_eq!(userns_sysctl_problem(None, None), None);
     }
 }

@@ -81,7 +81,8 @@ fn this_command(root: &Path) -> Result<Command> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Rootless(format!("finding the sealer binary: {e}")))?;
     let mut cmd = Command::new(exe);
-    cmd.args(std::env::args_os().skip(1)).env("SEALER_ROOT", root);
+    cmd.args(std::env::args_os().skip(1))
+        .env("SEALER_ROOT", root);
     Ok(cmd)
 }
 
@@ -110,14 +111,23 @@ pub fn run_in_new_userns(mut cmd: Command, fuse: bool) -> Result<i32> {
     }
     super::check_userns()?;
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    let name = nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name);
-    let group = nix::unistd::Group::from_gid(gid).ok().flatten().map(|g| g.name);
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let group = nix::unistd::Group::from_gid(gid)
+        .ok()
+        .flatten()
+        .map(|g| g.name);
     let sub = |file: &str, who: Option<&str>, id: u32| {
         std::fs::read_to_string(file)
             .ok()
             .and_then(|t| sub_range(&t, who, id))
     };
-    let uids = id_maps(uid.as_raw(), sub("/etc/subuid", name.as_deref(), uid.as_raw()));
+    let uids = id_maps(
+        uid.as_raw(),
+        sub("/etc/subuid", name.as_deref(), uid.as_raw()),
+    );
     // newgidmap looks the user up by name too, not the group.
     let gids = id_maps(
         gid.as_raw(),
@@ -160,7 +170,14 @@ pub fn run_in_new_userns(mut cmd: Command, fuse: bool) -> Result<i32> {
                 // The parent could not write the maps; it says why.
                 return Err(io::Error::from_raw_os_error(libc::ECANCELED));
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             if libc::getppid() != parent {
@@ -194,11 +211,15 @@ pub fn run_in_new_userns(mut cmd: Command, fuse: bool) -> Result<i32> {
 /// Why a user namespace could not be made, and what to do about it.
 fn unshare_failed(e: &io::Error) -> String {
     let hint = match e.raw_os_error() {
-        Some(libc::ENOSPC) => "the limit user.max_user_namespaces is reached or 0; raise it as \
-             root with `sysctl -w user.max_user_namespaces=15000`",
-        Some(libc::EPERM | libc::EACCES) => "the kernel or a security module forbids them to \
+        Some(libc::ENOSPC) => {
+            "the limit user.max_user_namespaces is reached or 0; raise it as \
+             root with `sysctl -w user.max_user_namespaces=15000`"
+        }
+        Some(libc::EPERM | libc::EACCES) => {
+            "the kernel or a security module forbids them to \
              ordinary users; allow them as root (`sysctl -w kernel.unprivileged_userns_clone=1`, \
-             or on Ubuntu `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`)",
+             or on Ubuntu `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`)"
+        }
         _ => "RUN steps and --rw mounts of an ordinary user need one",
     };
     format!("cannot make a user namespace ({e}): {hint}; or run as root")

@@ -176,7 +176,16 @@ impl UserEnv {
         }
         script += &format!("shift {}\nexec setpriv \"$@\"\n", 2 * binds.len());
         let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script, "sh"]);
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ]);
         for (src, dst) in binds {
             cmd.arg(src).arg(dst);
         }
