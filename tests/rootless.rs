@@ -325,6 +325,11 @@ fn what_the_machine_forbids_is_one_error_line_and_changes_nothing() {
             vec!["fusermount3", "apt-get install fuse3"],
         ),
         (
+            vec![(not_a_program, "/usr/bin/fusermount3")],
+            vec!["mount", "--layers"],
+            vec!["fusermount3"],
+        ),
+        (
             vec![(&conf, "/etc/fuse.conf")],
             vec!["mount", "--allow-other", BASE, dir.to_str().unwrap()],
             vec!["--allow-other", "user_allow_other", "/etc/fuse.conf"],
@@ -450,4 +455,66 @@ fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "the next command cleaned tmp/: {left:?}");
+}
+
+#[test]
+fn dead_servers_of_an_ordinary_user_are_cleaned_by_umount() {
+    let ue = UserEnv::new();
+    build_examples_as_user(&ue);
+    let dir = mountpoint(&ue, "rootfs");
+    let guard = Unmounted {
+        ue: &ue,
+        dirs: vec![dir.clone()],
+    };
+    let kill = |pid: u32| {
+        let st = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        assert!(st.is_ok_and(|s| s.success()), "kill -9 {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !server_pids(&ue.store()).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not die"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // Read-only, in the host's table: left ENOTCONN, unmounted by fusermount3.
+    ue.sealer().arg("mount").arg(BASE).arg(&dir).ok();
+    kill(server_pids(&ue.store())[0]);
+    assert!(is_mounted(&dir), "a dead server's mount stays in the table");
+    assert_mentions(&ue.sealer().arg("mount").ok().stdout, &["dead"]);
+    ue.sealer().arg("umount").arg(&dir).ok();
+    assert!(!is_mounted(&dir), "umount cleaned the dead mount");
+
+    // Writable, in its user namespace: the mount dies with the server, the
+    // upper directory holds a tree of a subordinate id, which umount removes.
+    ue.sealer().args(["mount", "--rw", BASE]).arg(&dir).ok();
+    let pid = server_pids(&ue.store())[0];
+    ue.command("nsenter")
+        .args([
+            "-U",
+            "-m",
+            "-t",
+            &pid.to_string(),
+            "--preserve-credentials",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "cd {} && mkdir -p a/b/c && touch a/b/c/f && chown -R 33:33 a",
+            dir.display()
+        ))
+        .status()
+        .map(|s| assert!(s.success(), "making a tree of uid 33 in the mount"))
+        .expect("nsenter");
+    kill(pid);
+    ue.sealer().arg("umount").arg(&dir).ok();
+    let left: Vec<_> = fs::read_dir(ue.store().join("mounts"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().ends_with(".log")),
+        "umount removed the dead mount's record and upper directory: {left:?}"
+    );
+    drop(guard);
 }

@@ -181,12 +181,6 @@ fn namespace(store: &Store, command: &Command) -> anyhow::Result<crate::rootless
         Command::Umount(a) => about(a.dir())?,
         Command::Commit(a) => about(Some(a.dir()))?,
         Command::Diff(a) => about(a.mount_dir())?,
-        // Upper directories of dead --rw mounts and RUN steps may hold
-        // files of subordinate ids, which only root of the namespace removes.
-        Command::Prune(_) => Namespace::New {
-            fuse: false,
-            required: false,
-        },
         _ => Namespace::Here,
     })
 }

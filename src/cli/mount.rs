@@ -88,6 +88,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     if let Some(image) = &a.image {
         a.platform.want(image)?;
     }
+    // What an ordinary user's mount needs, before anything is made.
+    if !a.rw {
+        rootless::check_fusermount(a.allow_other)?;
+    }
     let mut spec = mount::prepare(
         store,
         a.image.as_deref(),
@@ -99,9 +103,6 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     spec.allow_other = a.allow_other;
     spec.suid = a.suid;
     spec.dev = a.dev;
-    if !a.rw {
-        rootless::check_fusermount(a.allow_other)?;
-    }
     if a.foreground {
         return Ok(mount::serve(store, &spec, false)?);
     }

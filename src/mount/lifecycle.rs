@@ -129,29 +129,21 @@ pub fn detach_under(dir: &Path) {
 /// Where a command about the mount at `dir` (umount, diff, commit) runs for
 /// an ordinary user: in the namespaces of its server when the server
 /// serves it in a user namespace (a `--rw` mount: there is the mount, and
-/// the upper directory shows the owners meant); in a new user namespace
-/// when such a server died and left its upper directory (files of
-/// subordinate ids the user alone cannot remove); else here.
+/// the upper directory shows the owners meant); else here (where a dead
+/// server's mount in the host's table can be unmounted with fusermount3).
 pub fn namespace_for(store: &Store, dir: &Path) -> Result<Namespace> {
     let abs = absolute(dir)?;
     let abs = fs::canonicalize(&abs).unwrap_or(abs);
     let Some(rec) = store.mount_at(&abs)? else {
         return Ok(Namespace::Here);
     };
-    Ok(if rec.alive() {
-        if crate::rootless::in_other_user_namespace(rec.server.pid) {
+    Ok(
+        if rec.alive() && crate::rootless::in_other_user_namespace(rec.server.pid) {
             Namespace::Of(rec.server.pid)
         } else {
             Namespace::Here
-        }
-    } else if rec.owned_dir().is_some() && crate::rootless::check_userns().is_ok() {
-        Namespace::New {
-            fuse: false,
-            required: false,
-        }
-    } else {
-        Namespace::Here
-    })
+        },
+    )
 }
 
 /// Unmounts `mountpoint` (ours) and stops its server. A mount whose server
@@ -253,7 +245,9 @@ fn forget(store: &Store, rec: &MountRecord, keep_log: bool) -> u64 {
     for p in paths {
         let bytes = crate::store::disk_usage(&p);
         let removed = if p.is_dir() && !p.is_symlink() {
-            fs::remove_dir_all(&p)
+            // The upper directory of an ordinary user's --rw mount may hold
+            // files of its subordinate ids.
+            crate::rootless::remove_dir_all(&p)
         } else {
             fs::remove_file(&p)
         };

@@ -183,6 +183,29 @@ pub fn remove_tree_in_userns(path: &Path) -> Result<()> {
     }
 }
 
+/// Removes the directory tree at `path` like `std::fs::remove_dir_all`; an
+/// ordinary user refused (`EACCES`: directories of its subordinate ids, left
+/// by a RUN step or a `--rw` mount killed in their namespace) removes it as
+/// root of a new user namespace. The error is the first refusal's.
+pub fn remove_dir_all(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                && !is_root()
+                && !in_user_namespace() =>
+        {
+            match remove_tree_in_userns(path) {
+                Ok(()) => Ok(()),
+                Err(why) => {
+                    log::debug!("{why}");
+                    Err(e)
+                }
+            }
+        }
+        other => other,
+    }
+}
+
 /// `sealer __remove-tree PATH`: removes the tree; returns the exit status.
 pub fn remove_tree_main(args: &[std::ffi::OsString]) -> i32 {
     let [path] = args else {

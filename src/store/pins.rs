@@ -159,7 +159,8 @@ impl Store {
             crate::mount::detach_under(&path);
             let bytes = disk_usage(&path);
             let removed = if path.is_dir() && !path.is_symlink() {
-                fs::remove_dir_all(&path)
+                // A killed rootless RUN step's files of subordinate ids too.
+                crate::rootless::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
             };
@@ -170,16 +171,6 @@ impl Store {
                 }
                 // Another process cleaned it first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                // Files of the user's subordinate ids (a rootless RUN step
-                // killed in its user namespace): root of one removes them.
-                Err(e)
-                    if e.kind() == io::ErrorKind::PermissionDenied
-                        && !crate::rootless::is_root()
-                        && crate::rootless::remove_tree_in_userns(&path).is_ok() =>
-                {
-                    cleaned.entries += 1;
-                    cleaned.bytes += bytes;
-                }
                 Err(e) => return Err(e).at(&path),
             }
         }

@@ -149,7 +149,7 @@ impl Store {
 /// Removes a file or directory tree; `false` if it was already gone.
 fn gone(path: &Path) -> Result<bool> {
     let removed = if path.is_dir() && !path.is_symlink() {
-        fs::remove_dir_all(path)
+        crate::rootless::remove_dir_all(path)
     } else {
         fs::remove_file(path)
     };
