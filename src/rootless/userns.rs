@@ -67,12 +67,14 @@ pub fn sub_range(text: &str, name: Option<&str>, id: u32) -> Option<(u32, u32)> 
     })
 }
 
-/// Whether this process is in a user namespace other than the initial one
-/// (whose uid map is the identity over every id).
+/// Set in the environment of a command sealer runs in a user namespace.
+const MARK: &str = "_SEALER_USERNS";
+
+/// Whether this process is sealer run again in a user namespace by sealer
+/// (which never does it twice). A process in some other user namespace (a
+/// rootless container) is not: its user gets one of its own, nested.
 pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
-        .unwrap_or(false)
+    std::env::var_os(MARK).is_some()
 }
 
 /// This command line again, with the store it uses now (inside, uid 0 would
@@ -146,6 +148,7 @@ pub fn run_in_new_userns(mut cmd: Command, fuse: bool) -> Result<i32> {
         go_w.as_raw_fd(),
     );
     let parent = std::process::id() as libc::pid_t;
+    cmd.env(MARK, "1");
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the child between fork and exec and only
     // makes system calls (close, unshare, getpid, write, read, prctl,
@@ -280,6 +283,7 @@ pub fn rerun_in_namespaces_of(pid: u32, root: &Path) -> Result<i32> {
         .unwrap_or_else(|| c"/".to_owned());
     let (user_fd, mnt_fd) = (user.as_raw_fd(), mnt.as_raw_fd());
     let mut cmd = this_command(root)?;
+    cmd.env(MARK, "1");
     #[allow(unsafe_code)]
     // SAFETY: the closure runs in the child between fork and exec and only
     // makes system calls (setns, chdir) on descriptors and a C string made
