@@ -22,7 +22,8 @@ pub struct Args {
     /// Serve every layer of the store at <root>/data/overlay2/<layer-id>
     #[arg(long, conflicts_with_all = ["image", "dir"])]
     layers: bool,
-    /// Writable: changes go to an upper directory (see `sealer commit`, `sealer diff`)
+    /// Writable: changes go to an upper directory (see `sealer commit`, `sealer diff`); an
+    /// ordinary user's is served in a user namespace, reached at /proc/<pid>/root<DIR>
     #[arg(long)]
     rw: bool,
     /// Upper directory of a --rw mount [default: <root>/mounts/<id>/upper, removed by umount]

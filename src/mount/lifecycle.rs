@@ -106,7 +106,15 @@ fn fusermount_u(path: &Path, lazy: bool) -> nix::Result<()> {
     }
     let said = String::from_utf8_lossy(&out.stderr);
     log::debug!("fusermount3 on {}: {}", path.display(), said.trim());
-    Err(if said.contains("busy") {
+    Err(fusermount_errno(&said))
+}
+
+/// The errno behind fusermount3's complaint (`fusermount3: failed to
+/// unmount /x: Device or resource busy`, `entry for /x not found in
+/// /etc/mtab` for what is not mounted).
+fn fusermount_errno(said: &str) -> nix::errno::Errno {
+    use nix::errno::Errno;
+    if said.contains("busy") {
         Errno::EBUSY
     } else if said.contains("not found") || said.contains("Invalid argument") {
         Errno::EINVAL
@@ -114,7 +122,7 @@ fn fusermount_u(path: &Path, lazy: bool) -> nix::Result<()> {
         Errno::EPERM
     } else {
         Errno::EIO
-    })
+    }
 }
 
 /// Detaches every mount at or below `dir` (a dead build's RUN mount under
@@ -274,6 +282,33 @@ fn stop_server(server: ProcessId) {
             nix::sys::signal::Signal::SIGKILL,
         ) {
             log::warn!("stopping the server (pid {}): {e}", server.pid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::errno::Errno;
+
+    #[test]
+    fn fusermount_complaints_keep_their_errno() {
+        for (said, errno) in [
+            (
+                "fusermount3: failed to unmount /m: Device or resource busy",
+                Errno::EBUSY,
+            ),
+            (
+                "fusermount3: entry for /m not found in /etc/mtab",
+                Errno::EINVAL,
+            ),
+            (
+                "fusermount3: failed to unmount /m: Invalid argument",
+                Errno::EINVAL,
+            ),
+            ("fusermount3: /m: Permission denied", Errno::EPERM),
+            ("fusermount3: something else", Errno::EIO),
+        ] {
+            assert_eq!(super::fusermount_errno(said), errno, "{said}");
         }
     }
 }
