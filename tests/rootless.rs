@@ -5,8 +5,10 @@
 //! meant, a `--rw` mount with diff, commit and umount, and one `error:`
 //! line, with the store unchanged, where the machine lacks what is needed
 //! (simulated in a private mount namespace: a file bound over /dev/fuse,
-//! fusermount3, /etc/fuse.conf or the sysctl). Every mount is undone by a
-//! guard, also when a test fails.
+//! fusermount3, /etc/fuse.conf or the sysctl; and the kernel's own refusal
+//! of a user namespace). Killed builds and servers leave nothing a later
+//! command cannot clean. Every mount is undone by a guard, also when a
+//! test fails.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -517,4 +519,31 @@ fn dead_servers_of_an_ordinary_user_are_cleaned_by_umount() {
         "umount removed the dead mount's record and upper directory: {left:?}"
     );
     drop(guard);
+}
+
+#[test]
+fn a_kernel_refusing_user_namespaces_is_one_error_line() {
+    let ue = UserEnv::new();
+    build_examples_as_user(&ue);
+    ue.write("run/Kubefile", "FROM kubernetes:v1.19.8\nRUN touch etc/x\n");
+    let ctx = ue.env.path("run").display().to_string();
+    let before = Snapshot::of(&ue.store());
+    let run = ue.sealer_where_the_kernel_refuses_userns(&["build", "-t", "x:1", &ctx]);
+    assert_eq!(run.code, Some(1), "stderr:\n{}", run.stderr);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line:\n{}", run.stderr);
+    assert_mentions(
+        errors[0],
+        &[
+            "cannot make a user namespace",
+            "user.max_user_namespaces",
+            "sysctl -w",
+        ],
+    );
+    before.assert_same(&Snapshot::of(&ue.store()), errors[0]);
+    assert!(server_pids(&ue.store()).is_empty());
 }

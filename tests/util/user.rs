@@ -166,6 +166,63 @@ impl UserEnv {
             .env("LOGNAME", USER);
     }
 
+    /// `sealer ARGS` as the test user where the kernel itself refuses it
+    /// user namespaces: in a user namespace of root's (ids 0-65535 mapped
+    /// as they are) whose `user.max_user_namespaces` is 0, with a file
+    /// saying 100 bound over that sysctl, so that sealer's own check passes
+    /// and the refusal comes from unshare(2). Returns what it printed.
+    pub fn sealer_where_the_kernel_refuses_userns(&self, args: &[&str]) -> super::Run {
+        use std::io::Write as _;
+        let hundred = self.env.path("hundred");
+        fs::write(&hundred, "100\n").expect("writing the fake sysctl");
+        // The second sh is executed as root of the mapped namespace, so it
+        // has the capabilities the first, executed before the map, lost.
+        let script = "read go && exec sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && \
+                      mount --bind \"$1\" /proc/sys/user/max_user_namespaces && shift && \
+                      exec setpriv \"$@\" </dev/null' sh \"$@\"";
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--user",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(script)
+        .arg("sh")
+        .arg(&hundred);
+        self.as_user(&mut cmd, env!("CARGO_BIN_EXE_sealer"));
+        cmd.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("running unshare");
+        for map in ["uid_map", "gid_map"] {
+            let path = format!("/proc/{}/{map}", child.id());
+            // unshare(1) execs sh once the namespace exists: wait for it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while fs::read_to_string(format!("/proc/{}/comm", child.id()))
+                .is_ok_and(|c| c.trim() == "unshare")
+            {
+                assert!(std::time::Instant::now() < deadline, "unshare never ran sh");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            fs::write(&path, "0 0 65536\n").unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        }
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("starting the command");
+        drop(stdin);
+        let out = child.wait_with_output().expect("waiting for unshare");
+        super::Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout_bytes: out.stdout.clone(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
     /// `sealer ARGS` as the test user in a private mount namespace where
     /// each (source, target) of `binds` is bound over the system's file: a
     /// machine that lacks something, made without changing this one.
