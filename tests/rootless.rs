@@ -337,6 +337,18 @@ fn what_the_machine_forbids_is_one_error_line_and_changes_nothing() {
             vec!["--allow-other", "user_allow_other", "/etc/fuse.conf"],
         ),
     ];
+    // Unmounting without fusermount3: refused, named, still mounted.
+    ue.sealer().arg("mount").arg(BASE).arg(&dir).ok();
+    let before = Snapshot::of(&ue.store());
+    let line = ue
+        .sealer_where(&[(not_a_program, "/usr/bin/fusermount3")])
+        .arg("umount")
+        .arg(&dir)
+        .fails();
+    assert_mentions(&line, &["fusermount3", "apt-get install fuse3"]);
+    before.assert_same(&Snapshot::of(&ue.store()), &line);
+    assert!(is_mounted(&dir), "a refused umount leaves the mount");
+    ue.sealer().arg("umount").arg(&dir).ok();
     for (binds, args, parts) in cases {
         let before = Snapshot::of(&ue.store());
         let line = ue.sealer_where(&binds).args(&args).fails();

@@ -197,10 +197,14 @@ pub fn unmount(store: &Store, mountpoint: &Path) -> Result<()> {
                     ))
                 }
                 Err(e) => {
+                    // An ordinary user without fusermount3: say so.
+                    if !crate::rootless::is_root() {
+                        crate::rootless::fusermount()?;
+                    }
                     return Err(super::error(
                         mountpoint,
                         format!("unmounting {}: {e}", mountpoint.display()),
-                    ))
+                    ));
                 }
             }
             stop_server(r.server);
