@@ -185,7 +185,6 @@ fn namespace(store: &Store, command: &Command) -> anyhow::Result<crate::rootless
     })
 }
 
-/// Runs a command; returns its exit status (0 but for `sealer diff`).
 /// `--platform` of a command that reads one image.
 #[derive(clap::Args)]
 pub struct PlatformArg {
@@ -208,6 +207,7 @@ impl PlatformArg {
     }
 }
 
+/// Runs a command; returns its exit status (0 but for `sealer diff`).
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
     if let Command::Completion { shell } = cli.command {
