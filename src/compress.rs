@@ -5,6 +5,8 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
+use sha2::Digest as _;
+
 /// How a layer blob is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -117,6 +119,14 @@ impl<W: Write> Encoder<W> {
         })
     }
 
+    /// Ends the stream; also returns the gzip members written (gzip only).
+    pub fn finish_members(self) -> io::Result<(W, Option<Vec<Member>>)> {
+        match self {
+            Encoder::Gzip(g) => g.finish_members().map(|(w, m)| (w, Some(m))),
+            other => other.finish().map(|w| (w, None)),
+        }
+    }
+
     /// Ends the stream and returns the inner writer.
     pub fn finish(self) -> io::Result<W> {
         match self {
@@ -160,6 +170,19 @@ pub struct BlockGzip<W: Write> {
     out: W,
     pending: Vec<u8>,
     wrote: bool,
+    members: Vec<Member>,
+}
+
+/// One gzip member a [`BlockGzip`] wrote: what a lazy reader needs to find
+/// and check it (see `lazy::table`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its compressed length.
+    pub compressed: u64,
+    /// The length of what it uncompresses to.
+    pub uncompressed: u64,
+    /// sha256 of what it uncompresses to.
+    pub sha256: [u8; 32],
 }
 
 impl<W: Write> BlockGzip<W> {
@@ -169,6 +192,7 @@ impl<W: Write> BlockGzip<W> {
             out,
             pending: Vec::with_capacity(BLOCK * GROUP),
             wrote: false,
+            members: Vec::new(),
         }
     }
 
@@ -183,26 +207,43 @@ impl<W: Write> BlockGzip<W> {
         if whole == 0 {
             return Ok(());
         }
-        let members: Vec<io::Result<Vec<u8>>> = self.pending[..whole]
+        let members: Vec<(io::Result<Vec<u8>>, usize, [u8; 32])> = self.pending[..whole]
             .par_chunks(BLOCK)
-            .map(gzip_member)
+            .map(|b| (gzip_member(b), b.len(), sha2::Sha256::digest(b).into()))
             .collect();
-        for m in members {
-            self.out.write_all(&m?)?;
+        for (m, len, sha256) in members {
+            let m = m?;
+            self.out.write_all(&m)?;
             self.wrote = true;
+            self.members.push(Member {
+                compressed: m.len() as u64,
+                uncompressed: len as u64,
+                sha256,
+            });
         }
         self.pending.drain(..whole);
         Ok(())
     }
 
     /// Ends the stream (an empty input still makes one valid member).
-    pub fn finish(mut self) -> io::Result<W> {
+    pub fn finish(self) -> io::Result<W> {
+        self.finish_members().map(|(w, _)| w)
+    }
+
+    /// Ends the stream; also returns the members written, in order.
+    pub fn finish_members(mut self) -> io::Result<(W, Vec<Member>)> {
         self.drain(true)?;
         if !self.wrote {
-            self.out.write_all(&gzip_member(&[])?)?;
+            let m = gzip_member(&[])?;
+            self.out.write_all(&m)?;
+            self.members.push(Member {
+                compressed: m.len() as u64,
+                uncompressed: 0,
+                sha256: sha2::Sha256::digest([]).into(),
+            });
         }
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.members))
     }
 }
 

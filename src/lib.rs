@@ -12,6 +12,7 @@ pub mod digest;
 pub mod error;
 pub mod human;
 pub mod image;
+pub mod lazy;
 pub mod mount;
 pub mod process;
 pub mod progress;

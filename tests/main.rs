@@ -18,6 +18,7 @@ mod hostile_build;
 mod image_cache;
 mod kubefile;
 mod kubefile_v011;
+mod lazy;
 mod logging;
 mod mount;
 mod mount_security;

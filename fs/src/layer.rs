@@ -1,4 +1,10 @@
-//! An open layer: its blob and its index, and reads of file data by offset.
+//! An open layer: its index and where its bytes come from, and reads of
+//! file data by offset.
+//!
+//! The bytes of a layer are the uncompressed tar the index was made of. They
+//! are read through one seam, [`LayerBytes`]: a local blob file
+//! ([`Layer::new`]), or anything else that can fill a buffer at an offset of
+//! that tar (the product's lazily fetched layers, [`Layer::with_bytes`]).
 
 use std::fs::File;
 use std::io;
@@ -7,16 +13,46 @@ use std::os::unix::fs::FileExt;
 
 use crate::index::{EntryId, Kind, LayerIndex};
 
-/// A layer blob opened together with its index.
+/// The bytes of a layer's uncompressed tar, read by offset. Called from
+/// several FUSE threads at once.
+pub trait LayerBytes: Send + Sync {
+    /// Fills `buf` with the bytes at `offset`; an offset past the end is an
+    /// `UnexpectedEof` error, unavailable bytes are an error (EIO to a reader).
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+
+    /// The local file holding every byte at the same offsets, if there is
+    /// one (lets copies happen in the kernel).
+    fn local_file(&self) -> Option<&File> {
+        None
+    }
+}
+
+impl LayerBytes for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+
+    fn local_file(&self) -> Option<&File> {
+        Some(self)
+    }
+}
+
+/// A layer opened together with its index.
 pub struct Layer {
     /// The layer's index.
     pub index: LayerIndex,
-    blob: File,
+    blob: Box<dyn LayerBytes>,
 }
 
 impl Layer {
     /// Pairs a blob with its (already validated) index.
     pub fn new(blob: File, index: LayerIndex) -> Layer {
+        Layer::with_bytes(Box::new(blob), index)
+    }
+
+    /// Pairs any source of the layer's bytes with its (already validated)
+    /// index.
+    pub fn with_bytes(blob: Box<dyn LayerBytes>, index: LayerIndex) -> Layer {
         Layer { index, blob }
     }
 
@@ -57,10 +93,14 @@ impl Layer {
         if m.kind != Kind::File {
             return Ok(0);
         }
+        let Some(blob) = self.blob.local_file() else {
+            let mut w = out;
+            return self.copy_to(id, &mut w);
+        };
         let (mut src, mut dst) = (m.data as i64, 0i64);
         let mut left = m.size as usize;
         while left > 0 {
-            let (from, to) = (self.blob.as_fd(), out.as_fd());
+            let (from, to) = (blob.as_fd(), out.as_fd());
             let at = dst as u64;
             match crate::sys::copy_file_range(from, &mut src, to, &mut dst, left.min(CHUNK)) {
                 Ok(0) => {

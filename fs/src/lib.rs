@@ -16,4 +16,4 @@ pub mod upper;
 
 pub use error::{IndexError, TarError};
 pub use index::{EntryId, Kind, LayerIndex, Meta, ROOT};
-pub use layer::Layer;
+pub use layer::{Layer, LayerBytes};

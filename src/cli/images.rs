@@ -34,6 +34,9 @@ struct Row {
     variant: String,
     created: String,
     size: u64,
+    /// Partly present (`pull --lazy`): the bytes of its layers cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lazy_cached: Option<u64>,
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
@@ -48,6 +51,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             variant: platform.variant.unwrap_or_default(),
             created: c.created.clone().unwrap_or_default(),
             size: img.size(),
+            lazy_cached: lazy_cached(store, &img),
         });
     }
     rows.sort_by(|a, b| (&a.name, &a.arch, &a.variant).cmp(&(&b.name, &b.arch, &b.variant)));
@@ -77,7 +81,14 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
                 r.arch.clone(),
                 r.variant.clone(),
                 created,
-                human::bytes(r.size),
+                match r.lazy_cached {
+                    None => human::bytes(r.size),
+                    Some(here) => format!(
+                        "{} (lazy: {} here)",
+                        human::bytes(r.size),
+                        human::bytes(here)
+                    ),
+                },
             ]
         })
         .collect();
@@ -109,4 +120,18 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         writeln!(out, "{}", line.join("   ").trim_end())?;
     }
     Ok(())
+}
+
+/// The cached bytes of an image with partly present layers (`None`: every
+/// layer is whole).
+fn lazy_cached(store: &Store, img: &crate::image::Image) -> Option<u64> {
+    let mut lazy = false;
+    let mut here = 0;
+    for l in img.layers() {
+        if let Some(p) = store.layer_presence(&l) {
+            lazy = true;
+            here += p.bytes;
+        }
+    }
+    lazy.then_some(here)
 }

@@ -28,7 +28,18 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let img = store.resolve_for(&a.image, &a.platform.want(&a.image)?)?;
     let view = RootView::open(store, &img)?;
     let metadata = view.read_file("Metadata").unwrap_or(None);
-    let spec = image_spec(&img, metadata);
+    let mut spec = image_spec(&img, metadata);
+    for l in &mut spec.spec.layers {
+        let presence = l.id.parse().ok().and_then(|d| store.layer_presence(&d));
+        l.lazy = presence.map(|p| {
+            format!(
+                "partly present: {} of {} members cached ({})",
+                p.members,
+                p.total,
+                crate::human::bytes(p.bytes)
+            )
+        });
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Yaml => out.write_all(serde_yaml::to_string(&spec)?.as_bytes())?,

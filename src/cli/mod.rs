@@ -35,6 +35,10 @@ pub struct Cli {
     /// Store directory [default: /var/lib/sealer as root, else $XDG_DATA_HOME/sealer]
     #[arg(long, global = true, env = "SEALER_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
+    /// registries.conf (v2 TOML: mirrors, locations) for pulls and lazy reads
+    /// [default: /etc/containers/registries.conf if it exists]
+    #[arg(long, global = true, env = "CONTAINERS_REGISTRIES_CONF", value_name = "FILE")]
+    registries_conf: Option<PathBuf>,
     /// More output: -v debug, -vv trace (or RUST_LOG=LEVEL)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -210,6 +214,11 @@ impl PlatformArg {
 /// Runs a command; returns its exit status (0 but for `sealer diff`).
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
+    if let Some(conf) = &cli.registries_conf {
+        // Read by the registry client of this process and of the mount
+        // servers it starts (lazy reads).
+        std::env::set_var(crate::registry::mirrors::ENV, conf);
+    }
     if let Command::Completion { shell } = cli.command {
         clap_complete::generate(shell, &mut Cli::command(), "sealer", &mut std::io::stdout());
         return Ok(0);

@@ -37,6 +37,16 @@ pub struct Args {
     /// No progress output
     #[arg(short, long)]
     quiet: bool,
+    /// Fetch only the manifest, config and each layer's member table and
+    /// index; layer bytes are fetched on demand by ls, cat and mounts (a
+    /// layer without a table is fetched whole). A later pull without
+    /// --lazy completes the layers, fetching only what is missing
+    #[arg(long)]
+    lazy: bool,
+    /// Cap of the store's chunk cache of lazily pulled layers (e.g. 2G);
+    /// the oldest chunks are evicted past it
+    #[arg(long, value_name = "SIZE")]
+    cache_size: Option<String>,
     /// Layers transferred at once
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     jobs: u16,
@@ -53,7 +63,11 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         insecure: a.insecure,
         jobs: a.jobs.into(),
         progress: &progress,
+        lazy: a.lazy,
     };
+    if let Some(size) = a.cache_size.as_deref() {
+        store.set_cache_size(crate::human::parse_bytes(size)?)?;
+    }
     let pulled = pull(store, &r, &opts).with_context(|| format!("pulling {}", r.full_name()))?;
     progress.line(&format!(
         "{} layers downloaded, {} already present",

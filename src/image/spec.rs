@@ -111,6 +111,9 @@ pub struct SpecLayer {
     pub value: String,
     /// Size in bytes.
     pub size: u64,
+    /// A partly present layer (`pull --lazy`): how much is cached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lazy: Option<String>,
 }
 
 /// `image_config` of the view.
@@ -168,6 +171,7 @@ pub fn image_spec(img: &Image, metadata: Option<Vec<u8>>) -> ImageSpec {
                 kind,
                 value,
                 size: l.size,
+                lazy: None,
             }
         })
         .collect();

@@ -12,11 +12,13 @@
 pub mod auth;
 pub mod client;
 pub mod manifest;
+pub mod mirrors;
 mod pull;
 mod push;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};
+pub(crate) use push::upload_bytes;
 pub use push::{push, push_all, Format, PushOptions, Pushed};
 
 use std::io::Read;
@@ -66,19 +68,71 @@ pub struct Repo {
     pub path: String,
     /// The token scope for this repository's requests.
     pub scope: String,
+    /// `host/path` the reference names (before registries.conf rewrote it).
+    pub origin: String,
 }
 
 impl Repo {
     /// Connects to the registry of `r` for pulling (`push`: also pushing).
+    /// A pull goes to the first mirror of registries.conf that has the
+    /// manifest, else to the registry's location (see [`mirrors`]).
     pub fn open(r: &Reference, insecure: bool, push: bool) -> Result<Repo> {
         let (host, path) = locate(r);
-        let client = Client::connect(&host, insecure)?;
+        if push {
+            return Repo::at(&host, &path, insecure, true, format!("{host}/{path}"));
+        }
+        let probe = r.digest.clone().or_else(|| r.tag.clone());
+        let probe = format!("manifests/{}", probe.as_deref().unwrap_or("latest"));
+        Repo::open_pulling(r, insecure, &probe)
+    }
+
+    /// Connects for reading blob `blob` of `r`'s repository: the first
+    /// mirror that has it, else the registry's location.
+    pub fn open_for_blob(r: &Reference, insecure: bool, blob: &Digest) -> Result<Repo> {
+        Repo::open_pulling(r, insecure, &format!("blobs/{blob}"))
+    }
+
+    fn open_pulling(r: &Reference, insecure: bool, probe: &str) -> Result<Repo> {
+        let (host, path) = locate(r);
+        let origin = format!("{host}/{path}");
+        let conf = mirrors::RegistriesConf::load()?;
+        let endpoints = conf.endpoints(&origin, r.digest.is_some(), insecure)?;
+        let last = endpoints.len().saturating_sub(1);
+        for (i, ep) in endpoints.iter().enumerate() {
+            let (h, p) = ep.name.split_once('/').unwrap_or((&ep.name, ""));
+            if i == last {
+                return Repo::at(h, p, ep.insecure, false, origin);
+            }
+            match Repo::at(h, p, ep.insecure, false, origin.clone()) {
+                Ok(repo) if repo.answers(probe) => {
+                    log::debug!("pulling {origin} through mirror {}", ep.name);
+                    return Ok(repo);
+                }
+                Ok(_) => log::debug!("mirror {} has no {probe}", ep.name),
+                Err(e) => log::debug!("mirror {}: {e}", ep.name),
+            }
+        }
+        Repo::at(&host, &path, insecure, false, origin)
+    }
+
+    fn at(host: &str, path: &str, insecure: bool, push: bool, origin: String) -> Result<Repo> {
+        let client = Client::connect(host, insecure)?;
         let actions = if push { "pull,push" } else { "pull" };
         Ok(Repo {
             client,
             scope: format!("repository:{path}:{actions}"),
-            path,
+            path: path.to_string(),
+            origin,
         })
+    }
+
+    /// Whether `HEAD <tail>` answers 200.
+    fn answers(&self, tail: &str) -> bool {
+        let url = self.url(tail);
+        let accept = [("Accept", manifest::ACCEPT)];
+        self.client
+            .send(Method::HEAD, &url, &accept, Body::Empty, &self.scope)
+            .is_ok_and(|r| r.status().as_u16() == 200)
     }
 
     /// `scheme://host/v2/<path>/<tail>`.

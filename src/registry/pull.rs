@@ -53,6 +53,9 @@ pub struct PullOptions<'a> {
     pub jobs: usize,
     /// Where progress goes.
     pub progress: &'a Progress,
+    /// `pull --lazy`: layers with a member table are recorded as partly
+    /// present, their bytes fetched on demand (see `crate::lazy`).
+    pub lazy: bool,
 }
 
 /// What a pull did.
@@ -317,7 +320,7 @@ fn transfer(
                 }
                 let i = unique[k];
                 let (desc, want) = pairs[i];
-                let r = fetch_layer(store, repo, desc, want, opts.progress);
+                let r = fetch_layer(store, repo, desc, want, opts);
                 if r.is_err() {
                     failed.store(true, Ordering::SeqCst);
                 }
@@ -442,8 +445,9 @@ fn fetch_layer(
     repo: &Repo,
     desc: &Descriptor,
     want: Want,
-    progress: &Progress,
+    opts: &PullOptions,
 ) -> Result<Fetched> {
+    let progress = opts.progress;
     let short = desc.digest.short();
     let (diff_id, known) = match want {
         Want::DiffId(d) => (Some(d), Some(d)),
@@ -456,6 +460,16 @@ fn fetch_layer(
                 digest: known,
                 size,
                 downloaded: false,
+            });
+        }
+    }
+    if let Some(d) = &diff_id {
+        let (lazy, insecure) = (opts.lazy, opts.insecure);
+        if let Some(size) = crate::lazy::pull::step(store, repo, desc, d, lazy, insecure, progress)? {
+            return Ok(Fetched {
+                digest: *d,
+                size,
+                downloaded: true,
             });
         }
     }

@@ -122,14 +122,16 @@ pub fn push_all(
     };
     let mut entries = Vec::new();
     for image in images {
-        let bytes = push_image(store, &repo, image, opts, &mut pushed)?;
+        let (bytes, tables) = push_image(store, &repo, image, opts, &mut pushed)?;
         let digest = Digest::of(&bytes);
         if !as_index {
             pushed.manifest_digest = digest;
             put_manifest(&repo, &tag, manifest_type, &bytes)?;
+            publish_tables(&repo, manifest_type, &bytes, &tables)?;
             return Ok(pushed);
         }
         put_manifest(&repo, &digest.to_string(), manifest_type, &bytes)?;
+        publish_tables(&repo, manifest_type, &bytes, &tables)?;
         let mut desc = Descriptor::new(manifest_type, digest, bytes.len() as u64);
         desc.platform = Some(image.platform().to_platform());
         entries.push(desc);
@@ -145,15 +147,30 @@ pub fn push_all(
     Ok(pushed)
 }
 
-/// Pushes one image's layers and config; returns its manifest's bytes
-/// (not yet PUT).
+/// After its manifest, an image's member tables as its referrer.
+fn publish_tables(
+    repo: &Repo,
+    manifest_type: &str,
+    manifest: &[u8],
+    tables: &[crate::lazy::publish::Published],
+) -> Result<()> {
+    if !tables.is_empty() {
+        let subject = Descriptor::new(manifest_type, Digest::of(manifest), manifest.len() as u64);
+        crate::lazy::publish::publish(repo, &subject, tables)?;
+    }
+    Ok(())
+}
+
+/// Pushes one image's layers and config (and the member tables of its
+/// layers); returns its manifest's bytes (not yet PUT) and the tables to
+/// publish once it is.
 fn push_image(
     store: &Store,
     repo: &Repo,
     image: &Image,
     opts: &PushOptions,
     pushed: &mut Pushed,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Vec<crate::lazy::publish::Published>)> {
     let layers: Vec<(Digest, u64)> = image
         .manifest
         .layers
@@ -165,6 +182,17 @@ fn push_image(
     for (desc, outcome) in results {
         count(pushed, &outcome);
         descs.push(desc);
+    }
+    // Member tables for lazy pulls, bound to the layers by annotations.
+    let mut tables = Vec::new();
+    if opts.format == Format::Oci {
+        for (desc, (layer, _)) in descs.iter_mut().zip(&layers) {
+            if let Some(t) = crate::lazy::publish::table_for(store, layer, desc)? {
+                crate::lazy::publish::annotate(desc, &t);
+                tables.push(t);
+            }
+        }
+        crate::lazy::publish::upload(repo, &tables)?;
     }
     let config_bytes = store.read_blob(&image.id)?;
     let outcome = if repo.has_blob(&image.id)? {
@@ -191,7 +219,8 @@ fn push_image(
         layers: descs,
         annotations: pushed_annotations(&image.manifest.annotations),
     };
-    serde_json::to_vec(&manifest).json("the pushed manifest")
+    let bytes = serde_json::to_vec(&manifest).json("the pushed manifest")?;
+    Ok((bytes, tables))
 }
 
 /// The manifest annotations a push carries: sealer's (the image extension,
@@ -413,9 +442,14 @@ fn compress_into(
         }
         enc.write_all(&buf[..n]).map_err(sending)?;
     }
-    let mut hw = enc.finish().map_err(sending)?;
+    let (mut hw, members) = enc.finish_members().map_err(sending)?;
     hw.flush().map_err(sending)?;
-    Ok((Digest(hw.hasher.finalize().into()), hw.size))
+    let (digest, size) = (Digest(hw.hasher.finalize().into()), hw.size);
+    if let Some(members) = members {
+        let blob = crate::lazy::table::BlobRef { digest, size };
+        crate::lazy::publish::remember(store, layer, blob, &members)?;
+    }
+    Ok((digest, size))
 }
 
 /// Compresses a layer straight into one streamed PATCH of an upload
@@ -565,6 +599,11 @@ fn upload(
         b => b,
     };
     finish_upload(repo, &loc, digest, final_body)
+}
+
+/// Uploads a small blob in one request (POST, PUT).
+pub(crate) fn upload_bytes(repo: &Repo, digest: &Digest, bytes: &[u8]) -> Result<()> {
+    upload(repo, digest, Body::Bytes(bytes), bytes.len() as u64, None)
 }
 
 /// Opens an upload session (POST): its location.

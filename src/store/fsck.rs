@@ -137,6 +137,7 @@ impl Store {
         {
             match blobs.get(d) {
                 Some(BlobState::Good(size)) => self.check_index(d, *size, repair, &mut report)?,
+                None if self.is_lazy(d) => {}
                 None if with_index.contains(d) => {
                     let path = self.index_path(d);
                     if repair {
@@ -152,6 +153,9 @@ impl Store {
                 }
                 _ => {}
             }
+        }
+        for (what, fix) in self.fsck_lazy(repair) {
+            report.problem(what, fix);
         }
         let live = self.live_blobs(&index);
         blobs.retain(|d, _| !live.contains(d));
@@ -308,7 +312,10 @@ impl Store {
         serde_json::from_slice::<Config>(&config)
             .map_err(|e| format!("its config {} is not an image config: {e}", m.config.digest))?;
         for l in &m.layers {
-            need(&l.digest, "layer")?;
+            // A partly present layer (pull --lazy) is checked by fsck_lazy.
+            if !(blobs.get(&l.digest).is_none() && self.is_lazy(&l.digest)) {
+                need(&l.digest, "layer")?;
+            }
         }
         self.load_image(manifest, None).map_err(|e| e.to_string())?;
         Ok(m.layers.iter().map(|l| l.digest).collect())

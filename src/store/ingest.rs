@@ -164,7 +164,14 @@ impl Store {
     /// missing, stale or corrupt.
     pub fn open_layer(&self, digest: &Digest) -> Result<Layer> {
         let path = self.blob_path(digest);
-        let blob = File::open(&path).map_err(|e| Error::Blob {
+        let blob = File::open(&path);
+        if blob.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+            // A partly present layer (pull --lazy): read on demand.
+            if let Some(rec) = self.lazy_record(digest)? {
+                return crate::lazy::open_layer(self, digest, rec);
+            }
+        }
+        let blob = blob.map_err(|e| Error::Blob {
             digest: *digest,
             why: if e.kind() == io::ErrorKind::NotFound {
                 "missing from the store".into()

@@ -7,6 +7,7 @@
 //! <root>/index/sha256/<hex>    layer index of blob <hex> (derived, rebuilt when bad)
 //! <root>/cache/<hex>           build cache: key -> layer digest
 //! <root>/compressed/<hex>.<alg> a pushed layer's compressed digest (see imported.rs)
+//! <root>/lazy/<hex>/          a partly present layer: record and chunk cache (see lazy.rs)
 //! <root>/tmp/                  in-flight writes, renamed into place when complete
 //! <root>/mounts/ data/overlay2/ lock
 //! ```
@@ -35,6 +36,7 @@
 mod fsck;
 mod imported;
 mod ingest;
+mod lazy;
 mod lock;
 mod pins;
 mod platforms;
@@ -52,6 +54,7 @@ use std::sync::Mutex;
 pub use self::fsck::FsckReport;
 pub use self::imported::CompressedForm;
 pub use self::ingest::Ingested;
+pub use self::lazy::{Chunks, LazyRecord, Presence};
 pub use self::lock::StoreLock;
 pub(crate) use self::pins::disk_usage;
 pub use self::pins::TmpCleaned;
@@ -75,6 +78,16 @@ impl Drop for Store {
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A new unique path under `<root>/tmp/`, named so that `Store::open`
+/// removes it once this process is dead.
+fn tmp_path_in(root: &Path, what: &str) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    root.join("tmp").join(format!(
+        "{what}-{}-{n}",
+        crate::process::ProcessId::current()
+    ))
+}
 
 impl Store {
     /// Opens the store at `root`, creating the layout if missing.
@@ -154,11 +167,7 @@ impl Store {
 
     /// A new unique path under `tmp/`.
     pub fn tmp_path(&self, what: &str) -> PathBuf {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        self.root.join("tmp").join(format!(
-            "{what}-{}-{n}",
-            crate::process::ProcessId::current()
-        ))
+        tmp_path_in(&self.root, what)
     }
 
     /// Reads a small blob (manifest, config) and checks its digest.

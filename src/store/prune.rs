@@ -68,6 +68,9 @@ impl Store {
                 r.bytes += size;
             }
         }
+        let (lazy, bytes) = self.prune_lazy(&roots);
+        r.cache += lazy;
+        r.bytes += bytes;
         // Indexes, cache entries and memos of blobs that are gone.
         let dir = self.root.join("index/sha256");
         for e in fs::read_dir(&dir).at(&dir)?.flatten() {
@@ -75,7 +78,7 @@ impl Store {
                 .file_name()
                 .to_str()
                 .and_then(Digest::from_hex)
-                .is_some_and(|d| self.has_blob(&d));
+                .is_some_and(|d| self.has_layer(&d));
             if !keep {
                 let size = e.metadata().map_or(0, |m| m.len());
                 if gone(&e.path())? {

@@ -196,7 +196,8 @@ impl Store {
             why: format!("not an image config: {e}"),
         })?;
         for (d, _) in layers {
-            if !self.has_blob(d) {
+            // Whole, or partly present (pull --lazy).
+            if !self.has_layer(d) {
                 return Err(Error::Blob {
                     digest: *d,
                     why: "layer vanished from the store before tagging".into(),

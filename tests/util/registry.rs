@@ -193,6 +193,38 @@ impl Registry {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// A pull-through cache of `upstream` (docker-registry's `proxy`
+    /// mode), with storage of its own.
+    pub fn proxy_of(upstream: &Registry) -> Registry {
+        let proxy = format!("proxy:\n  remoteurl: http://{}\n", upstream.addr);
+        Registry::spawn_config(String::new(), proxy)
+    }
+
+    /// Stops the registry (its storage stays), as a registry that goes away.
+    pub fn stop(&mut self) {
+        if let Err(e) = self.child.kill() {
+            eprintln!("stopping docker-registry (pid {}): {e}", self.child.id());
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts a stopped registry again, same address, same storage.
+    pub fn restart(&mut self) {
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("registry.log"))
+            .expect("the registry log");
+        self.child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("restarting docker-registry");
+        self.wait_ready();
+    }
 }
 
 impl Drop for Registry {

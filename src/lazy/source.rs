@@ -1,0 +1,224 @@
+//! The bytes of a partly present layer, for the filesystem: a
+//! [`LayerBytes`] that reads members from the chunk cache and fetches the
+//! missing ones from the registry.
+//!
+//! - A read needing members that are not cached fetches them in one Range
+//!   request; a read right after the previous member (a sequential reader)
+//!   also fetches the next [`PREFETCH`] members in the same request.
+//! - Concurrent reads of the same members wait for the one fetch already
+//!   running (an in-flight set), at most [`WAIT`]; then EIO.
+//! - Each chunk is checked against its member hash the first time this
+//!   process reads it (a chunk a crash left short is fetched again).
+//! - A failed fetch is EIO for that read, logged with the layer and the
+//!   range; fetched data stays readable, and the next read tries again.
+//! - With a cap on the cache (`--cache-size`), the oldest chunks of any
+//!   layer are evicted after fetches, never those just fetched.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use sealer_fs::LayerBytes;
+
+use super::fetch::Remote;
+use super::table::Table;
+use crate::digest::Digest;
+use crate::store::Chunks;
+
+/// Members fetched ahead of a sequential reader.
+pub const PREFETCH: usize = 8;
+/// How long a read waits for another thread's fetch of its member.
+const WAIT: Duration = Duration::from_secs(90);
+/// Bytes written between two checks of the cache's cap.
+const EVICT_EVERY: u64 = 16 << 20;
+
+/// A partly present layer's bytes.
+pub struct LazyBytes {
+    layer: Digest,
+    table: Table,
+    chunks: Chunks,
+    remote: Remote,
+    inflight: Mutex<HashSet<usize>>,
+    done: Condvar,
+    verified: Vec<AtomicBool>,
+    /// The last member a read ended in, plus one (0: none yet).
+    last: AtomicUsize,
+    written: AtomicU64,
+}
+
+impl LazyBytes {
+    /// Reads `layer` (whose member table is `table`) from `chunks`, fetching
+    /// from `remote`.
+    pub fn new(layer: Digest, table: Table, chunks: Chunks, remote: Remote) -> LazyBytes {
+        let verified = (0..table.members.len())
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        LazyBytes {
+            layer,
+            table,
+            chunks,
+            remote,
+            inflight: Mutex::new(HashSet::new()),
+            done: Condvar::new(),
+            verified,
+            last: AtomicUsize::new(0),
+            written: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads `out.len()` bytes at `within` of member `n`, fetching it (and
+    /// up to member `upto`, and ahead) if it is not cached.
+    fn read_member(&self, n: usize, within: u64, out: &mut [u8], upto: usize) -> io::Result<()> {
+        for _ in 0..3 {
+            if let Some(f) = self.open_checked(n)? {
+                return FileExt::read_exact_at(&f, out, within);
+            }
+            self.ensure(n, upto)?;
+        }
+        Err(eio(format!(
+            "layer {}: member {n} vanished from the cache as soon as it was fetched",
+            self.layer
+        )))
+    }
+
+    /// The chunk file of member `n`, checked once per process; `None` if it
+    /// is not cached (or was bad, and is removed).
+    fn open_checked(&self, n: usize) -> io::Result<Option<File>> {
+        let path = self.chunks.path(&self.layer, n);
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if self.verified[n].load(Ordering::Acquire) {
+            return Ok(Some(f));
+        }
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut &f, &mut bytes)?;
+        if self.table.verify(n, &bytes) {
+            self.verified[n].store(true, Ordering::Release);
+            return Ok(Some(f));
+        }
+        log::warn!(
+            "layer {}: cached member {n} does not match its table; fetching it again",
+            self.layer
+        );
+        let _ = std::fs::remove_file(&path);
+        Ok(None)
+    }
+
+    /// Makes member `n` cached: waits for a fetch of it in flight, else
+    /// fetches it with its missing neighbours up to `upto` (and ahead, for a
+    /// sequential reader) in one request.
+    fn ensure(&self, n: usize, upto: usize) -> io::Result<()> {
+        let total = self.table.members.len();
+        let seq = self.last.load(Ordering::Relaxed);
+        let end = if seq == n || seq == n + 1 {
+            (upto + 1 + PREFETCH).min(total)
+        } else {
+            (upto + 1).min(total)
+        };
+        let deadline = Instant::now() + WAIT;
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        while inflight.contains(&n) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(eio(format!(
+                    "layer {}: member {n}: gave up waiting for its fetch",
+                    self.layer
+                )));
+            }
+            inflight = self
+                .done
+                .wait_timeout(inflight, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        if self.chunks.path(&self.layer, n).is_file() {
+            return Ok(());
+        }
+        let mut b = n + 1;
+        while b < end && !inflight.contains(&b) && !self.chunks.path(&self.layer, b).is_file() {
+            b += 1;
+        }
+        inflight.extend(n..b);
+        drop(inflight);
+        let result = self.fetch(n, b);
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        for m in n..b {
+            inflight.remove(&m);
+        }
+        drop(inflight);
+        self.done.notify_all();
+        result
+    }
+
+    /// Fetches members `a..b` into the cache.
+    fn fetch(&self, a: usize, b: usize) -> io::Result<()> {
+        let (start, last) = (self.table.span(a), self.table.span(b - 1));
+        let mut bytes = 0;
+        let r = self.remote.fetch(&self.table, a, b, &mut |m, data| {
+            bytes += data.len() as u64;
+            self.chunks.put(&self.layer, m, &data)?;
+            self.verified[m].store(true, Ordering::Release);
+            Ok(())
+        });
+        if let Err(e) = r {
+            let why = format!(
+                "layer {}: fetching bytes {}-{} of the tar (blob {} bytes {}-{}): {e}",
+                self.layer,
+                start.u,
+                last.u + last.u_len,
+                self.table.blob,
+                start.c,
+                last.c + last.c_len
+            );
+            log::error!("{why}");
+            return Err(eio(why));
+        }
+        log::debug!("layer {}: fetched members {a}..{b}", self.layer);
+        let written = self.written.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(cap) = self.chunks.cap() {
+            if written / EVICT_EVERY != (written - bytes) / EVICT_EVERY || bytes >= EVICT_EVERY {
+                let keep: Vec<(Digest, usize)> = (a..b).map(|m| (self.layer, m)).collect();
+                self.chunks.evict_chunks(cap, &keep);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn eio(why: String) -> io::Error {
+    io::Error::other(why)
+}
+
+impl LayerBytes for LazyBytes {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        if offset + buf.len() as u64 > self.table.size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past the end of the layer",
+            ));
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let upto = self.table.member_at(offset + buf.len() as u64 - 1);
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let n = self.table.member_at(pos);
+            let span = self.table.span(n);
+            let within = pos - span.u;
+            let len = (buf.len() - done).min((span.u_len - within) as usize);
+            self.read_member(n, within, &mut buf[done..done + len], upto)?;
+            done += len;
+        }
+        self.last.store(upto + 1, Ordering::Relaxed);
+        Ok(())
+    }
+}
