@@ -250,25 +250,25 @@ fn bad_tables_fall_back_and_bad_members_never_give_wrong_bytes() {
     let name = push_image(&env, &reg);
     let (m, _) = manifest_of(&name);
     // Another tool's image: the same layers, no tables.
-    let bare = reg.image("lazy/bare:v1");
+    let bare = reg.image("lazy/k8s:bare");
     let mut plain = m.clone();
     for l in plain["layers"].as_array_mut().unwrap() {
         l.as_object_mut().unwrap().remove("annotations");
     }
     let bytes = serde_json::to_vec(&plain).unwrap();
-    crate::util::push::put_manifest(&reg.addr, "lazy/bare", "v1", "application/vnd.oci.image.manifest.v1+json", &bytes);
+    crate::util::push::put_manifest(&reg.addr, "lazy/k8s", "bare", "application/vnd.oci.image.manifest.v1+json", &bytes);
     let node = Env::new();
     let out = node.sealer().args(["pull", "--lazy", &bare]).ok();
     assert!(out.stderr.contains("no lazy table"), "{}", out.stderr);
     assert_eq!(node.run(&["cat", &bare, "etc/small.txt"]), "overridden\n");
     // A table of the other layer: refused, the layer is fetched whole.
-    let swapped = reg.image("lazy/swapped:v1");
+    let swapped = reg.image("lazy/k8s:swapped");
     let mut bad = m.clone();
     let layers = bad["layers"].as_array_mut().unwrap();
     let t0 = layers[0]["annotations"]["io.sealer.lazy.table"].clone();
     layers[1]["annotations"]["io.sealer.lazy.table"] = t0;
     let bytes = serde_json::to_vec(&bad).unwrap();
-    crate::util::push::put_manifest(&reg.addr, "lazy/swapped", "v1", "application/vnd.oci.image.manifest.v1+json", &bytes);
+    crate::util::push::put_manifest(&reg.addr, "lazy/k8s", "swapped", "application/vnd.oci.image.manifest.v1+json", &bytes);
     let node = Env::new();
     let out = node.sealer().args(["pull", "--lazy", &swapped]).ok();
     assert!(out.stderr.contains("unusable lazy table"), "{}", out.stderr);
