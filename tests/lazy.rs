@@ -235,10 +235,10 @@ fn a_registry_that_goes_away_gives_eio_and_reads_recover() {
         .split_whitespace()
         .find(|w| w.ends_with(".log"))
         .map(std::path::PathBuf::from);
-    if let Some(p) = log_path {
-        let text = fs::read_to_string(p).unwrap_or_default();
-        assert!(text.contains("fetching bytes"), "the failure is logged:\n{text}");
-    }
+    let log_path = log_path.unwrap_or_else(|| panic!("no mount log in:\n{log}"));
+    let text = fs::read_to_string(log_path).unwrap_or_default();
+    assert!(text.contains("fetching bytes"), "the failure is logged:\n{text}");
+    assert!(text.contains(&format!("blob sha256:")), "naming the blob and range:\n{text}");
     reg.restart();
     assert_eq!(fs::read(m.dir.join("bin/big")).unwrap(), noise(6 << 20, 7));
 }
