@@ -26,11 +26,14 @@ pub fn parse_bytes(text: &str) -> crate::Result<u64> {
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
         "t" | "tb" | "tib" => 40,
-        _ => return Err(crate::error::invalid(format!("not a size: {text:?} (e.g. 2G, 512M)"))),
+        _ => {
+            return Err(crate::error::invalid(format!(
+                "not a size: {text:?} (e.g. 2G, 512M)"
+            )))
+        }
     };
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .ok_or_else(|| crate::error::invalid(format!("not a size: {text:?} (e.g. 2G, 512M)")))
 }
-

@@ -44,7 +44,8 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
         h.set_mode(0o644);
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(content.len() as u64);
-        b.append_data(&mut h, path, &content[..]).expect("a tar file");
+        b.append_data(&mut h, path, &content[..])
+            .expect("a tar file");
     }
     b.into_inner().expect("finishing the tar")
 }
@@ -61,7 +62,10 @@ fn image_files() -> Vec<Vec<(String, Vec<u8>)>> {
         ("etc/small.txt".to_string(), b"hello lazy\n".to_vec()),
     ];
     for i in 0..150 {
-        base.push((format!("manifests/f{i}.yaml"), format!("image: x/{i}\n").into_bytes()));
+        base.push((
+            format!("manifests/f{i}.yaml"),
+            format!("image: x/{i}\n").into_bytes(),
+        ));
     }
     let top = vec![("etc/small.txt".to_string(), b"overridden\n".to_vec())];
     vec![base, top]
@@ -103,7 +107,12 @@ fn chunk_files(root: &Path) -> Vec<std::path::PathBuf> {
 
 /// The manifest a registry serves for `name`, and its digest.
 fn manifest_of(name: &str) -> (Value, String) {
-    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{name}")]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]);
     let digest = format!("sha256:{}", sha256_hex(raw.as_bytes()));
     (jsonv(&raw, "manifest"), digest)
 }
@@ -121,7 +130,12 @@ fn push_publishes_tables_as_a_referrer_and_skopeo_copies_the_same_digests() {
     // No referrers API in docker-registry 2.8: the tag fallback.
     let tag = reg.image(&format!("lazy/k8s:sha256-{}", &digest["sha256:".len()..]));
     let index = jsonv(
-        &skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{tag}")]),
+        &skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{tag}"),
+        ]),
         "referrers index",
     );
     let refs = index["manifests"].as_array().expect("manifests");
@@ -129,15 +143,29 @@ fn push_publishes_tables_as_a_referrer_and_skopeo_copies_the_same_digests() {
     assert_eq!(refs[0]["artifactType"], "application/vnd.sealer.lazy.v1");
     let art_ref = reg.image(&format!("lazy/k8s@{}", refs[0]["digest"].as_str().unwrap()));
     let art = jsonv(
-        &skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{art_ref}")]),
+        &skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{art_ref}"),
+        ]),
         "artifact",
     );
     assert_eq!(art["subject"]["digest"], digest.as_str());
-    assert_eq!(art["layers"].as_array().unwrap().len(), 4, "2 tables, 2 indexes");
+    assert_eq!(
+        art["layers"].as_array().unwrap().len(),
+        4,
+        "2 tables, 2 indexes"
+    );
     // A second push of the same image republishes, with one referrer.
     env.run(&["push", &name]);
     let index = jsonv(
-        &skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{tag}")]),
+        &skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{tag}"),
+        ]),
         "referrers index",
     );
     assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
@@ -203,7 +231,11 @@ fn pull_lazy_reads_on_demand_and_a_full_pull_completes() {
     // The full pull fetches only what is missing and ends with normal blobs.
     let before = blob_bytes_sent(&reg);
     let out = node.sealer().args(["pull", &name]).ok();
-    assert!(out.stderr.contains("Completed from the chunk cache"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Completed from the chunk cache"),
+        "{}",
+        out.stderr
+    );
     let rest = blob_bytes_sent(&reg) - before;
     assert!(rest < total / 2, "completing fetched {rest} of {total}");
     for d in node.layer_ids(&name) {
@@ -223,10 +255,16 @@ fn a_registry_that_goes_away_gives_eio_and_reads_recover() {
     let node = Env::new();
     node.run(&["pull", "--lazy", &name]);
     let m = mount(&node, &name, "mnt");
-    assert_eq!(fs::read(m.dir.join("etc/small.txt")).unwrap(), b"overridden\n");
+    assert_eq!(
+        fs::read(m.dir.join("etc/small.txt")).unwrap(),
+        b"overridden\n"
+    );
     reg.stop();
     // Fetched data stays readable; unfetched data is EIO, the mount stays.
-    assert_eq!(fs::read(m.dir.join("etc/small.txt")).unwrap(), b"overridden\n");
+    assert_eq!(
+        fs::read(m.dir.join("etc/small.txt")).unwrap(),
+        b"overridden\n"
+    );
     let err = fs::read(m.dir.join("bin/big")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     assert!(fs::read_dir(&m.dir).is_ok(), "the mount is up");
@@ -237,8 +275,14 @@ fn a_registry_that_goes_away_gives_eio_and_reads_recover() {
         .map(std::path::PathBuf::from);
     let log_path = log_path.unwrap_or_else(|| panic!("no mount log in:\n{log}"));
     let text = fs::read_to_string(log_path).unwrap_or_default();
-    assert!(text.contains("fetching bytes"), "the failure is logged:\n{text}");
-    assert!(text.contains(&format!("blob sha256:")), "naming the blob and range:\n{text}");
+    assert!(
+        text.contains("fetching bytes"),
+        "the failure is logged:\n{text}"
+    );
+    assert!(
+        text.contains("blob sha256:"),
+        "naming the blob and range:\n{text}"
+    );
     reg.restart();
     assert_eq!(fs::read(m.dir.join("bin/big")).unwrap(), noise(6 << 20, 7));
 }
@@ -256,7 +300,13 @@ fn bad_tables_fall_back_and_bad_members_never_give_wrong_bytes() {
         l.as_object_mut().unwrap().remove("annotations");
     }
     let bytes = serde_json::to_vec(&plain).unwrap();
-    crate::util::push::put_manifest(&reg.addr, "lazy/k8s", "bare", "application/vnd.oci.image.manifest.v1+json", &bytes);
+    crate::util::push::put_manifest(
+        &reg.addr,
+        "lazy/k8s",
+        "bare",
+        "application/vnd.oci.image.manifest.v1+json",
+        &bytes,
+    );
     let node = Env::new();
     let out = node.sealer().args(["pull", "--lazy", &bare]).ok();
     assert!(out.stderr.contains("no lazy table"), "{}", out.stderr);
@@ -268,11 +318,20 @@ fn bad_tables_fall_back_and_bad_members_never_give_wrong_bytes() {
     let t0 = layers[0]["annotations"]["io.sealer.lazy.table"].clone();
     layers[1]["annotations"]["io.sealer.lazy.table"] = t0;
     let bytes = serde_json::to_vec(&bad).unwrap();
-    crate::util::push::put_manifest(&reg.addr, "lazy/k8s", "swapped", "application/vnd.oci.image.manifest.v1+json", &bytes);
+    crate::util::push::put_manifest(
+        &reg.addr,
+        "lazy/k8s",
+        "swapped",
+        "application/vnd.oci.image.manifest.v1+json",
+        &bytes,
+    );
     let node = Env::new();
     let out = node.sealer().args(["pull", "--lazy", &swapped]).ok();
     assert!(out.stderr.contains("unusable lazy table"), "{}", out.stderr);
-    assert_eq!(node.run(&["cat", &swapped, "etc/small.txt"]), "overridden\n");
+    assert_eq!(
+        node.run(&["cat", &swapped, "etc/small.txt"]),
+        "overridden\n"
+    );
     // A member whose bytes changed in the registry: an error, not its bytes.
     let node = Env::new();
     node.run(&["pull", "--lazy", &name]);
@@ -299,7 +358,11 @@ fn fsck_checks_partial_layers_prune_frees_chunks_and_the_cache_is_capped() {
     let name = push_image(&env, &reg);
     let node = Env::new();
     node.run(&["pull", "--lazy", "--cache-size", "3M", &name]);
-    let got = node.sealer().args(["cat", &name, "bin/big"]).ok().stdout_bytes;
+    let got = node
+        .sealer()
+        .args(["cat", &name, "bin/big"])
+        .ok()
+        .stdout_bytes;
     assert_eq!(got, noise(6 << 20, 7));
     let cached: u64 = chunk_files(&node.root())
         .iter()
@@ -308,21 +371,29 @@ fn fsck_checks_partial_layers_prune_frees_chunks_and_the_cache_is_capped() {
     assert!(cached <= (3 << 20) + (9 << 20), "capped: {cached}");
     node.sealer().arg("fsck").ok();
     // A chunk that no longer matches its member is found and removed.
-    let chunk = chunk_files(&node.root()).into_iter().next().expect("a chunk");
+    let chunk = chunk_files(&node.root())
+        .into_iter()
+        .next()
+        .expect("a chunk");
     fs::write(&chunk, b"garbage").unwrap();
     let out = node.sealer().arg("fsck").output();
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     assert!(format!("{}{}", out.stdout, out.stderr).contains("does not match its table"));
     node.sealer().args(["fsck", "--repair"]).ok();
     assert!(!chunk.exists());
-    assert_eq!(node.sealer().args(["cat", &name, "bin/big"]).ok().stdout_bytes, noise(6 << 20, 7));
+    assert_eq!(
+        node.sealer()
+            .args(["cat", &name, "bin/big"])
+            .ok()
+            .stdout_bytes,
+        noise(6 << 20, 7)
+    );
     // rmi + prune free the partial layers.
     node.run(&["rmi", &name]);
     node.run(&["prune"]);
     assert!(chunk_files(&node.root()).is_empty());
-    assert!(fs::read_dir(node.root().join("lazy")).map_or(true, |d| d
-        .flatten()
-        .all(|e| !e.path().is_dir())));
+    assert!(fs::read_dir(node.root().join("lazy"))
+        .map_or(true, |d| d.flatten().all(|e| !e.path().is_dir())));
 }
 
 #[test]
@@ -341,9 +412,18 @@ fn a_pull_through_mirror_from_registries_conf_carries_pulls_and_lazy_reads() {
     );
     let conf = conf.to_str().unwrap();
     node.run(&["--registries-conf", conf, "pull", "--lazy", &name]);
-    assert_eq!(node.run(&["--registries-conf", conf, "cat", &name, "etc/small.txt"]), "overridden\n");
-    assert!(mirror.requests("GET", "/manifests/") > 0, "the mirror served the manifest");
-    assert!(mirror.requests("GET", "/blobs/") > 0, "the mirror served blobs");
+    assert_eq!(
+        node.run(&["--registries-conf", conf, "cat", &name, "etc/small.txt"]),
+        "overridden\n"
+    );
+    assert!(
+        mirror.requests("GET", "/manifests/") > 0,
+        "the mirror served the manifest"
+    );
+    assert!(
+        mirror.requests("GET", "/blobs/") > 0,
+        "the mirror served blobs"
+    );
     let got = node
         .sealer()
         .args(["--registries-conf", conf, "cat", &name, "bin/big"])

@@ -193,7 +193,11 @@ fn push_is_read_by_skopeo_with_our_digests_and_a_second_push_uploads_nothing() {
         r.log()
             .lines()
             .filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/"))
-            .filter(|l| hexes.iter().any(|h| l.contains(h.trim_start_matches("sha256:"))))
+            .filter(|l| {
+                hexes
+                    .iter()
+                    .any(|h| l.contains(h.trim_start_matches("sha256:")))
+            })
             .count()
     };
     let before = uploads(&reg);

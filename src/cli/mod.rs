@@ -37,7 +37,12 @@ pub struct Cli {
     root: Option<PathBuf>,
     /// registries.conf (v2 TOML: mirrors, locations) for pulls and lazy reads
     /// [default: /etc/containers/registries.conf if it exists]
-    #[arg(long, global = true, env = "CONTAINERS_REGISTRIES_CONF", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CONTAINERS_REGISTRIES_CONF",
+        value_name = "FILE"
+    )]
     registries_conf: Option<PathBuf>,
     /// More output: -v debug, -vv trace (or RUST_LOG=LEVEL)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

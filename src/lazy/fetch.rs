@@ -41,7 +41,12 @@ impl Remote {
     }
 
     /// A remote over an open repository.
-    pub fn with_repo(reference: &Reference, insecure: bool, blob: Digest, repo: Arc<Repo>) -> Remote {
+    pub fn with_repo(
+        reference: &Reference,
+        insecure: bool,
+        blob: Digest,
+        repo: Arc<Repo>,
+    ) -> Remote {
         Remote {
             reference: reference.clone(),
             blob,
@@ -109,7 +114,13 @@ impl Remote {
         let range = format!("bytes={start}-{}", end.saturating_sub(1));
         let mut resp = repo
             .client
-            .send(Method::GET, &url, &[("Range", &range)], Body::Empty, &repo.scope)
+            .send(
+                Method::GET,
+                &url,
+                &[("Range", &range)],
+                Body::Empty,
+                &repo.scope,
+            )
             .map_err(|e| (e, true))?;
         let code = resp.status().as_u16();
         let whole = match code {

@@ -95,7 +95,9 @@ pub fn table_for(store: &Store, layer: &Digest, desc: &Descriptor) -> Result<Opt
         _ => return Ok(None),
     };
     if table.check(&desc.digest, desc.size, layer).is_err() {
-        log::warn!("layer {layer}: its member table does not match the pushed blob; none published");
+        log::warn!(
+            "layer {layer}: its member table does not match the pushed blob; none published"
+        );
         return Ok(None);
     }
     let table = serde_json::to_vec(&table).json("a member table")?;

@@ -159,7 +159,6 @@ impl Read for Members<'_> {
     }
 }
 
-
 /// The lazy part of pulling one layer (`diff_id`, blob `desc`): with
 /// `lazy`, records it as partly present (or keeps it so); without, completes
 /// a partly present layer from its chunks and what is missing. `None`: the
@@ -175,7 +174,10 @@ pub fn step(
 ) -> Result<Option<u64>> {
     let short = desc.digest.short();
     let reference = Reference::parse(&repo.origin)?;
-    if let Some(rec) = store.lazy_record(diff_id)?.filter(|_| !store.has_blob(diff_id)) {
+    if let Some(rec) = store
+        .lazy_record(diff_id)?
+        .filter(|_| !store.has_blob(diff_id))
+    {
         if lazy {
             let lock = store.lock()?;
             store.pin(&[*diff_id], &lock)?;

@@ -169,7 +169,12 @@ impl Table {
                 || s.u_len > MAX_MEMBER
                 || e.0 + s.c_len > self.blob_size
                 || e.1 + s.u_len > self.size;
-            if bad_len || self.members.get(i + 1).is_some_and(|n| n.0 <= e.0 || n.1 < e.1) {
+            if bad_len
+                || self
+                    .members
+                    .get(i + 1)
+                    .is_some_and(|n| n.0 <= e.0 || n.1 < e.1)
+            {
                 return Err(format!("member {i} is out of order or out of bounds"));
             }
             if !self.gzip() && (e.0 != e.1 || s.c_len != s.u_len) {
@@ -272,8 +277,20 @@ mod tests {
         let (blob, tar) = (Digest::of(b"blob"), Digest::of(b"tar"));
         let cases: Vec<(Table, &str)> = vec![
             (t.clone(), "not"),
-            (Table { version: 2, ..t.clone() }, "version"),
-            (Table { members: vec![], ..t.clone() }, "no members"),
+            (
+                Table {
+                    version: 2,
+                    ..t.clone()
+                },
+                "version",
+            ),
+            (
+                Table {
+                    members: vec![],
+                    ..t.clone()
+                },
+                "no members",
+            ),
             (
                 Table {
                     members: vec![t.members[1].clone(), t.members[0].clone()],

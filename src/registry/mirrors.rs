@@ -209,7 +209,10 @@ location = "cache.corp.net"
         };
         assert_eq!(
             names("example.com/k8s", false),
-            s(&[("127.0.0.1:6000/k8s", true), ("internal.example.com:5000/k8s", false)])
+            s(&[
+                ("127.0.0.1:6000/k8s", true),
+                ("internal.example.com:5000/k8s", false)
+            ])
         );
         assert_eq!(
             names("example.com/k8s", true),
@@ -219,13 +222,21 @@ location = "cache.corp.net"
                 ("internal.example.com:5000/k8s", false)
             ])
         );
-        assert_eq!(names("example.community/x", false), s(&[("example.community/x", false)]));
-        assert_eq!(names("plain.example.org/a/b", false), s(&[("plain.example.org/a/b", true)]));
+        assert_eq!(
+            names("example.community/x", false),
+            s(&[("example.community/x", false)])
+        );
+        assert_eq!(
+            names("plain.example.org/a/b", false),
+            s(&[("plain.example.org/a/b", true)])
+        );
         assert_eq!(
             names("reg.corp.net:5000/a", false),
             s(&[("cache.corp.net/a", false), ("reg.corp.net:5000/a", false)])
         );
-        let err = conf.endpoints("example.com/blocked/x", false, false).unwrap_err();
+        let err = conf
+            .endpoints("example.com/blocked/x", false, false)
+            .unwrap_err();
         assert!(err.to_string().contains("blocked"), "{err}");
     }
 

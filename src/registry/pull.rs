@@ -465,7 +465,8 @@ fn fetch_layer(
     }
     if let Some(d) = &diff_id {
         let (lazy, insecure) = (opts.lazy, opts.insecure);
-        if let Some(size) = crate::lazy::pull::step(store, repo, desc, d, lazy, insecure, progress)? {
+        if let Some(size) = crate::lazy::pull::step(store, repo, desc, d, lazy, insecure, progress)?
+        {
             return Ok(Fetched {
                 digest: *d,
                 size,

@@ -165,7 +165,10 @@ impl Store {
     pub fn open_layer(&self, digest: &Digest) -> Result<Layer> {
         let path = self.blob_path(digest);
         let blob = File::open(&path);
-        if blob.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+        if blob
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
             // A partly present layer (pull --lazy): read on demand.
             if let Some(rec) = self.lazy_record(digest)? {
                 return crate::lazy::open_layer(self, digest, rec);

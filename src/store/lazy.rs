@@ -68,7 +68,8 @@ impl Store {
         let path = self.lazy_dir(layer).join("record.json");
         match fs::read(&path) {
             Ok(bytes) => {
-                let rec: LazyRecord = serde_json::from_slice(&bytes).json(path.display().to_string())?;
+                let rec: LazyRecord =
+                    serde_json::from_slice(&bytes).json(path.display().to_string())?;
                 Ok(Some(rec))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -158,7 +159,10 @@ impl Store {
     /// Sets the chunk cache's cap.
     pub fn set_cache_size(&self, bytes: u64) -> Result<()> {
         fs::create_dir_all(self.root.join("lazy")).at(self.root.join("lazy"))?;
-        self.write_atomic(&self.root.join("lazy/cache-size"), bytes.to_string().as_bytes())
+        self.write_atomic(
+            &self.root.join("lazy/cache-size"),
+            bytes.to_string().as_bytes(),
+        )
     }
 
     /// Removes the `lazy/` directories of layers `roots` does not hold
@@ -197,7 +201,10 @@ impl Store {
                 continue;
             }
             if !self.index_path(&layer).is_file() {
-                problems.push((format!("partly present layer {layer}: its index is missing"), None));
+                problems.push((
+                    format!("partly present layer {layer}: its index is missing"),
+                    None,
+                ));
             }
             for n in 0..t.members.len() {
                 let path = self.chunk_path(&layer, n);
@@ -206,7 +213,9 @@ impl Store {
                     let fixed = (repair && fs::remove_file(&path).is_ok())
                         .then(|| format!("removed {} (it is fetched again)", path.display()));
                     problems.push((
-                        format!("partly present layer {layer}: member {n} does not match its table"),
+                        format!(
+                            "partly present layer {layer}: member {n} does not match its table"
+                        ),
                         fixed,
                     ));
                 }
@@ -270,7 +279,8 @@ impl Chunks {
         let mut chunks: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         let mut total = 0;
         for layer in lazy_layers(&self.root) {
-            let Ok(rd) = fs::read_dir(self.root.join("lazy").join(layer.hex()).join("chunks")) else {
+            let Ok(rd) = fs::read_dir(self.root.join("lazy").join(layer.hex()).join("chunks"))
+            else {
                 continue;
             };
             for e in rd.flatten() {
@@ -300,5 +310,4 @@ impl Chunks {
         }
         freed
     }
-
 }
