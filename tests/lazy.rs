@@ -14,8 +14,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::mount::mount;
+use crate::mount::{mount, mount_layers};
 use crate::registry::{jsonv, skopeo};
+use crate::util::flaky::FlakyProxy;
 use crate::util::registry::Registry;
 use crate::util::{sha256_hex, store_image, Env};
 
@@ -226,6 +227,19 @@ fn pull_lazy_reads_on_demand_and_a_full_pull_completes() {
             .unwrap();
         assert_eq!(text.len(), 35 * 90_000);
     }
+    // The layer view serves partly present layers too.
+    {
+        let _layers = mount_layers(&node);
+        let top = node.layer_ids(&name)[1].clone();
+        let hex = top.trim_start_matches("sha256:");
+        let view = node.root().join("data/overlay2").join(hex);
+        assert_eq!(
+            fs::read(view.join("etc/small.txt")).unwrap(),
+            b"overridden\n"
+        );
+    }
+    let json = node.run(&["images", "--format", "json"]);
+    assert!(json.contains("lazy_cached"), "{json}");
     let ranged = reg.log().lines().filter(|l| l.contains("\" 206 ")).count();
     assert!(ranged > 0, "Range requests were answered 206");
     // The full pull fetches only what is missing and ends with normal blobs.
@@ -427,6 +441,39 @@ fn a_pull_through_mirror_from_registries_conf_carries_pulls_and_lazy_reads() {
     let got = node
         .sealer()
         .args(["--registries-conf", conf, "cat", &name, "bin/big"])
+        .ok()
+        .stdout_bytes;
+    assert_eq!(got, noise(6 << 20, 7));
+}
+
+#[test]
+fn a_registry_refusing_ranges_gets_the_whole_layer_fetched_saying_so() {
+    let reg = Registry::start();
+    let env = Env::new();
+    push_image(&env, &reg);
+    let proxy = FlakyProxy::without_ranges(&reg.addr);
+    let name = format!("{}/lazy/k8s:v1", proxy.addr);
+    let node = Env::new();
+    node.run(&["pull", "--lazy", &name]);
+    let out = node.sealer().args(["cat", &name, "etc/small.txt"]).ok();
+    assert_eq!(out.stdout, "overridden\n");
+    assert!(
+        out.stderr.contains("ignored a Range request"),
+        "{}",
+        out.stderr
+    );
+    let ranges = proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r.is_some())
+        .count();
+    assert!(ranges > 0, "ranges were asked for");
+    // The whole blob was fetched, every member checked and kept.
+    let got = node
+        .sealer()
+        .args(["cat", &name, "bin/big"])
         .ok()
         .stdout_bytes;
     assert_eq!(got, noise(6 << 20, 7));

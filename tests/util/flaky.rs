@@ -28,6 +28,16 @@ impl FlakyProxy {
     /// Proxies to `upstream`; cuts the first GET containing `cut` after
     /// [`CUT_AFTER`] bytes of its answer.
     pub fn start(upstream: &str, cut: &str) -> FlakyProxy {
+        FlakyProxy::spawn(upstream, cut, false)
+    }
+
+    /// Proxies to `upstream`, dropping every `Range` header: a server that
+    /// answers range requests with the whole blob.
+    pub fn without_ranges(upstream: &str) -> FlakyProxy {
+        FlakyProxy::spawn(upstream, "\0never", true)
+    }
+
+    fn spawn(upstream: &str, cut: &str, strip_ranges: bool) -> FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding the proxy");
         listener
             .set_nonblocking(true)
@@ -48,7 +58,9 @@ impl FlakyProxy {
                             seen2.clone(),
                             cut_done.clone(),
                         );
-                        std::thread::spawn(move || serve(client, &up, &cut, &seen, &done));
+                        std::thread::spawn(move || {
+                            serve(client, &up, &cut, &seen, &done, strip_ranges)
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -69,6 +81,7 @@ fn serve(
     cut: &str,
     seen: &Mutex<Vec<(String, Option<String>)>>,
     cut_done: &AtomicBool,
+    strip_ranges: bool,
 ) {
     let _ = client.set_nonblocking(false);
     let mut head = Vec::new();
@@ -92,6 +105,9 @@ fn serve(
         }
         if lower.starts_with("range:") {
             range = Some(l[6..].trim().to_string());
+            if strip_ranges {
+                continue;
+            }
         }
         forwarded.push_str(l);
         forwarded.push_str("\r\n");
