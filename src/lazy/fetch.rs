@@ -135,7 +135,9 @@ impl Remote {
             }
             _ => {
                 let doing = format!("blob {} bytes {start}-{}", table.blob, end - 1);
-                let retry = code == 429 || code >= 500;
+                // A token that expired during a long read: 401 or 403; the
+                // retry connects afresh (a new token).
+                let retry = matches!(code, 401 | 403 | 408 | 429) || code >= 500;
                 return Err((repo.client.status_error(&mut resp, code, &doing), retry));
             }
         };
