@@ -299,6 +299,12 @@ fn a_registry_that_goes_away_gives_eio_and_reads_recover() {
     );
     reg.restart();
     assert_eq!(fs::read(m.dir.join("bin/big")).unwrap(), noise(6 << 20, 7));
+    // A full pull while mounted: the live mount then reads the whole blob,
+    // and needs the registry no more.
+    node.run(&["pull", &name]);
+    reg.stop();
+    let text = fs::read(m.dir.join("data/text")).expect("read from the completed blob");
+    assert_eq!(text.len(), 35 * 90_000);
 }
 
 #[test]

@@ -18,6 +18,10 @@ use crate::image::Reference;
 use crate::registry::client::Body;
 use crate::registry::Repo;
 
+/// The longest a filesystem read waits on the registry for one step
+/// (connect, answer, each read of the body).
+const BOUND: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Attempts of one range request (a fresh connection each).
 const ATTEMPTS: usize = 2;
 
@@ -61,7 +65,8 @@ impl Remote {
             return Ok(r.clone());
         }
         let blob = self.blob;
-        let r = Arc::new(Repo::open_for_blob(&self.reference, self.insecure, &blob)?);
+        let r = Repo::open_for_blob(&self.reference, self.insecure, &blob, Some(BOUND))?;
+        let r = Arc::new(r);
         *slot = Some(r.clone());
         Ok(r)
     }

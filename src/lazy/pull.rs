@@ -187,7 +187,12 @@ pub fn step(
         if rec.table.blob != desc.digest {
             return Ok(None);
         }
-        let remote = Arc::new(Repo::open_for_blob(&reference, insecure, &desc.digest)?);
+        let remote = Arc::new(Repo::open_for_blob(
+            &reference,
+            insecure,
+            &desc.digest,
+            None,
+        )?);
         let fetched = complete(store, remote, &reference, diff_id, &rec)?;
         progress.note(
             &short,

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sealer_fs::LayerBytes;
@@ -48,6 +48,8 @@ pub struct LazyBytes {
     /// The last member a read ended in, plus one (0: none yet).
     last: AtomicUsize,
     written: AtomicU64,
+    /// The complete blob, once a full pull made it (then chunks are gone).
+    whole: OnceLock<File>,
 }
 
 impl LazyBytes {
@@ -67,6 +69,7 @@ impl LazyBytes {
             verified,
             last: AtomicUsize::new(0),
             written: AtomicU64::new(0),
+            whole: OnceLock::new(),
         }
     }
 
@@ -77,7 +80,13 @@ impl LazyBytes {
             if let Some(f) = self.open_checked(n)? {
                 return FileExt::read_exact_at(&f, out, within);
             }
-            self.ensure(n, upto)?;
+            if let Err(e) = self.ensure(n, upto) {
+                // A failed run may have kept this member before failing.
+                if let Some(f) = self.open_checked(n)? {
+                    return FileExt::read_exact_at(&f, out, within);
+                }
+                return Err(e);
+            }
         }
         Err(eio(format!(
             "layer {}: member {n} vanished from the cache as soon as it was fetched",
@@ -192,6 +201,21 @@ impl LazyBytes {
     }
 }
 
+impl LazyBytes {
+    /// The layer's complete blob, if a full pull has made it since: its
+    /// digest was checked by that pull's ingest.
+    fn whole_blob(&self) -> Option<&File> {
+        if let Some(f) = self.whole.get() {
+            return Some(f);
+        }
+        let f = File::open(self.chunks.blob_path(&self.layer)).ok()?;
+        if f.metadata().ok()?.len() != self.table.size {
+            return None;
+        }
+        Some(self.whole.get_or_init(|| f))
+    }
+}
+
 fn eio(why: String) -> io::Error {
     io::Error::other(why)
 }
@@ -206,6 +230,9 @@ impl LayerBytes for LazyBytes {
         }
         if buf.is_empty() {
             return Ok(());
+        }
+        if let Some(f) = self.whole_blob() {
+            return FileExt::read_exact_at(f, buf, offset);
         }
         let upto = self.table.member_at(offset + buf.len() as u64 - 1);
         let mut done = 0;

@@ -73,7 +73,7 @@ pub fn schemes(host: &str, insecure: bool) -> Vec<(&'static str, bool)> {
     }
 }
 
-fn agent(verify: bool) -> ureq::Agent {
+fn agent(verify: bool, bound: Option<Duration>) -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder()
         .disable_verification(!verify)
         .build();
@@ -82,9 +82,9 @@ fn agent(verify: bool) -> ureq::Agent {
             .http_status_as_error(false)
             .tls_config(tls)
             .user_agent(concat!("sealer/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(600)))
-            .timeout_per_read(Some(Duration::from_secs(300)))
+            .timeout_connect(Some(bound.unwrap_or(Duration::from_secs(30))))
+            .timeout_recv_response(Some(bound.unwrap_or(Duration::from_secs(600))))
+            .timeout_per_read(Some(bound.unwrap_or(Duration::from_secs(300))))
             .max_idle_connections_per_host(8)
             .build(),
     )
@@ -128,15 +128,31 @@ impl Client {
         Client::connect_with(host, insecure, creds)
     }
 
+    /// [`connect`](Self::connect) with every wait (connect, answer, each
+    /// read) bounded by `bound`: for reads a filesystem is waiting on.
+    pub fn connect_bounded(host: &str, insecure: bool, bound: Duration) -> Result<Client> {
+        let creds = auth::lookup(host)?;
+        Client::connect_inner(host, insecure, creds, Some(bound))
+    }
+
     /// Connects to `host` with the given credentials (for `login`).
     pub fn connect_with(host: &str, insecure: bool, creds: Option<Credentials>) -> Result<Client> {
+        Client::connect_inner(host, insecure, creds, None)
+    }
+
+    fn connect_inner(
+        host: &str,
+        insecure: bool,
+        creds: Option<Credentials>,
+        bound: Option<Duration>,
+    ) -> Result<Client> {
         let api_host = match host {
             "docker.io" | "index.docker.io" => "registry-1.docker.io",
             h => h,
         };
         let mut first_err = None;
         for (scheme, verify) in schemes(host, insecure) {
-            let agent = agent(verify);
+            let agent = agent(verify, bound);
             let base = format!("{scheme}://{api_host}");
             match agent.get(format!("{base}/v2/")).call() {
                 Ok(resp) => {

@@ -79,20 +79,32 @@ impl Repo {
     pub fn open(r: &Reference, insecure: bool, push: bool) -> Result<Repo> {
         let (host, path) = locate(r);
         if push {
-            return Repo::at(&host, &path, insecure, true, format!("{host}/{path}"));
+            let origin = format!("{host}/{path}");
+            return Repo::at(&host, &path, insecure, true, origin, None);
         }
         let probe = r.digest.clone().or_else(|| r.tag.clone());
         let probe = format!("manifests/{}", probe.as_deref().unwrap_or("latest"));
-        Repo::open_pulling(r, insecure, &probe)
+        Repo::open_pulling(r, insecure, &probe, None)
     }
 
     /// Connects for reading blob `blob` of `r`'s repository: the first
-    /// mirror that has it, else the registry's location.
-    pub fn open_for_blob(r: &Reference, insecure: bool, blob: &Digest) -> Result<Repo> {
-        Repo::open_pulling(r, insecure, &format!("blobs/{blob}"))
+    /// mirror that has it, else the registry's location; every wait bounded
+    /// by `bound` (reads a filesystem waits on).
+    pub fn open_for_blob(
+        r: &Reference,
+        insecure: bool,
+        blob: &Digest,
+        bound: Option<std::time::Duration>,
+    ) -> Result<Repo> {
+        Repo::open_pulling(r, insecure, &format!("blobs/{blob}"), bound)
     }
 
-    fn open_pulling(r: &Reference, insecure: bool, probe: &str) -> Result<Repo> {
+    fn open_pulling(
+        r: &Reference,
+        insecure: bool,
+        probe: &str,
+        bound: Option<std::time::Duration>,
+    ) -> Result<Repo> {
         let (host, path) = locate(r);
         let origin = format!("{host}/{path}");
         let conf = mirrors::RegistriesConf::load()?;
@@ -101,9 +113,9 @@ impl Repo {
         for (i, ep) in endpoints.iter().enumerate() {
             let (h, p) = ep.name.split_once('/').unwrap_or((&ep.name, ""));
             if i == last {
-                return Repo::at(h, p, ep.insecure, false, origin);
+                return Repo::at(h, p, ep.insecure, false, origin, bound);
             }
-            match Repo::at(h, p, ep.insecure, false, origin.clone()) {
+            match Repo::at(h, p, ep.insecure, false, origin.clone(), bound) {
                 Ok(repo) if repo.answers(probe) => {
                     log::debug!("pulling {origin} through mirror {}", ep.name);
                     return Ok(repo);
@@ -112,11 +124,21 @@ impl Repo {
                 Err(e) => log::debug!("mirror {}: {e}", ep.name),
             }
         }
-        Repo::at(&host, &path, insecure, false, origin)
+        Repo::at(&host, &path, insecure, false, origin, bound)
     }
 
-    fn at(host: &str, path: &str, insecure: bool, push: bool, origin: String) -> Result<Repo> {
-        let client = Client::connect(host, insecure)?;
+    fn at(
+        host: &str,
+        path: &str,
+        insecure: bool,
+        push: bool,
+        origin: String,
+        bound: Option<std::time::Duration>,
+    ) -> Result<Repo> {
+        let client = match bound {
+            Some(b) => Client::connect_bounded(host, insecure, b)?,
+            None => Client::connect(host, insecure)?,
+        };
         let actions = if push { "pull,push" } else { "pull" };
         Ok(Repo {
             client,

@@ -252,6 +252,11 @@ impl Chunks {
             .join(n.to_string())
     }
 
+    /// Path of the complete blob of `layer` (once a full pull made it).
+    pub fn blob_path(&self, layer: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(layer.hex())
+    }
+
     /// Puts member `n` of `layer` into the cache (verified by the caller):
     /// written to `tmp/`, renamed into place.
     pub fn put(&self, layer: &Digest, n: usize, bytes: &[u8]) -> Result<()> {
