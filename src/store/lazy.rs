@@ -170,8 +170,12 @@ impl Store {
     pub(super) fn prune_lazy(&self, roots: &std::collections::HashSet<Digest>) -> (u64, u64) {
         let (mut n, mut bytes) = (0, 0);
         for layer in self.lazy_layers() {
-            if !roots.contains(&layer) || self.has_blob(&layer) {
+            let whole = self.has_blob(&layer);
+            if !roots.contains(&layer) || whole {
                 bytes += self.lazy_remove(&layer);
+                if !whole {
+                    let _ = fs::remove_file(self.index_path(&layer));
+                }
                 n += 1;
             }
         }

@@ -319,6 +319,8 @@ impl Store {
                 removed.push(d);
             }
         }
+        // Partly present layers (pull --lazy) nothing needs: chunks, record.
+        self.prune_lazy(&live);
         Ok(removed)
     }
 
