@@ -411,7 +411,9 @@ fn fsck_checks_partial_layers_prune_frees_chunks_and_the_cache_is_capped() {
     // rmi frees the partial layers (chunks, records, indexes).
     node.run(&["rmi", &name]);
     assert!(chunk_files(&node.root()).is_empty());
-    let indexes = fs::read_dir(node.root().join("index/sha256")).unwrap().count();
+    let indexes = fs::read_dir(node.root().join("index/sha256"))
+        .unwrap()
+        .count();
     assert_eq!(indexes, 0, "their indexes are gone");
     node.run(&["prune"]);
     assert!(fs::read_dir(node.root().join("lazy"))
@@ -485,4 +487,45 @@ fn a_registry_refusing_ranges_gets_the_whole_layer_fetched_saying_so() {
         .ok()
         .stdout_bytes;
     assert_eq!(got, noise(6 << 20, 7));
+}
+
+#[test]
+fn concurrent_reads_of_one_member_fetch_it_once() {
+    let reg = Registry::start();
+    let env = Env::new();
+    push_image(&env, &reg);
+    // A pass-through proxy that records each request's Range.
+    let proxy = FlakyProxy::start(&reg.addr, "\0never");
+    let name = format!("{}/lazy/k8s:v1", proxy.addr);
+    let node = Env::new();
+    node.run(&["pull", "--lazy", &name]);
+    let m = mount(&node, &name, "mnt");
+    let dir = m.dir.join("manifests");
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let dir = &dir;
+            s.spawn(move || {
+                for i in (t..150).step_by(8) {
+                    let got = fs::read(dir.join(format!("f{i}.yaml"))).expect("a manifest");
+                    assert_eq!(got, format!("image: x/{i}\n").into_bytes());
+                }
+            });
+        }
+    });
+    let ranges: Vec<String> = proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, r)| r.clone())
+        .collect();
+    assert!(!ranges.is_empty());
+    let mut unique = ranges.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        ranges.len(),
+        "a range was fetched twice: {ranges:?}"
+    );
 }
