@@ -3,8 +3,9 @@
 //! missing ones from the registry.
 //!
 //! - A read needing members that are not cached fetches them in one Range
-//!   request; a read right after the previous member (a sequential reader)
-//!   also fetches the next [`PREFETCH`] members in the same request.
+//!   request; a read entering a new member right after the previous one (a
+//!   sequential reader) starts a background fetch of the next [`PREFETCH`]
+//!   members (at most [`BACKGROUND`] at once), so fetching overlaps reading.
 //! - Concurrent reads of the same members wait for the one fetch already
 //!   running (an in-flight set), at most [`WAIT`]; then EIO.
 //! - Each chunk is checked against its member hash the first time this
@@ -19,7 +20,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sealer_fs::LayerBytes;
@@ -31,13 +32,18 @@ use crate::store::Chunks;
 
 /// Members fetched ahead of a sequential reader.
 pub const PREFETCH: usize = 8;
+/// Background fetches of one layer at once.
+const BACKGROUND: usize = 2;
 /// How long a read waits for another thread's fetch of its member.
 const WAIT: Duration = Duration::from_secs(90);
 /// Bytes written between two checks of the cache's cap.
 const EVICT_EVERY: u64 = 16 << 20;
 
 /// A partly present layer's bytes.
-pub struct LazyBytes {
+pub struct LazyBytes(Arc<Inner>);
+
+/// The state the readers and the background fetches share.
+struct Inner {
     layer: Digest,
     table: Table,
     chunks: Chunks,
@@ -50,6 +56,8 @@ pub struct LazyBytes {
     written: AtomicU64,
     /// The complete blob, once a full pull made it (then chunks are gone).
     whole: OnceLock<File>,
+    /// Background fetches running.
+    background: AtomicUsize,
 }
 
 impl LazyBytes {
@@ -59,7 +67,7 @@ impl LazyBytes {
         let verified = (0..table.members.len())
             .map(|_| AtomicBool::new(false))
             .collect();
-        LazyBytes {
+        LazyBytes(Arc::new(Inner {
             layer,
             table,
             chunks,
@@ -70,9 +78,12 @@ impl LazyBytes {
             last: AtomicUsize::new(0),
             written: AtomicU64::new(0),
             whole: OnceLock::new(),
-        }
+            background: AtomicUsize::new(0),
+        }))
     }
+}
 
+impl Inner {
     /// Reads `out.len()` bytes at `within` of member `n`, fetching it (and
     /// up to member `upto`, and ahead) if it is not cached.
     fn read_member(&self, n: usize, within: u64, out: &mut [u8], upto: usize) -> io::Result<()> {
@@ -121,16 +132,9 @@ impl LazyBytes {
     }
 
     /// Makes member `n` cached: waits for a fetch of it in flight, else
-    /// fetches it with its missing neighbours up to `upto` (and ahead, for a
-    /// sequential reader) in one request.
+    /// fetches it with its missing neighbours up to `upto` in one request.
     fn ensure(&self, n: usize, upto: usize) -> io::Result<()> {
-        let total = self.table.members.len();
-        let seq = self.last.load(Ordering::Relaxed);
-        let end = if seq == n || seq == n + 1 {
-            (upto + 1 + PREFETCH).min(total)
-        } else {
-            (upto + 1).min(total)
-        };
+        let end = (upto + 1).min(self.table.members.len());
         let deadline = Instant::now() + WAIT;
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         while inflight.contains(&n) {
@@ -157,13 +161,54 @@ impl LazyBytes {
         inflight.extend(n..b);
         drop(inflight);
         let result = self.fetch(n, b);
+        self.release(n, b);
+        result
+    }
+
+    /// Starts a background fetch of the missing members from `from` on (at
+    /// most [`PREFETCH`], neither cached nor in flight).
+    fn prefetch(self: &Arc<Self>, from: usize) {
+        let end = (from + PREFETCH).min(self.table.members.len());
+        if from >= end || self.background.load(Ordering::Relaxed) >= BACKGROUND {
+            return;
+        }
+        let missing: Vec<usize> = (from..end)
+            .filter(|&m| !self.chunks.path(&self.layer, m).is_file())
+            .collect();
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        for m in n..b {
+        let Some(&a) = missing.iter().find(|m| !inflight.contains(m)) else {
+            return;
+        };
+        let mut b = a + 1;
+        while b < end && missing.contains(&b) && !inflight.contains(&b) {
+            b += 1;
+        }
+        inflight.extend(a..b);
+        drop(inflight);
+        self.background.fetch_add(1, Ordering::Relaxed);
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sealer-prefetch".into())
+            .spawn(move || {
+                // Failures are logged; a reader that needs them tries again.
+                let _ = me.fetch(a, b);
+                me.release(a, b);
+                me.background.fetch_sub(1, Ordering::Relaxed);
+            });
+        if spawned.is_err() {
+            self.release(a, b);
+            self.background.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends a fetch of members `a..b`: wakes who waits for them.
+    fn release(&self, a: usize, b: usize) {
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        for m in a..b {
             inflight.remove(&m);
         }
         drop(inflight);
         self.done.notify_all();
-        result
     }
 
     /// Fetches members `a..b` into the cache.
@@ -201,7 +246,7 @@ impl LazyBytes {
     }
 }
 
-impl LazyBytes {
+impl Inner {
     /// The layer's complete blob, if a full pull has made it since: its
     /// digest was checked by that pull's ingest.
     fn whole_blob(&self) -> Option<&File> {
@@ -222,7 +267,8 @@ fn eio(why: String) -> io::Error {
 
 impl LayerBytes for LazyBytes {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        if offset + buf.len() as u64 > self.table.size {
+        let inner = &self.0;
+        if offset + buf.len() as u64 > inner.table.size {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "read past the end of the layer",
@@ -231,21 +277,27 @@ impl LayerBytes for LazyBytes {
         if buf.is_empty() {
             return Ok(());
         }
-        if let Some(f) = self.whole_blob() {
+        if let Some(f) = inner.whole_blob() {
             return FileExt::read_exact_at(f, buf, offset);
         }
-        let upto = self.table.member_at(offset + buf.len() as u64 - 1);
+        let upto = inner.table.member_at(offset + buf.len() as u64 - 1);
         let mut done = 0;
         while done < buf.len() {
             let pos = offset + done as u64;
-            let n = self.table.member_at(pos);
-            let span = self.table.span(n);
+            let n = inner.table.member_at(pos);
+            let span = inner.table.span(n);
             let within = pos - span.u;
             let len = (buf.len() - done).min((span.u_len - within) as usize);
-            self.read_member(n, within, &mut buf[done..done + len], upto)?;
+            inner.read_member(n, within, &mut buf[done..done + len], upto)?;
             done += len;
         }
-        self.last.store(upto + 1, Ordering::Relaxed);
+        let before = inner.last.swap(upto + 1, Ordering::Relaxed);
+        let first = inner.table.member_at(offset);
+        // Sequential: this read began where the last one ended, and entered
+        // a new member.
+        if (before == first || before == first + 1) && before != upto + 1 {
+            inner.prefetch(upto + 1);
+        }
         Ok(())
     }
 }
