@@ -4,8 +4,9 @@
 //!
 //! - A read needing members that are not cached fetches them in one Range
 //!   request; a read entering a new member right after the previous one (a
-//!   sequential reader) starts a background fetch of the next [`PREFETCH`]
-//!   members (at most [`BACKGROUND`] at once), so fetching overlaps reading.
+//!   sequential reader) keeps up to [`PREFETCH`] members ahead of it fetched
+//!   by background fetches of half that each (at most [`BACKGROUND`] at
+//!   once), so fetching overlaps reading in large ranges.
 //! - Concurrent reads of the same members wait for the one fetch already
 //!   running (an in-flight set), at most [`WAIT`]; then EIO.
 //! - Each chunk is checked against its member hash the first time this
@@ -30,8 +31,9 @@ use super::table::Table;
 use crate::digest::Digest;
 use crate::store::Chunks;
 
-/// Members fetched ahead of a sequential reader.
-pub const PREFETCH: usize = 8;
+/// Members kept fetched (or in flight) ahead of a sequential reader; a
+/// background fetch starts when fewer than half are, for the next half.
+pub const PREFETCH: usize = 32;
 /// Background fetches of one layer at once.
 const BACKGROUND: usize = 2;
 /// How long a read waits for another thread's fetch of its member.
@@ -165,22 +167,29 @@ impl Inner {
         result
     }
 
-    /// Starts a background fetch of the missing members from `from` on (at
-    /// most [`PREFETCH`], neither cached nor in flight).
+    /// Keeps the members from `from` on fetched ahead of a sequential
+    /// reader: when fewer than half of the next [`PREFETCH`] are cached or
+    /// in flight, starts a background fetch of the next missing run (at
+    /// most half of [`PREFETCH`] members).
     fn prefetch(self: &Arc<Self>, from: usize) {
-        let end = (from + PREFETCH).min(self.table.members.len());
-        if from >= end || self.background.load(Ordering::Relaxed) >= BACKGROUND {
+        let total = self.table.members.len();
+        if from >= total || self.background.load(Ordering::Relaxed) >= BACKGROUND {
             return;
         }
-        let missing: Vec<usize> = (from..end)
-            .filter(|&m| !self.chunks.path(&self.layer, m).is_file())
+        let end = (from + PREFETCH).min(total);
+        let present: Vec<bool> = (from..end)
+            .map(|m| self.chunks.path(&self.layer, m).is_file())
             .collect();
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(&a) = missing.iter().find(|m| !inflight.contains(m)) else {
+        let ready = |m: usize| present[m - from] || inflight.contains(&m);
+        let Some(a) = (from..end).find(|&m| !ready(m)) else {
             return;
         };
+        if a - from >= PREFETCH / 2 && end - from == PREFETCH {
+            return;
+        }
         let mut b = a + 1;
-        while b < end && missing.contains(&b) && !inflight.contains(&b) {
+        while b < end && b - a < PREFETCH / 2 && !ready(b) {
             b += 1;
         }
         inflight.extend(a..b);
