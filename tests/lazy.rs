@@ -529,3 +529,42 @@ fn concurrent_reads_of_one_member_fetch_it_once() {
         "a range was fetched twice: {ranges:?}"
     );
 }
+
+#[test]
+fn the_image_cache_of_build_goes_through_the_mirror() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let name = push_image(&env, &reg);
+    let mirror = Registry::proxy_of(&reg);
+    let node = Env::new();
+    let conf = node.write(
+        "registries.conf",
+        format!(
+            "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
+            reg.addr, mirror.addr
+        ),
+    );
+    let ctx = node.context(
+        "ctx",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            ("manifests/imageList", &format!("{name}\n")),
+        ],
+    );
+    node.sealer()
+        .arg("--registries-conf")
+        .arg(&conf)
+        .args(["build", "-t", "cached:1"])
+        .arg(&ctx)
+        .ok();
+    assert!(
+        mirror.requests("GET", "/manifests/v1") > 0,
+        "manifest via the mirror"
+    );
+    assert!(
+        mirror.requests("GET", "/blobs/") > 0,
+        "blobs via the mirror"
+    );
+    let listing = node.run(&["ls", "-R", "cached:1", "registry"]);
+    assert!(listing.contains("lazy"), "{listing}");
+}
