@@ -410,7 +410,7 @@ fn a_killed_rootless_run_leaves_nothing_and_the_next_command_cleans_up() {
     );
     let ctx = ue.env.path("slow");
     let mut build = Killed(
-        ue.command(env!("CARGO_BIN_EXE_sealer"))
+        ue.command(crate::util::user::sealer_bin())
             .args(["build", "-t", "slow:1"])
             .arg(&ctx)
             .stdout(std::process::Stdio::null())

@@ -64,6 +64,55 @@ pub fn require_rootless_prerequisites() {
     );
 }
 
+/// The sealer binary as the test user can run it: the build's own, or,
+/// when a parent of the build directory is closed to other users (a
+/// checkout under /root), a copy under /tmp shared by the tests of this
+/// build (named by its size and mtime, written then renamed).
+pub fn sealer_bin() -> PathBuf {
+    let u = test_user();
+    sealer_bin_for(u.uid, u.gid)
+}
+
+fn sealer_bin_for(uid: u32, gid: u32) -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| find_sealer_bin(uid, gid)).clone()
+}
+
+fn find_sealer_bin(uid: u32, gid: u32) -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sealer"));
+    let runs = |p: &Path| {
+        Command::new("setpriv")
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .args(["--init-groups", "--", "test", "-x"])
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if runs(&bin) {
+        return bin;
+    }
+    let md = fs::metadata(&bin).expect("stat of the sealer binary");
+    let dir = PathBuf::from("/tmp/sealer-rootless-bin");
+    fs::create_dir_all(&dir).expect("creating the binary's directory");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let copy = dir.join(format!(
+        "sealer-{}-{}",
+        md.len(),
+        md.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos())
+    ));
+    if !copy.exists() {
+        let tmp = dir.join(format!(".sealer-{}", std::process::id()));
+        fs::copy(&bin, &tmp).expect("copying the sealer binary");
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::rename(&tmp, &copy).expect("publishing the copy");
+    }
+    copy
+}
+
 /// The test user, made if missing. Concurrent tests serialise on a lock
 /// file, so one `useradd` runs.
 pub fn test_user() -> User {
@@ -86,18 +135,15 @@ pub fn test_user() -> User {
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("the user {USER} does not exist after useradd"));
-    let bin = env!("CARGO_BIN_EXE_sealer");
+    let bin = sealer_bin_for(u.uid.as_raw(), u.gid.as_raw());
     let runs = Command::new("setpriv")
         .arg(format!("--reuid={}", u.uid))
         .arg(format!("--regid={}", u.gid))
-        .args(["--init-groups", "--", "test", "-x", bin])
+        .args(["--init-groups", "--", "test", "-x"])
+        .arg(&bin)
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        runs,
-        "the test user {USER} cannot run {bin}: the rootless tests need the build directory \
-         searchable by every user (chmod o+x on its parents, or CARGO_TARGET_DIR elsewhere)"
-    );
+    assert!(runs, "the test user {USER} cannot run {}", bin.display());
     User {
         uid: u.uid.as_raw(),
         gid: u.gid.as_raw(),
@@ -193,7 +239,7 @@ impl UserEnv {
         .arg(script)
         .arg("sh")
         .arg(&hundred);
-        self.as_user(&mut cmd, env!("CARGO_BIN_EXE_sealer"));
+        self.as_user(&mut cmd, sealer_bin_for(self.user.uid, self.user.gid));
         cmd.args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -246,7 +292,7 @@ impl UserEnv {
         for (src, dst) in binds {
             cmd.arg(src).arg(dst);
         }
-        self.as_user(&mut cmd, env!("CARGO_BIN_EXE_sealer"));
+        self.as_user(&mut cmd, sealer_bin_for(self.user.uid, self.user.gid));
         Sealer {
             cmd,
             shown: vec![format!("(as {USER}, {binds:?} bound) sealer")],
@@ -256,7 +302,7 @@ impl UserEnv {
     /// `sealer ARGS` as the test user, on its default store (no `--root`).
     pub fn sealer(&self) -> Sealer {
         Sealer {
-            cmd: self.command(env!("CARGO_BIN_EXE_sealer")),
+            cmd: self.command(sealer_bin_for(self.user.uid, self.user.gid)),
             shown: vec![format!("(as {USER}) sealer")],
         }
     }
