@@ -105,11 +105,28 @@ impl<R: Read + Seek> Source for SeekSource<R> {
         let buffered = (self.end - self.start) as u64;
         if n <= buffered {
             self.start += n as usize;
-        } else {
-            // Past the buffer: drop it; the next read seeks.
-            (self.start, self.end) = (0, 0);
+            self.pos += n;
+            return Ok(n);
         }
-        self.pos += n;
+        // Past the buffer: drop it. A short way past it, read on (the next
+        // header is near); further, the next read seeks.
+        (self.start, self.end) = (0, 0);
+        self.pos += buffered;
+        let rest = n - buffered;
+        if rest < (SEEK_BUF / 2) as u64 && self.inner_pos == self.pos {
+            let got = self.inner.read(&mut self.buf)?;
+            self.inner_pos += got as u64;
+            self.end = got;
+            let step = (rest as usize).min(got);
+            self.start = step;
+            self.pos += step as u64;
+            if step < rest as usize {
+                (self.start, self.end) = (0, 0);
+                self.pos += rest - step as u64;
+            }
+            return Ok(n);
+        }
+        self.pos += rest;
         Ok(n)
     }
 }
@@ -462,15 +479,13 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// signed, as old tars wrote it), the checksum field counted as spaces.
 /// Plain sums over the whole block, which the compiler vectorizes.
 fn header_sums(h: &[u8; 512]) -> (i64, i64) {
-    // A byte's signed value is its unsigned one less 256 when its top bit is set.
-    let sum_and_high = |b: &[u8]| {
-        b.iter()
-            .fold((0u32, 0u32), |(s, hi), &c| (s + c as u32, hi + (c >> 7) as u32))
-    };
-    let (all, all_high) = sum_and_high(h);
-    let (field, field_high) = sum_and_high(&h[148..156]);
-    let unsigned = (all - field) as i64 + 8 * 32;
-    let signed = unsigned - 256 * (all_high - field_high) as i64;
+    // A byte's signed value is its unsigned one less 256 when its top bit
+    // is set. Two separate sums: each one vectorizes.
+    let sum = |b: &[u8]| b.iter().map(|&c| c as u32).sum::<u32>();
+    let high = |b: &[u8]| b.iter().map(|&c| (c >> 7) as u32).sum::<u32>();
+    let field = &h[148..156];
+    let unsigned = (sum(h) - sum(field)) as i64 + 8 * 32;
+    let signed = unsigned - 256 * (high(h) - high(field)) as i64;
     (unsigned, signed)
 }
 
