@@ -198,7 +198,12 @@ fn drop_pages(file: &File, from: u64, to: u64) {
     if len == 0 {
         return;
     }
-    if let Err(e) = posix_fadvise(file.as_fd(), at, len, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
+    if let Err(e) = posix_fadvise(
+        file.as_fd(),
+        at,
+        len,
+        PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+    ) {
         log::debug!("posix_fadvise(DONTNEED) on a layer blob: {e}");
     }
 }

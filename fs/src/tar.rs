@@ -646,7 +646,9 @@ mod tests {
 
     #[test]
     fn seek_source_reads_and_skips_like_the_bytes_it_wraps() {
-        let data: Vec<u8> = (0..3 * SEEK_BUF + 777).map(|i| (i * 31 % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * SEEK_BUF + 777)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
         let mut src = SeekSource::new(std::io::Cursor::new(&data[..])).unwrap();
         let mut pos = 0usize;
         // (read, then skip): within the buffer, to its end, past it, larger
@@ -665,7 +667,11 @@ mod tests {
             assert_eq!(&got[..n], want, "read of {read} at {pos}");
             pos += n;
             let skipped = src.skip(skip as u64).unwrap() as usize;
-            assert_eq!(skipped, skip.min(data.len() - pos), "skip of {skip} at {pos}");
+            assert_eq!(
+                skipped,
+                skip.min(data.len() - pos),
+                "skip of {skip} at {pos}"
+            );
             pos += skipped;
         }
         assert_eq!(pos, data.len());

@@ -215,7 +215,11 @@ impl IndexBuilder {
         let id = self.nodes.len();
         self.nodes.push(node);
         // A replaced node stays in `nodes` but is unreachable, so it is not written.
-        if self.nodes[parent].children.insert(name.to_vec(), id).is_some() {
+        if self.nodes[parent]
+            .children
+            .insert(name.to_vec(), id)
+            .is_some()
+        {
             self.last_dir = None;
         }
     }
