@@ -410,7 +410,10 @@ impl Filesystem for MergedFs {
                 buf.resize(size, 0);
             }
             match layer.read_at(n.id, offset, &mut buf[..size]) {
-                Ok(got) => reply.data(&buf[..got]),
+                Ok(got) => {
+                    reply.data(&buf[..got]);
+                    layer.served_stream(n.id, offset, got);
+                }
                 Err(e) => {
                     let path = String::from_utf8_lossy(&layer.index.path(n.id)).into_owned();
                     log::error!(

@@ -17,8 +17,8 @@ const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 /// aufs metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the tree.
 const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
 
+/// An entry of the tree; its name is the key its parent's `children` hold it by.
 struct Node {
-    name: Vec<u8>,
     kind: Kind,
     flags: u8,
     mode: u32,
@@ -36,9 +36,8 @@ struct Node {
 }
 
 impl Node {
-    fn implicit_dir(name: Vec<u8>, group: usize) -> Node {
+    fn implicit_dir(group: usize) -> Node {
         Node {
-            name,
             kind: Kind::Dir,
             flags: 0,
             mode: 0o755,
@@ -92,6 +91,11 @@ pub struct IndexBuilder {
     /// Hard-link group -> the node holding the group's attributes as its
     /// last link entry left them (written for every name of the group).
     link_attrs: HashMap<usize, usize>,
+    /// The directory the last entry went into: its components joined by
+    /// `/` and its node. Tars list a directory's entries together, so most
+    /// entries skip the walk from the root. Cleared whenever an entry
+    /// replaces another, which is the only way a directory leaves the tree.
+    last_dir: Option<(Vec<u8>, usize)>,
 }
 
 impl Default for IndexBuilder {
@@ -104,9 +108,10 @@ impl IndexBuilder {
     /// An empty layer: a root directory only.
     pub fn new() -> Self {
         IndexBuilder {
-            nodes: vec![Node::implicit_dir(Vec::new(), 0)],
+            nodes: vec![Node::implicit_dir(0)],
             groups: 1,
             link_attrs: HashMap::new(),
+            last_dir: None,
         }
     }
 
@@ -149,9 +154,9 @@ impl IndexBuilder {
             if self.nodes[parent].children.contains_key(hidden) {
                 return Ok(());
             }
-            let mut node = self.new_node(hidden.to_vec(), Kind::Whiteout, e);
+            let mut node = self.new_node(Kind::Whiteout, e);
             node.mode = e.mode;
-            self.insert(parent, node);
+            self.insert(parent, hidden, node);
             return Ok(());
         }
         let kind = match e.kind {
@@ -172,21 +177,21 @@ impl IndexBuilder {
                 set_attrs(&mut self.nodes[id], e)
             }
             Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Whiteout => {
-                let mut node = self.new_node(name.to_vec(), kind, e);
+                let mut node = self.new_node(kind, e);
                 node.flags |= FLAG_OPAQUE;
-                self.insert(parent, node);
+                self.insert(parent, name, node);
             }
             _ => {
-                let node = self.new_node(name.to_vec(), kind, e);
-                self.insert(parent, node);
+                let node = self.new_node(kind, e);
+                self.insert(parent, name, node);
             }
         }
         Ok(())
     }
 
-    fn new_node(&mut self, name: Vec<u8>, kind: Kind, e: &RawEntry) -> Node {
+    fn new_node(&mut self, kind: Kind, e: &RawEntry) -> Node {
         self.groups += 1;
-        let mut n = Node::implicit_dir(name, self.groups - 1);
+        let mut n = Node::implicit_dir(self.groups - 1);
         n.kind = kind;
         set_attrs(&mut n, e);
         match kind {
@@ -206,12 +211,17 @@ impl IndexBuilder {
         n
     }
 
-    fn insert(&mut self, parent: usize, node: Node) {
+    fn insert(&mut self, parent: usize, name: &[u8], node: Node) {
         let id = self.nodes.len();
-        let name = node.name.clone();
         self.nodes.push(node);
         // A replaced node stays in `nodes` but is unreachable, so it is not written.
-        self.nodes[parent].children.insert(name, id);
+        if self.nodes[parent]
+            .children
+            .insert(name.to_vec(), id)
+            .is_some()
+        {
+            self.last_dir = None;
+        }
     }
 
     fn add_hard_link(
@@ -235,7 +245,6 @@ impl IndexBuilder {
         // The inode's attributes as the group's last link entry left them.
         let attrs = &self.nodes[self.link_attrs.get(&t.group).copied().unwrap_or(id)];
         let mut node = Node {
-            name: name.to_vec(),
             kind: t.kind,
             flags: 0,
             mode: attrs.mode,
@@ -252,29 +261,48 @@ impl IndexBuilder {
         };
         apply_link_attrs(&mut node, e);
         let group = node.group;
-        self.insert(parent, node);
+        self.insert(parent, name, node);
         self.link_attrs.insert(group, self.nodes.len() - 1);
         Ok(())
     }
 
     /// Walks `dirs` from the root, creating missing directories.
     fn ensure_dirs(&mut self, dirs: &[&[u8]]) -> Result<usize, &'static str> {
+        if let Some((path, id)) = &self.last_dir {
+            if is_joined(path, dirs) {
+                return Ok(*id);
+            }
+        }
+        let cur = self.walk_dirs(dirs)?;
+        let mut path = self.last_dir.take().map(|(p, _)| p).unwrap_or_default();
+        path.clear();
+        for (i, d) in dirs.iter().enumerate() {
+            if i > 0 {
+                path.push(b'/');
+            }
+            path.extend_from_slice(d);
+        }
+        self.last_dir = Some((path, cur));
+        Ok(cur)
+    }
+
+    fn walk_dirs(&mut self, dirs: &[&[u8]]) -> Result<usize, &'static str> {
         let mut cur = 0;
         for part in dirs {
             cur = match self.nodes[cur].children.get(*part).copied() {
                 Some(id) if self.nodes[id].kind == Kind::Dir => id,
                 Some(id) if self.nodes[id].kind == Kind::Whiteout => {
                     self.groups += 1;
-                    let mut d = Node::implicit_dir(part.to_vec(), self.groups - 1);
+                    let mut d = Node::implicit_dir(self.groups - 1);
                     d.flags |= FLAG_OPAQUE;
-                    self.insert(cur, d);
+                    self.insert(cur, part, d);
                     self.nodes.len() - 1
                 }
                 Some(_) => return Err("a parent directory is not a directory in this layer"),
                 None => {
                     self.groups += 1;
-                    let d = Node::implicit_dir(part.to_vec(), self.groups - 1);
-                    self.insert(cur, d);
+                    let d = Node::implicit_dir(self.groups - 1);
+                    self.insert(cur, part, d);
                     self.nodes.len() - 1
                 }
             };
@@ -286,12 +314,16 @@ impl IndexBuilder {
     pub fn finish(self, digest: &[u8; 32], blob_size: u64) -> Result<Vec<u8>, IndexError> {
         // Breadth-first order: every directory's children become contiguous.
         let mut order = vec![0usize];
+        let mut names: Vec<&[u8]> = vec![&[]];
         let mut first_child = vec![0u32];
         let mut i = 0;
         while i < order.len() {
             let node = &self.nodes[order[i]];
             first_child[i] = order.len() as u32;
-            order.extend(node.children.values().copied());
+            for (name, &id) in &node.children {
+                order.push(id);
+                names.push(name);
+            }
             first_child.resize(order.len(), 0);
             i += 1;
         }
@@ -335,7 +367,7 @@ impl IndexBuilder {
                 Some(&a) if node.kind != Kind::Dir => &self.nodes[a],
                 _ => node,
             };
-            let (name_off, name_len) = put(&mut strings, &node.name)?;
+            let (name_off, name_len) = put(&mut strings, names[pos])?;
             let (link_off, link_len) = put(&mut strings, &node.link)?;
             let mut xb = Vec::new();
             for (k, v) in &attrs.xattrs {
@@ -393,7 +425,8 @@ impl IndexBuilder {
             checksum: [0; 32],
             zero: [0; 16],
         };
-        drop((order, first_child, parent, group_first, self));
+        drop((order, names, first_child, parent, group_first));
+        drop(self);
         out.reserve_exact(strings.len());
         out.extend_from_slice(&strings);
         header.checksum = Sha256::digest(&out[HEADER_LEN..]).into();
@@ -428,6 +461,24 @@ fn apply_link_attrs(n: &mut Node, e: &RawEntry) {
     }
     n.mtime = e.mtime;
     n.mtime_nsec = e.mtime_nsec;
+}
+
+/// Whether `path` is `dirs` joined by `/`.
+fn is_joined(path: &[u8], dirs: &[&[u8]]) -> bool {
+    let mut rest = path;
+    for (i, d) in dirs.iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'/', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        match rest.strip_prefix(*d) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Splits a tar path into its components; see [`IndexBuilder`] for the rules.
