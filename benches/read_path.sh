@@ -10,8 +10,11 @@
 #   share  a copy of $SHARE_SRC (default /usr/share):
 #          walk = find MNT -printf '%y %m %U %G %s %T@ %l %n\n' > /dev/null
 # Peers: kernel overlayfs (lowerdir = the unpacked blob), fuse-overlayfs over
-# the same tree, sealer mount; $SEALER_OLD, if set, is mounted beside as
-# "old" (a sealer binary from before a change, same store).
+# the same tree, ratarmount on the layer blob itself (a tar, as ours; its
+# index built before timing; from $RATARMOUNT, default the venv
+# /opt/bench-venv/ratarmount that benches/mount_bench.sh makes, skipped with
+# the reason when missing), sealer mount; $SEALER_OLD, if set, is mounted
+# beside as "old" (a sealer binary from before a change, same store).
 # Each round drops the caches (sync; echo 3 > drop_caches) before every
 # peer's cold run, peers in turn, so the disk's drift (3x within minutes on
 # a shared machine) hits all alike; then warm runs, peers in turn. Medians
@@ -33,6 +36,13 @@ ROUNDS=${ROUNDS:-7}
 WORK=${WORK:-/var/tmp/sealer-read-bench}
 SHARE_SRC=${SHARE_SRC:-/usr/share}
 SEALER_OLD=${SEALER_OLD:-}
+RATARMOUNT=${RATARMOUNT:-/opt/bench-venv/ratarmount/bin/ratarmount}
+RAT_WHY=""
+if [ ! -x "$RATARMOUNT" ]; then
+    RAT_WHY="not installed at $RATARMOUNT (python3 -m venv /opt/bench-venv/ratarmount; its pip install ratarmount)"
+elif ! "$RATARMOUNT" --version >/dev/null 2>&1; then
+    RAT_WHY="$RATARMOUNT --version fails"
+fi
 [ "$(id -u)" = 0 ] || { echo "error: run as root (overlay mounts, drop_caches)" >&2; exit 1; }
 command -v fuse-overlayfs >/dev/null || { echo "error: fuse-overlayfs is missing" >&2; exit 1; }
 build_sealer "$(dirname "$here")" >&2
@@ -82,11 +92,15 @@ mount_all() {
     mkdir -p "$lower" && tar -xf "$BLOB" -C "$lower"
     LOWER=$lower
     PEERS="kernel fov sealer"
+    [ -n "$RAT_WHY" ] || PEERS+=" rat"
     [ -z "$SEALER_OLD" ] || PEERS+=" old"
     for p in $PEERS; do MNT[$p]="$WORK/mnt-$w-$p" && mkdir -p "${MNT[$p]}" && MOUNTS+=("${MNT[$p]}"); done
     mount -t overlay overlay -o "ro,lowerdir=$lower:$WORK/empty" "${MNT[kernel]}"
     fuse-overlayfs -o "ro,lowerdir=$lower:$WORK/empty" "${MNT[fov]}" 2>/dev/null
     S mount "$w:1" "${MNT[sealer]}" >/dev/null
+    # ratarmount indexes the tar on its first mount (untimed), into a file
+    # beside it; a second mount would reuse it.
+    [ -n "$RAT_WHY" ] || "$RATARMOUNT" --index-file "$WORK/rat-$w.index.sqlite" "$BLOB" "${MNT[rat]}" >/dev/null 2>&1
     [ -z "$SEALER_OLD" ] || "$SEALER_OLD" --root "$WORK/store" mount "$w:1" "${MNT[old]}" >/dev/null
 }
 
@@ -124,7 +138,7 @@ unmount_all() {
 }
 
 echo "Machine: $(machine); load average at start $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "Peers: kernel overlayfs, $(fuse-overlayfs --version 2>/dev/null | awk '/fuse-overlayfs/ { print; exit }'), sealer${SEALER_OLD:+ and old = $SEALER_OLD}. $ROUNDS rounds, median [min-max], ratio of medians to the kernel."
+echo "Peers: kernel overlayfs, $(fuse-overlayfs --version 2>/dev/null | awk '/fuse-overlayfs/ { print; exit }'), ratarmount ${RAT_WHY:-$("$RATARMOUNT" --version 2>/dev/null | awk '/^ratarmount / { print $2; exit }')} (rat), sealer${SEALER_OLD:+ and old = $SEALER_OLD}. $ROUNDS rounds, median [min-max], ratio of medians to the kernel."
 echo
 echo "| workload | peer | cold | warm |"
 echo "| --- | --- | --- | --- |"
