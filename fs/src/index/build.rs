@@ -1,8 +1,12 @@
-//! Builds a layer index from tar entries: a tree in memory, then the
-//! breadth-first records of the format drawn in `index/mod.rs`.
+//! Builds a layer index from tar entries: a flat table of nodes with one
+//! hash table of (parent, name) for lookups while entries arrive, then the
+//! breadth-first records of the format drawn in `index/mod.rs`, each
+//! directory's children sorted once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
+use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
 use zerocopy::little_endian::{I64, U16, U32, U64};
@@ -16,11 +20,23 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 /// aufs metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): never part of the tree.
 const AUFS_META_PREFIX: &[u8] = b".wh..wh.";
+/// No group, no node.
+const NONE: u32 = u32::MAX;
 
-/// An entry of the tree; its name is the key its parent's `children` hold it by.
+/// Bytes in the builder's arena of names and link targets.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+/// An entry of the tree. It is in the tree while no later entry replaced
+/// it and its parent is in the tree.
 struct Node {
     kind: Kind,
     flags: u8,
+    /// A later entry took this name (the node stays, unreachable).
+    replaced: bool,
     mode: u32,
     uid: u32,
     gid: u32,
@@ -28,18 +44,21 @@ struct Node {
     mtime_nsec: u32,
     size: u64,
     data: u64,
-    link: Vec<u8>,
+    /// The directory holding it; always a lower id than the node's own.
+    parent: u32,
+    name: Span,
+    link: Span,
     xattrs: Vec<(Vec<u8>, Vec<u8>)>,
-    children: BTreeMap<Vec<u8>, usize>,
     /// Hard-link group; nodes sharing it are one inode.
-    group: usize,
+    group: u32,
 }
 
 impl Node {
-    fn implicit_dir(group: usize) -> Node {
+    fn implicit_dir(group: u32) -> Node {
         Node {
             kind: Kind::Dir,
             flags: 0,
+            replaced: false,
             mode: 0o755,
             uid: 0,
             gid: 0,
@@ -47,9 +66,10 @@ impl Node {
             mtime_nsec: 0,
             size: 0,
             data: 0,
-            link: Vec::new(),
+            parent: 0,
+            name: Span::default(),
+            link: Span::default(),
             xattrs: Vec::new(),
-            children: BTreeMap::new(),
             group,
         }
     }
@@ -86,16 +106,23 @@ impl Node {
 /// - a directory placed where this layer whited out the name is opaque, as
 ///   applying the layer would have removed what lies below.
 pub struct IndexBuilder {
+    /// Every node ever made, the root first; ids are `u32` as in the format.
     nodes: Vec<Node>,
-    groups: usize,
+    /// Names and symlink targets of `nodes`.
+    arena: Vec<u8>,
+    /// The nodes in the tree by (parent, name): what a directory holds.
+    children: HashTable<u32>,
+    /// Keyed (SipHash, random keys): names come from untrusted tars.
+    hasher: RandomState,
     /// Hard-link group -> the node holding the group's attributes as its
-    /// last link entry left them (written for every name of the group).
-    link_attrs: HashMap<usize, usize>,
+    /// last link entry left them (written for every name of the group), or
+    /// [`NONE`]. One slot per group.
+    link_attrs: Vec<u32>,
     /// The directory the last entry went into: its components joined by
     /// `/` and its node. Tars list a directory's entries together, so most
     /// entries skip the walk from the root. Cleared whenever an entry
     /// replaces another, which is the only way a directory leaves the tree.
-    last_dir: Option<(Vec<u8>, usize)>,
+    last_dir: Option<(Vec<u8>, u32)>,
 }
 
 impl Default for IndexBuilder {
@@ -109,8 +136,10 @@ impl IndexBuilder {
     pub fn new() -> Self {
         IndexBuilder {
             nodes: vec![Node::implicit_dir(0)],
-            groups: 1,
-            link_attrs: HashMap::new(),
+            arena: Vec::new(),
+            children: HashTable::new(),
+            hasher: RandomState::new(),
+            link_attrs: vec![NONE],
             last_dir: None,
         }
     }
@@ -128,12 +157,15 @@ impl IndexBuilder {
         {
             return Ok(());
         }
+        // Ids are u32; an entry makes at most one node per component.
+        if self.nodes.len() + parts.len() >= NONE as usize {
+            return Err(refuse("too many entries"));
+        }
         let Some((name, dirs)) = parts.split_last() else {
             if e.kind != Some(EntryType::Dir) {
                 return Err(refuse("names the root but is not a directory"));
             }
-            let root = &mut self.nodes[0];
-            set_attrs(root, e);
+            set_attrs(&mut self.nodes[0], e);
             return Ok(());
         };
         if dirs.iter().any(|d| d.starts_with(WHITEOUT_PREFIX)) {
@@ -141,7 +173,7 @@ impl IndexBuilder {
         }
         let parent = self.ensure_dirs(dirs).map_err(refuse)?;
         if *name == OPAQUE_MARKER {
-            self.nodes[parent].flags |= FLAG_OPAQUE;
+            self.nodes[parent as usize].flags |= FLAG_OPAQUE;
             return Ok(());
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
@@ -151,12 +183,12 @@ impl IndexBuilder {
             if hidden.is_empty() || hidden == b"." || hidden == b".." {
                 return Err(refuse("whiteout of an invalid name"));
             }
-            if self.nodes[parent].children.contains_key(hidden) {
+            if self.child(parent, hidden).is_some() {
                 return Ok(());
             }
             let mut node = self.new_node(Kind::Whiteout, e);
             node.mode = e.mode;
-            self.insert(parent, hidden, node);
+            self.insert(parent, hidden, None, node);
             return Ok(());
         }
         let kind = match e.kind {
@@ -171,27 +203,56 @@ impl IndexBuilder {
             }
             None => return Err(refuse("entry without a type")),
         };
-        let existing = self.nodes[parent].children.get(*name).copied();
-        match existing {
-            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Dir => {
-                set_attrs(&mut self.nodes[id], e)
+        let existing = self.child(parent, name);
+        let existing_kind = existing.map(|id| self.nodes[id as usize].kind);
+        match (existing, existing_kind) {
+            (Some(id), Some(Kind::Dir)) if kind == Kind::Dir => {
+                set_attrs(&mut self.nodes[id as usize], e)
             }
-            Some(id) if kind == Kind::Dir && self.nodes[id].kind == Kind::Whiteout => {
+            (Some(_), Some(Kind::Whiteout)) if kind == Kind::Dir => {
                 let mut node = self.new_node(kind, e);
                 node.flags |= FLAG_OPAQUE;
-                self.insert(parent, name, node);
+                self.insert(parent, name, existing, node);
             }
             _ => {
                 let node = self.new_node(kind, e);
-                self.insert(parent, name, node);
+                self.insert(parent, name, existing, node);
             }
         }
         Ok(())
     }
 
+    fn hash(&self, parent: u32, name: &[u8]) -> u64 {
+        self.hasher.hash_one((parent, name))
+    }
+
+    fn name_of(&self, id: u32) -> &[u8] {
+        let s = self.nodes[id as usize].name;
+        &self.arena[s.start..s.start + s.len]
+    }
+
+    /// The node named `name` in the directory `parent`.
+    fn child(&self, parent: u32, name: &[u8]) -> Option<u32> {
+        let h = self.hash(parent, name);
+        self.children
+            .find(h, |&id| {
+                self.nodes[id as usize].parent == parent && self.name_of(id) == name
+            })
+            .copied()
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) -> Span {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(b);
+        Span {
+            start,
+            len: b.len(),
+        }
+    }
+
+    /// A node of a new hard-link group with the attributes of `e`.
     fn new_node(&mut self, kind: Kind, e: &RawEntry) -> Node {
-        self.groups += 1;
-        let mut n = Node::implicit_dir(self.groups - 1);
+        let mut n = self.implicit_dir();
         n.kind = kind;
         set_attrs(&mut n, e);
         match kind {
@@ -201,7 +262,7 @@ impl IndexBuilder {
             }
             Kind::Symlink => {
                 n.size = e.link.len() as u64;
-                n.link = e.link.clone();
+                n.link = self.push_bytes(&e.link);
             }
             Kind::CharDev | Kind::BlockDev => {
                 n.data = (e.dev_major as u64) << 32 | e.dev_minor as u64
@@ -211,42 +272,68 @@ impl IndexBuilder {
         n
     }
 
-    fn insert(&mut self, parent: usize, name: &[u8], node: Node) {
-        let id = self.nodes.len();
-        self.nodes.push(node);
-        // A replaced node stays in `nodes` but is unreachable, so it is not written.
-        if self.nodes[parent]
-            .children
-            .insert(name.to_vec(), id)
-            .is_some()
-        {
-            self.last_dir = None;
+    fn implicit_dir(&mut self) -> Node {
+        let group = self.link_attrs.len() as u32;
+        self.link_attrs.push(NONE);
+        Node::implicit_dir(group)
+    }
+
+    /// Puts `node` into `parent` as `name`, in place of `existing` (what
+    /// [`child`](Self::child) found there). Returns its id.
+    fn insert(&mut self, parent: u32, name: &[u8], existing: Option<u32>, mut node: Node) -> u32 {
+        let id = self.nodes.len() as u32;
+        node.parent = parent;
+        let h = self.hash(parent, name);
+        match existing {
+            Some(old) => {
+                // A replaced node stays in `nodes` but is out of the tree,
+                // and so is all that lies below it: it is not written.
+                node.name = self.nodes[old as usize].name;
+                self.nodes[old as usize].replaced = true;
+                if let Some(slot) = self.children.find_mut(h, |&c| c == old) {
+                    *slot = id;
+                }
+                self.last_dir = None;
+            }
+            None => {
+                node.name = self.push_bytes(name);
+                let (nodes, arena, hasher) = (&self.nodes, &self.arena, &self.hasher);
+                self.children.insert_unique(h, id, |&c| {
+                    let n = &nodes[c as usize];
+                    hasher.hash_one((n.parent, &arena[n.name.start..n.name.start + n.name.len]))
+                });
+            }
         }
+        self.nodes.push(node);
+        id
     }
 
     fn add_hard_link(
         &mut self,
-        parent: usize,
+        parent: u32,
         name: &[u8],
         e: &RawEntry,
     ) -> Result<(), &'static str> {
         let target = components(&e.link).map_err(|_| "hard link target escapes the rootfs")?;
         let mut id = 0;
         for part in &target {
-            id = *self.nodes[id]
-                .children
-                .get(*part)
+            id = self
+                .child(id, part)
                 .ok_or("hard link to a missing or later entry")?;
         }
-        let t = &self.nodes[id];
+        let t = &self.nodes[id as usize];
         if matches!(t.kind, Kind::Dir | Kind::Whiteout) || target.is_empty() {
             return Err("hard link to a directory or whiteout");
         }
         // The inode's attributes as the group's last link entry left them.
-        let attrs = &self.nodes[self.link_attrs.get(&t.group).copied().unwrap_or(id)];
+        let attrs = match self.link_attrs[t.group as usize] {
+            NONE => t,
+            a => &self.nodes[a as usize],
+        };
         let mut node = Node {
             kind: t.kind,
             flags: 0,
+            replaced: false,
             mode: attrs.mode,
             uid: attrs.uid,
             gid: attrs.gid,
@@ -254,20 +341,22 @@ impl IndexBuilder {
             mtime_nsec: attrs.mtime_nsec,
             size: t.size,
             data: t.data,
-            link: t.link.clone(),
+            parent,
+            name: Span::default(),
+            link: t.link,
             xattrs: attrs.xattrs.clone(),
-            children: BTreeMap::new(),
             group: t.group,
         };
         apply_link_attrs(&mut node, e);
         let group = node.group;
-        self.insert(parent, name, node);
-        self.link_attrs.insert(group, self.nodes.len() - 1);
+        let existing = self.child(parent, name);
+        let id = self.insert(parent, name, existing, node);
+        self.link_attrs[group as usize] = id;
         Ok(())
     }
 
     /// Walks `dirs` from the root, creating missing directories.
-    fn ensure_dirs(&mut self, dirs: &[&[u8]]) -> Result<usize, &'static str> {
+    fn ensure_dirs(&mut self, dirs: &[&[u8]]) -> Result<u32, &'static str> {
         if let Some((path, id)) = &self.last_dir {
             if is_joined(path, dirs) {
                 return Ok(*id);
@@ -286,62 +375,86 @@ impl IndexBuilder {
         Ok(cur)
     }
 
-    fn walk_dirs(&mut self, dirs: &[&[u8]]) -> Result<usize, &'static str> {
+    fn walk_dirs(&mut self, dirs: &[&[u8]]) -> Result<u32, &'static str> {
         let mut cur = 0;
         for part in dirs {
-            cur = match self.nodes[cur].children.get(*part).copied() {
-                Some(id) if self.nodes[id].kind == Kind::Dir => id,
-                Some(id) if self.nodes[id].kind == Kind::Whiteout => {
-                    self.groups += 1;
-                    let mut d = Node::implicit_dir(self.groups - 1);
+            let existing = self.child(cur, part);
+            cur = match existing.map(|id| (id, self.nodes[id as usize].kind)) {
+                Some((id, Kind::Dir)) => id,
+                Some((_, Kind::Whiteout)) => {
+                    let mut d = self.implicit_dir();
                     d.flags |= FLAG_OPAQUE;
-                    self.insert(cur, part, d);
-                    self.nodes.len() - 1
+                    self.insert(cur, part, existing, d)
                 }
                 Some(_) => return Err("a parent directory is not a directory in this layer"),
                 None => {
-                    self.groups += 1;
-                    let d = Node::implicit_dir(self.groups - 1);
-                    self.insert(cur, part, d);
-                    self.nodes.len() - 1
+                    let d = self.implicit_dir();
+                    self.insert(cur, part, None, d)
                 }
             };
         }
         Ok(cur)
     }
 
+    /// The tree as lists of children: the nodes in the tree, grouped by
+    /// parent (`kids[start[p]..start[p + 1]]`), each group sorted by name.
+    fn sorted_children(&self) -> (Vec<u32>, Vec<u32>) {
+        let n = self.nodes.len();
+        // Parents come before their children, so one pass finds the tree.
+        let mut in_tree = vec![false; n];
+        in_tree[0] = true;
+        let mut start = vec![0u32; n + 1];
+        for (id, node) in self.nodes.iter().enumerate().skip(1) {
+            if !node.replaced && in_tree[node.parent as usize] {
+                in_tree[id] = true;
+                start[node.parent as usize + 1] += 1;
+            }
+        }
+        for p in 0..n {
+            start[p + 1] += start[p];
+        }
+        let mut kids = vec![0u32; start[n] as usize];
+        let mut fill = start.clone();
+        for (id, node) in self.nodes.iter().enumerate().skip(1) {
+            if in_tree[id] {
+                let slot = &mut fill[node.parent as usize];
+                kids[*slot as usize] = id as u32;
+                *slot += 1;
+            }
+        }
+        for p in 0..n {
+            let group = &mut kids[start[p] as usize..start[p + 1] as usize];
+            if group.len() > 1 {
+                group.sort_unstable_by(|&a, &b| self.name_of(a).cmp(self.name_of(b)));
+            }
+        }
+        (kids, start)
+    }
+
     /// Writes the index file bytes for the blob `digest` of `blob_size` bytes.
     pub fn finish(self, digest: &[u8; 32], blob_size: u64) -> Result<Vec<u8>, IndexError> {
+        let (kids, start) = self.sorted_children();
+        let children_of = |id: u32| &kids[start[id as usize] as usize..start[id as usize + 1] as usize];
         // Breadth-first order: every directory's children become contiguous.
-        let mut order = vec![0usize];
-        let mut names: Vec<&[u8]> = vec![&[]];
-        let mut first_child = vec![0u32];
+        // `order[pos]` is the node written at record `pos`, `parent[pos]`
+        // the record of its directory, `first_child[pos]` its first child's.
+        let mut order = Vec::with_capacity(kids.len() + 1);
+        let mut parent = Vec::with_capacity(kids.len() + 1);
+        let mut first_child = Vec::with_capacity(kids.len() + 1);
+        order.push(0u32);
+        parent.push(0u32);
         let mut i = 0;
         while i < order.len() {
-            let node = &self.nodes[order[i]];
-            first_child[i] = order.len() as u32;
-            for (name, &id) in &node.children {
-                order.push(id);
-                names.push(name);
-            }
-            first_child.resize(order.len(), 0);
+            first_child.push(order.len() as u32);
+            let c = children_of(order[i]);
+            order.extend_from_slice(c);
+            parent.resize(order.len(), i as u32);
             i += 1;
         }
-        if order.len() > u32::MAX as usize {
-            return Err(IndexError::Corrupt("too many entries"));
-        }
-        let mut parent = vec![0u32; order.len()];
-        for (pos, &n) in order.iter().enumerate() {
-            let (first, count) = (first_child[pos] as usize, self.nodes[n].children.len());
-            for slot in parent.iter_mut().skip(first).take(count) {
-                *slot = pos as u32;
-            }
-        }
         // Hard-link groups: the first record of a group stands for the inode.
-        // (A vector indexed by group: a million entries must stay cheap.)
-        let mut group_first: Vec<(u32, u32)> = vec![(u32::MAX, 0); self.groups];
+        let mut group_first: Vec<(u32, u32)> = vec![(u32::MAX, 0); self.link_attrs.len()];
         for (pos, &n) in order.iter().enumerate() {
-            let g = &mut group_first[self.nodes[n].group];
+            let g = &mut group_first[self.nodes[n as usize].group as usize];
             if g.0 == u32::MAX {
                 g.0 = pos as u32;
             }
@@ -349,7 +462,7 @@ impl IndexBuilder {
         }
         // Records go straight into the output after the header; strings
         // follow them. Nothing of the size of the index is held twice.
-        let mut strings: Vec<u8> = Vec::new();
+        let mut strings: Vec<u8> = Vec::with_capacity(self.arena.len());
         let mut out = Vec::with_capacity(HEADER_LEN + order.len() * RECORD_LEN);
         out.resize(HEADER_LEN, 0);
         let put = |strings: &mut Vec<u8>, b: &[u8]| -> Result<(u32, u32), IndexError> {
@@ -360,16 +473,19 @@ impl IndexBuilder {
             strings.extend_from_slice(b);
             Ok((off, len))
         };
+        let bytes = |s: Span| &self.arena[s.start..s.start + s.len];
+        let mut xb = Vec::new();
         for (pos, &n) in order.iter().enumerate() {
-            let node = &self.nodes[n];
+            let node = &self.nodes[n as usize];
             // Every name of a hard-linked inode shows the inode's attributes.
-            let attrs = match self.link_attrs.get(&node.group) {
-                Some(&a) if node.kind != Kind::Dir => &self.nodes[a],
+            let attrs = match self.link_attrs[node.group as usize] {
+                a if a != NONE && node.kind != Kind::Dir => &self.nodes[a as usize],
                 _ => node,
             };
-            let (name_off, name_len) = put(&mut strings, names[pos])?;
-            let (link_off, link_len) = put(&mut strings, &node.link)?;
-            let mut xb = Vec::new();
+            let name: &[u8] = if pos == 0 { &[] } else { bytes(node.name) };
+            let (name_off, name_len) = put(&mut strings, name)?;
+            let (link_off, link_len) = put(&mut strings, bytes(node.link))?;
+            xb.clear();
             for (k, v) in &attrs.xattrs {
                 xb.extend_from_slice(&(k.len() as u32).to_le_bytes());
                 xb.extend_from_slice(k);
@@ -380,13 +496,9 @@ impl IndexBuilder {
             let (inode, nlink) = if node.kind == Kind::Dir {
                 (pos as u32, 1)
             } else {
-                group_first[node.group]
+                group_first[node.group as usize]
             };
-            let children = if node.children.is_empty() {
-                0
-            } else {
-                first_child[pos]
-            };
+            let count = children_of(n).len() as u32;
             let record = Record {
                 parent: U32::new(parent[pos]),
                 name_offset: U32::new(name_off),
@@ -401,8 +513,8 @@ impl IndexBuilder {
                 mtime: I64::new(attrs.mtime),
                 nlink: U32::new(nlink),
                 inode: U32::new(inode),
-                first_child: U32::new(children),
-                child_count: U32::new(node.children.len() as u32),
+                first_child: U32::new(if count == 0 { 0 } else { first_child[pos] }),
+                child_count: U32::new(count),
                 size: U64::new(node.size),
                 data: U64::new(node.data),
                 link_offset: U32::new(link_off),
@@ -425,7 +537,7 @@ impl IndexBuilder {
             checksum: [0; 32],
             zero: [0; 16],
         };
-        drop((order, names, first_child, parent, group_first));
+        drop((order, parent, first_child, group_first, kids, start));
         drop(self);
         out.reserve_exact(strings.len());
         out.extend_from_slice(&strings);

@@ -39,6 +39,10 @@
 
 pub mod build;
 #[cfg(test)]
+mod build_equivalence_tests;
+#[cfg(test)]
+mod build_reference;
+#[cfg(test)]
 mod format_tests;
 #[cfg(test)]
 mod tests;
