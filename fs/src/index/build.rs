@@ -30,6 +30,14 @@ struct Span {
     len: usize,
 }
 
+/// A name's place in [`IndexBuilder::children`]: the hash of (parent,
+/// name) and the node holding it now, if any.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    found: Option<u32>,
+}
+
 /// An entry of the tree. It is in the tree while no later entry replaced
 /// it and its parent is in the tree.
 struct Node {
@@ -111,7 +119,8 @@ pub struct IndexBuilder {
     /// Names and symlink targets of `nodes`.
     arena: Vec<u8>,
     /// The nodes in the tree by (parent, name): what a directory holds.
-    children: HashTable<u32>,
+    /// Each with its hash, so growing the table hashes no name again.
+    children: HashTable<(u64, u32)>,
     /// Keyed (SipHash, random keys): names come from untrusted tars.
     hasher: RandomState,
     /// Hard-link group -> the node holding the group's attributes as its
@@ -183,12 +192,13 @@ impl IndexBuilder {
             if hidden.is_empty() || hidden == b"." || hidden == b".." {
                 return Err(refuse("whiteout of an invalid name"));
             }
-            if self.child(parent, hidden).is_some() {
+            let at = self.slot(parent, hidden);
+            if at.found.is_some() {
                 return Ok(());
             }
             let mut node = self.new_node(Kind::Whiteout, e);
             node.mode = e.mode;
-            self.insert(parent, hidden, None, node);
+            self.insert(parent, hidden, at, node);
             return Ok(());
         }
         let kind = match e.kind {
@@ -203,20 +213,17 @@ impl IndexBuilder {
             }
             None => return Err(refuse("entry without a type")),
         };
-        let existing = self.child(parent, name);
-        let existing_kind = existing.map(|id| self.nodes[id as usize].kind);
-        match (existing, existing_kind) {
-            (Some(id), Some(Kind::Dir)) if kind == Kind::Dir => {
-                set_attrs(&mut self.nodes[id as usize], e)
-            }
-            (Some(_), Some(Kind::Whiteout)) if kind == Kind::Dir => {
+        let at = self.slot(parent, name);
+        match at.found.map(|id| (id, self.nodes[id as usize].kind)) {
+            Some((id, Kind::Dir)) if kind == Kind::Dir => set_attrs(&mut self.nodes[id as usize], e),
+            Some((_, Kind::Whiteout)) if kind == Kind::Dir => {
                 let mut node = self.new_node(kind, e);
                 node.flags |= FLAG_OPAQUE;
-                self.insert(parent, name, existing, node);
+                self.insert(parent, name, at, node);
             }
             _ => {
                 let node = self.new_node(kind, e);
-                self.insert(parent, name, existing, node);
+                self.insert(parent, name, at, node);
             }
         }
         Ok(())
@@ -233,12 +240,19 @@ impl IndexBuilder {
 
     /// The node named `name` in the directory `parent`.
     fn child(&self, parent: u32, name: &[u8]) -> Option<u32> {
-        let h = self.hash(parent, name);
-        self.children
-            .find(h, |&id| {
-                self.nodes[id as usize].parent == parent && self.name_of(id) == name
+        self.slot(parent, name).found
+    }
+
+    /// Where `name` in `parent` is or goes: for [`insert`](Self::insert).
+    fn slot(&self, parent: u32, name: &[u8]) -> Slot {
+        let hash = self.hash(parent, name);
+        let found = self
+            .children
+            .find(hash, |&(h, id)| {
+                h == hash && self.nodes[id as usize].parent == parent && self.name_of(id) == name
             })
-            .copied()
+            .map(|&(_, id)| id);
+        Slot { hash, found }
     }
 
     fn push_bytes(&mut self, b: &[u8]) -> Span {
@@ -278,30 +292,26 @@ impl IndexBuilder {
         Node::implicit_dir(group)
     }
 
-    /// Puts `node` into `parent` as `name`, in place of `existing` (what
-    /// [`child`](Self::child) found there). Returns its id.
-    fn insert(&mut self, parent: u32, name: &[u8], existing: Option<u32>, mut node: Node) -> u32 {
+    /// Puts `node` into `parent` as `name`, in place of what was found
+    /// there (`at`, from [`slot`](Self::slot)). Returns its id.
+    fn insert(&mut self, parent: u32, name: &[u8], at: Slot, mut node: Node) -> u32 {
         let id = self.nodes.len() as u32;
         node.parent = parent;
-        let h = self.hash(parent, name);
-        match existing {
+        match at.found {
             Some(old) => {
                 // A replaced node stays in `nodes` but is out of the tree,
                 // and so is all that lies below it: it is not written.
                 node.name = self.nodes[old as usize].name;
                 self.nodes[old as usize].replaced = true;
-                if let Some(slot) = self.children.find_mut(h, |&c| c == old) {
-                    *slot = id;
+                if let Some(slot) = self.children.find_mut(at.hash, |&(_, c)| c == old) {
+                    slot.1 = id;
                 }
                 self.last_dir = None;
             }
             None => {
                 node.name = self.push_bytes(name);
-                let (nodes, arena, hasher) = (&self.nodes, &self.arena, &self.hasher);
-                self.children.insert_unique(h, id, |&c| {
-                    let n = &nodes[c as usize];
-                    hasher.hash_one((n.parent, &arena[n.name.start..n.name.start + n.name.len]))
-                });
+                self.children
+                    .insert_unique(at.hash, (at.hash, id), |&(h, _)| h);
             }
         }
         self.nodes.push(node);
@@ -349,8 +359,8 @@ impl IndexBuilder {
         };
         apply_link_attrs(&mut node, e);
         let group = node.group;
-        let existing = self.child(parent, name);
-        let id = self.insert(parent, name, existing, node);
+        let at = self.slot(parent, name);
+        let id = self.insert(parent, name, at, node);
         self.link_attrs[group as usize] = id;
         Ok(())
     }
@@ -378,18 +388,18 @@ impl IndexBuilder {
     fn walk_dirs(&mut self, dirs: &[&[u8]]) -> Result<u32, &'static str> {
         let mut cur = 0;
         for part in dirs {
-            let existing = self.child(cur, part);
-            cur = match existing.map(|id| (id, self.nodes[id as usize].kind)) {
+            let at = self.slot(cur, part);
+            cur = match at.found.map(|id| (id, self.nodes[id as usize].kind)) {
                 Some((id, Kind::Dir)) => id,
                 Some((_, Kind::Whiteout)) => {
                     let mut d = self.implicit_dir();
                     d.flags |= FLAG_OPAQUE;
-                    self.insert(cur, part, existing, d)
+                    self.insert(cur, part, at, d)
                 }
                 Some(_) => return Err("a parent directory is not a directory in this layer"),
                 None => {
                     let d = self.implicit_dir();
-                    self.insert(cur, part, None, d)
+                    self.insert(cur, part, at, d)
                 }
             };
         }
