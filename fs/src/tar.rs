@@ -200,6 +200,8 @@ pub struct RawEntry {
 pub struct TarReader<S> {
     src: S,
     pos: u64,
+    /// The header block being read, reused (not zeroed) for every entry.
+    header: [u8; 512],
     global: Pax,
     done: bool,
 }
@@ -221,6 +223,7 @@ impl<S: Source> TarReader<S> {
         Self {
             src,
             pos: 0,
+            header: [0; 512],
             global: Pax::default(),
             done: false,
         }
@@ -241,10 +244,11 @@ impl<S: Source> TarReader<S> {
         let mut pax = Pax::default();
         loop {
             let header_at = self.pos;
-            let Some(h) = self.read_header()? else {
+            if !self.read_header()? {
                 self.done = true;
                 return Ok(None);
-            };
+            }
+            let h = &self.header;
             let size = parse_number(&h[124..136], header_at, "size")?;
             let size = u64::try_from(size).map_err(|_| TarError::Field {
                 offset: header_at,
@@ -366,15 +370,16 @@ impl<S: Source> TarReader<S> {
         }
     }
 
-    /// Reads one header block; `None` at a clean end (zero block or EOF).
-    fn read_header(&mut self) -> Result<Option<[u8; 512]>, TarError> {
-        let mut h = [0u8; 512];
-        let n = read_full(&mut self.src, &mut h).map_err(|e| TarError::Io {
+    /// Reads one header block into `self.header`; false at a clean end
+    /// (zero block or EOF).
+    fn read_header(&mut self) -> Result<bool, TarError> {
+        let h = &mut self.header;
+        let n = read_full(&mut self.src, h).map_err(|e| TarError::Io {
             offset: self.pos,
             err: e,
         })?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         if n < 512 {
             return Err(TarError::Truncated {
@@ -384,15 +389,15 @@ impl<S: Source> TarReader<S> {
         }
         if h.iter().all(|&b| b == 0) {
             self.pos += BLOCK;
-            return Ok(None);
+            return Ok(false);
         }
         let stored = parse_number(&h[148..156], self.pos, "checksum")?;
-        let (unsigned, signed) = header_sums(&h);
-        if stored != unsigned && stored != signed {
+        // The signed sum only when the unsigned one (all but old tars) fails.
+        if stored != header_sum(h) && stored != header_sums(h).1 {
             return Err(TarError::Checksum { offset: self.pos });
         }
         self.pos += BLOCK;
-        Ok(Some(h))
+        Ok(true)
     }
 
     fn read_meta(&mut self, size: u64, header_at: u64) -> Result<Vec<u8>, TarError> {
@@ -481,12 +486,16 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 fn header_sums(h: &[u8; 512]) -> (i64, i64) {
     // A byte's signed value is its unsigned one less 256 when its top bit
     // is set. Two separate sums: each one vectorizes.
-    let sum = |b: &[u8]| b.iter().map(|&c| c as u32).sum::<u32>();
     let high = |b: &[u8]| b.iter().map(|&c| (c >> 7) as u32).sum::<u32>();
-    let field = &h[148..156];
-    let unsigned = (sum(h) - sum(field)) as i64 + 8 * 32;
-    let signed = unsigned - 256 * (high(h) - high(field)) as i64;
+    let unsigned = header_sum(h);
+    let signed = unsigned - 256 * (high(h) - high(&h[148..156])) as i64;
     (unsigned, signed)
+}
+
+/// The unsigned half of [`header_sums`].
+fn header_sum(h: &[u8; 512]) -> i64 {
+    let sum = |b: &[u8]| b.iter().map(|&c| c as u32).sum::<u32>();
+    (sum(h) - sum(&h[148..156])) as i64 + 8 * 32
 }
 
 fn trim_nul(b: &[u8]) -> &[u8] {
@@ -516,15 +525,14 @@ fn parse_number(f: &[u8], offset: u64, field: &'static str) -> Result<i64, TarEr
         }
         return Ok(v as i64);
     }
-    let s = trim_nul(f);
-    let from = s.iter().position(|&c| c != b' ').unwrap_or(s.len());
-    let s = &s[from..];
-    let s = &s[..s.iter().position(|&c| c == b' ').unwrap_or(s.len())];
-    if s.is_empty() {
-        return Ok(0);
-    }
+    // Leading spaces, then octal digits up to a space, a NUL or the end;
+    // what follows a space is ignored. One pass.
+    let from = f.iter().position(|&c| c != b' ').unwrap_or(f.len());
     let mut v: i64 = 0;
-    for &c in s {
+    for &c in &f[from..] {
+        if c == 0 || c == b' ' {
+            break;
+        }
         if !(b'0'..=b'7').contains(&c) {
             return Err(bad());
         }
