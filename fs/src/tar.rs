@@ -699,21 +699,24 @@ mod tests {
 
     #[test]
     fn header_sums_count_the_checksum_field_as_spaces() {
-        let mut h = [0u8; 512];
-        for (i, b) in h.iter_mut().enumerate() {
-            *b = (i * 97 % 256) as u8;
+        // A pattern, and every byte at its largest (the most a lane holds).
+        for fill in [|i: usize| (i * 97 % 256) as u8, |_| 0xff] {
+            let mut h = [0u8; 512];
+            for (i, b) in h.iter_mut().enumerate() {
+                *b = fill(i);
+            }
+            let naive = |signed: bool| -> i64 {
+                h.iter()
+                    .enumerate()
+                    .map(|(i, &b)| match (i, signed) {
+                        (148..=155, _) => 32,
+                        (_, true) => b as i8 as i64,
+                        _ => b as i64,
+                    })
+                    .sum()
+            };
+            assert_eq!(header_sums(&h), (naive(false), naive(true)));
         }
-        let naive = |signed: bool| -> i64 {
-            h.iter()
-                .enumerate()
-                .map(|(i, &b)| match (i, signed) {
-                    (148..=155, _) => 32,
-                    (_, true) => b as i8 as i64,
-                    _ => b as i64,
-                })
-                .sum()
-        };
-        assert_eq!(header_sums(&h), (naive(false), naive(true)));
     }
 
     #[test]
