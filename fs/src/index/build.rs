@@ -215,7 +215,9 @@ impl IndexBuilder {
         };
         let at = self.slot(parent, name);
         match at.found.map(|id| (id, self.nodes[id as usize].kind)) {
-            Some((id, Kind::Dir)) if kind == Kind::Dir => set_attrs(&mut self.nodes[id as usize], e),
+            Some((id, Kind::Dir)) if kind == Kind::Dir => {
+                set_attrs(&mut self.nodes[id as usize], e)
+            }
             Some((_, Kind::Whiteout)) if kind == Kind::Dir => {
                 let mut node = self.new_node(kind, e);
                 node.flags |= FLAG_OPAQUE;
@@ -444,7 +446,8 @@ impl IndexBuilder {
     /// Writes the index file bytes for the blob `digest` of `blob_size` bytes.
     pub fn finish(self, digest: &[u8; 32], blob_size: u64) -> Result<Vec<u8>, IndexError> {
         let (kids, start) = self.sorted_children();
-        let children_of = |id: u32| &kids[start[id as usize] as usize..start[id as usize + 1] as usize];
+        let children_of =
+            |id: u32| &kids[start[id as usize] as usize..start[id as usize + 1] as usize];
         // Breadth-first order: every directory's children become contiguous.
         // `order[pos]` is the node written at record `pos`, `parent[pos]`
         // the record of its directory, `first_child[pos]` its first child's.

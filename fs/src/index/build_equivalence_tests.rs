@@ -30,8 +30,23 @@ impl Rng {
 /// Few names, so paths collide often; with the whiteout and aufs forms
 /// and a few hostile ones.
 const NAMES: &[&str] = &[
-    "a", "b", "c", "dd", "a.b", ".wh.a", ".wh.b", ".wh.dd", ".wh..wh..opq", ".wh..wh.plnk",
-    ".wh.", ".wh..", "..", ".", "", "x\0y", "\u{e9}",
+    "a",
+    "b",
+    "c",
+    "dd",
+    "a.b",
+    ".wh.a",
+    ".wh.b",
+    ".wh.dd",
+    ".wh..wh..opq",
+    ".wh..wh.plnk",
+    ".wh.",
+    ".wh..",
+    "..",
+    ".",
+    "",
+    "x\0y",
+    "\u{e9}",
 ];
 const COMMON: &[&str] = &["a", "b", "c", "dd"];
 
@@ -89,7 +104,11 @@ fn random_entry(r: &mut Rng, n: usize) -> RawEntry {
         gid: r.below(4) as u32,
         mtime: r.below(1000) as i64 - 10,
         mtime_nsec: r.below(1000) as u32,
-        size: if kind == EntryType::File { r.below(5000) as u64 } else { 0 },
+        size: if kind == EntryType::File {
+            r.below(5000) as u64
+        } else {
+            0
+        },
         data_offset: 512 * n as u64,
         link: link.into_bytes(),
         dev_major: r.below(300) as u32,

@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 use zerocopy::little_endian::{I64, U16, U32, U64};
 use zerocopy::IntoBytes;
 
+use super::build::components;
 use super::{Header, Kind, Record, FLAG_OPAQUE, HEADER_LEN, MAGIC, RECORD_LEN, VERSION};
 use crate::error::IndexError;
-use super::build::components;
 use crate::tar::{EntryType, RawEntry};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
