@@ -118,7 +118,7 @@ impl RwFs {
         self.bind_new(parent, name.as_bytes())
     }
 
-    /// create: a new regular file, open, owned by the caller.
+    /// create: a new regular file, open, owned by the caller; with its path.
     pub(super) fn create_file(
         &self,
         req: &Request,
@@ -126,7 +126,7 @@ impl RwFs {
         name: &OsStr,
         mode: u32,
         flags: i32,
-    ) -> Result<(FileAttr, File), Errno> {
+    ) -> Result<(FileAttr, File, UpperPath), Errno> {
         let (dir, path, _) = self.prepare_create(&lock(&self.table), parent, name.as_bytes())?;
         let (uid, gid, _) = new_owner(req, &dir)?;
         let file = OpenOptions::new()
@@ -142,7 +142,7 @@ impl RwFs {
                 Ok(f)
             })
             .map_err(|e| errno(&e))?;
-        Ok((self.bind_new(parent, name.as_bytes())?, file))
+        Ok((self.bind_new(parent, name.as_bytes())?, file, path))
     }
 
     /// link: the new name is one more name of the same inode.

@@ -16,9 +16,12 @@
 //! `redirect_dir`; `mv` then copies it. Inode numbers are not stable across
 //! `--rw` mounts. New entries belong to the caller (the group of a setgid
 //! parent directory), with the mode asked for, whatever the server's umask.
+//! Where the kernel and our privilege allow, the kernel reads and writes
+//! open upper files itself (FUSE passthrough, `passthrough.rs`).
 
 mod change;
 mod ops;
+mod passthrough;
 mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,8 +31,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{Errno, FileAttr, FileType, INodeNo};
@@ -65,8 +68,11 @@ pub struct RwFs {
     layers: Vec<Layer>,
     upper: PathBuf,
     table: Mutex<Table>,
-    /// Open files by handle, with their inode.
-    files: Mutex<HashMap<u64, (u64, Arc<Handle>)>>,
+    /// Open files by handle (`passthrough.rs`).
+    files: Mutex<HashMap<u64, passthrough::OpenFile>>,
+    /// The kernel agreed to FUSE passthrough and has not refused a backing
+    /// file for want of privilege (`passthrough.rs`).
+    passthrough: AtomicBool,
     next_fh: AtomicU64,
     open_dirs: OpenDirs,
     /// Copy-ups reach the disk before they appear (not when volatile).
@@ -99,6 +105,7 @@ impl RwFs {
             upper,
             table: Mutex::new(Table::new(root_lower)),
             files: Mutex::new(HashMap::new()),
+            passthrough: AtomicBool::new(false),
             next_fh: AtomicU64::new(1),
             open_dirs: OpenDirs::default(),
             sync_copy_up: true,

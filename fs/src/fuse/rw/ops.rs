@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use fuser::{
-    Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, TimeOrNow, WriteFlags,
+    Errno, FileAttr, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use super::change::NewNode;
@@ -25,15 +25,9 @@ use crate::merge::Merged;
 use crate::{sys, upper};
 
 impl RwFs {
-    fn new_fh(&self, ino: u64, h: Handle) -> FileHandle {
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        lock(&self.files).insert(fh, (ino, Arc::new(h)));
-        FileHandle(fh)
-    }
-
     /// An open file; the table lock is not held while it is used.
     pub(super) fn handle(&self, fh: FileHandle) -> Option<Arc<Handle>> {
-        lock(&self.files).get(&fh.0).map(|(_, h)| h.clone())
+        lock(&self.files).get(&fh.0).map(|f| f.handle.clone())
     }
 
     /// Attributes of an inode that lost its last name while still open
@@ -41,8 +35,8 @@ impl RwFs {
     fn getattr_open(&self, ino: u64) -> Result<FileAttr, Errno> {
         let open = lock(&self.files)
             .values()
-            .find(|(i, _)| *i == ino)
-            .map(|(_, h)| h.clone());
+            .find(|f| f.ino == ino)
+            .map(|f| f.handle.clone());
         match open.as_deref() {
             Some(Handle::Upper(f)) => f
                 .metadata()
@@ -75,6 +69,13 @@ fn reply_empty(reply: ReplyEmpty, r: Result<(), Errno>) {
 impl Filesystem for RwFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
         init_kernel(config);
+        // Backing files on a plain file system (depth 1); the mount itself
+        // can still be a lower layer of an overlayfs.
+        let pt = InitFlags::FUSE_PASSTHROUGH;
+        let agreed = config.capabilities().contains(pt)
+            && config.set_max_stack_depth(1).is_ok()
+            && config.add_capabilities(pt).is_ok();
+        self.passthrough.store(agreed, Ordering::Relaxed);
         Ok(())
     }
 
@@ -229,26 +230,32 @@ impl Filesystem for RwFs {
             }
         }
         let t = lock(&self.table);
-        let handle = (|| {
+        let opened = (|| {
             let path = if writes {
                 self.copy_up(&t, ino.0, !truncates)?
             } else {
                 self.upper_path(&t, ino.0)?
             };
             if in_upper(&path) {
-                return upper::open_upper(&path, flags.0)
-                    .map(Handle::Upper)
-                    .map_err(|e| errno(&e));
+                let f = upper::open_upper(&path, flags.0).map_err(|e| errno(&e))?;
+                // Recorded under the table lock: no open of this inode as a
+                // lower file can slip in before it (`passthrough.rs`).
+                return Ok(self.open_file(ino.0, Handle::Upper(f), Some(&path), |f| {
+                    reply.open_backing(f)
+                }));
             }
             let i = t.get(ino.0).ok_or(Errno::ENOENT)?;
-            i.lower
+            let h = i
+                .lower
                 .as_ref()
                 .map(|m| Handle::Lower(m.top(), Default::default()))
-                .ok_or(Errno::ENOENT)
+                .ok_or(Errno::ENOENT)?;
+            Ok(self.open_file(ino.0, h, None, |_| unreachable_backing()))
         })();
         drop(t);
-        match handle {
-            Ok(h) => reply.opened(self.new_fh(ino.0, h), FopenFlags::empty()),
+        match opened {
+            Ok((fh, Some(b))) => reply.opened_passthrough(fh, FopenFlags::empty(), &b),
+            Ok((fh, None)) => reply.opened(fh, FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
     }
@@ -263,15 +270,17 @@ impl Filesystem for RwFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        match self.create_file(req, parent.0, name, mode & !umask, flags) {
-            Ok((a, file)) => reply.created(
-                &TTL,
-                &a,
-                Generation(0),
-                self.new_fh(a.ino.0, Handle::Upper(file)),
-                FopenFlags::empty(),
-            ),
-            Err(e) => reply.error(e),
+        let (a, file, path) = match self.create_file(req, parent.0, name, mode & !umask, flags) {
+            Ok(created) => created,
+            Err(e) => return reply.error(e),
+        };
+        let (fh, backing) = self.open_file(a.ino.0, Handle::Upper(file), Some(&path), |f| {
+            reply.open_backing(f)
+        });
+        let no = FopenFlags::empty();
+        match backing {
+            Some(b) => reply.created_passthrough(&TTL, &a, Generation(0), fh, no, &b),
+            None => reply.created(&TTL, &a, Generation(0), fh, no),
         }
     }
 
@@ -554,6 +563,12 @@ impl Filesystem for RwFs {
             Err(e) => reply.error(e),
         }
     }
+}
+
+/// The backing file of a lower file: never asked for (only upper files have
+/// one).
+fn unreachable_backing() -> io::Result<fuser::BackingId> {
+    Err(io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 /// Reads until `buf` is full or the file ends.
