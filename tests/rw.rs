@@ -748,3 +748,37 @@ fn a_file_open_before_its_copy_up_reads_the_new_bytes() {
     reader.read_exact_at(&mut buf, 40_000).unwrap();
     assert_eq!(&buf, b"XYZ");
 }
+
+#[test]
+fn writes_to_open_upper_files_are_in_the_upper_dir_at_once() {
+    use std::os::unix::fs::FileExt;
+    let env = Env::new();
+    let ctx = env.context("ctx", &[("Kubefile", "FROM scratch\nCOPY . .\n")]);
+    fs::write(ctx.join("data.bin"), vec![b'a'; 64 << 10]).unwrap();
+    env.build("data:v1", &ctx);
+    let upper = env.path("upper");
+    fs::create_dir(&upper).unwrap();
+    let up = upper.to_string_lossy();
+    let m = mount_with(&env, &["--rw", "--upper", &up, "data:v1"], "rw");
+    // Two opens of one copied-up file at once (one backing file where the
+    // kernel reads and writes itself), an append and a new file: each write
+    // is in the upper directory before any close, as `commit` reads it.
+    let path = m.dir.join("data.bin");
+    let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let reader = fs::File::open(&path).unwrap();
+    writer.write_all_at(b"XYZ", 40_000).unwrap();
+    let mut buf = [0u8; 3];
+    reader.read_exact_at(&mut buf, 40_000).unwrap();
+    assert_eq!(&buf, b"XYZ");
+    let mut appender = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    appender.write_all(b"END").unwrap();
+    let mut new = fs::File::create(m.dir.join("new.txt")).unwrap();
+    new.write_all(b"fresh").unwrap();
+    let on_disk = fs::read(upper.join("data.bin")).unwrap();
+    assert_eq!(on_disk.len(), (64 << 10) + 3);
+    assert_eq!(&on_disk[40_000..40_003], b"XYZ");
+    assert_eq!(&on_disk[64 << 10..], b"END");
+    assert_eq!(fs::read(upper.join("new.txt")).unwrap(), b"fresh");
+    assert_eq!(fs::metadata(&path).unwrap().len(), (64 << 10) + 3);
+    drop((writer, reader, appender, new));
+}
