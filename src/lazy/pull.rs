@@ -126,6 +126,37 @@ pub fn complete(
     Ok(fetched.into_inner())
 }
 
+/// Completes the partly present layers among `layers` (what `push` and
+/// `save` need: whole blobs), fetching only their missing members from the
+/// registry each was pulled from, saying so; layers already whole are left
+/// as they are.
+pub fn complete_layers(
+    store: &Store,
+    layers: &[Digest],
+    progress: &crate::progress::Progress,
+) -> Result<()> {
+    for diff_id in layers {
+        let Some(rec) = store
+            .lazy_record(diff_id)?
+            .filter(|_| !store.has_blob(diff_id))
+        else {
+            continue;
+        };
+        let reference = Reference::parse(&rec.reference)?;
+        let repo = Repo::open_for_blob(&reference, rec.insecure, &rec.table.blob, None)?;
+        let fetched = complete(store, Arc::new(repo), &reference, diff_id, &rec)?;
+        progress.note(
+            &diff_id.short(),
+            &format!(
+                "Partly present: completed from the chunk cache and {} ({} fetched)",
+                reference.full_name(),
+                crate::human::bytes(fetched)
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// Whether member `n` is cached and good.
 fn cached(store: &Store, layer: &Digest, table: &Table, n: usize) -> bool {
     std::fs::read(store.chunk_path(layer, n)).is_ok_and(|b| table.verify(n, &b))
