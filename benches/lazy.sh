@@ -139,7 +139,7 @@ lazy_read() {
     openssl dgst -sha256 "$big" >/dev/null
     t2=$(now)
     "$bin" --root "$work/node" umount "$work/mnt" >/dev/null
-    echo "$t0 $t1 $t2" | awk '{ printf "%.3f %.3f", $2 - $1, $3 - $2 }'
+    echo "$t0 $t1 $t2" | awk '{ printf "%.3f %.3f\n", $2 - $1, $3 - $2 }'
 }
 curl_read() {
     local t0 t1

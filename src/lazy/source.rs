@@ -9,9 +9,10 @@
 //!   once), so fetching overlaps reading in large ranges.
 //! - Concurrent reads of the same members wait for the one fetch already
 //!   running (an in-flight set), at most [`WAIT`]; then EIO.
-//! - A fetched member, once checked against its hash, is served from memory
-//!   (the last [`MEMORY`] bytes of members fetched) while it is written to
-//!   the cache; waiting readers are woken per member, not per fetch.
+//! - A fetched member, checked against its hash and written to the cache,
+//!   is also kept in memory (the last [`MEMORY`] bytes of members fetched),
+//!   so readers take it without opening its chunk; waiting readers are
+//!   woken per member, not per fetch.
 //! - Each chunk is checked against its member hash the first time this
 //!   process reads it (a chunk a crash left short is fetched again).
 //! - A failed fetch is EIO for that read, logged with the layer and the
