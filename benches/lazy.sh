@@ -14,10 +14,20 @@
 #           during `pull --lazy` + `ls -R` + `cat` of one small file, against
 #           the image's compressed size, goal <= 2%; `cat` of the biggest
 #           file through a fresh lazy mount vs `curl -o /dev/null` of the
-#           whole blob of its layer, goal <= 1.3x.
+#           whole blob of its layer, goal <= 1.3x; and `openssl dgst
+#           -sha256` of the same bytes, the floor set by checking each
+#           member's sha256 before serving it.
+#
+#           The sequential read is repeated RUNS times (fresh store and mount
+#           each), each next to its own curl; the ratio's spread is reported.
 #
 #   benches/lazy.sh                          # SIZE_MB=2000 FILES=5000 RUNS=3
 #   SIZE_MB=300 RUNS=1 SEALER=path/to/sealer benches/lazy.sh
+#   READ_MB=500 PARTS=read BASE=old/sealer benches/lazy.sh
+#
+# READ_MB: size of the big file read sequentially (default a fifth of
+# SIZE_MB); PARTS: any of mount,bytes,read (default all three); BASE:
+# another sealer binary whose sequential read is measured in the same runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +38,10 @@ repo=$(dirname "$here")
 SIZE_MB=${SIZE_MB:-2000}
 FILES=${FILES:-5000}
 RUNS=${RUNS:-3}
-for tool in docker-registry curl python3; do
+PARTS=${PARTS:-mount,bytes,read}
+BASE=${BASE:-}
+part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
+for tool in docker-registry curl python3 openssl; do
     command -v "$tool" >/dev/null || { echo "error: $tool is missing: apt-get install $tool" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "error: run as root (FUSE mounts)" >&2; exit 1; }
@@ -50,7 +63,11 @@ ctx=$work/ctx
 mkdir -p "$ctx"/{bin,images,manifests,etc}
 big_mb=$((SIZE_MB * 60 / 100))
 text_mb=$((SIZE_MB - big_mb))
-for i in 0 1 2; do head -c "$((big_mb / 3))M" /dev/urandom >"$ctx/images/image-$i.tar.gz"; done
+READ_MB=${READ_MB:-$((big_mb / 3))}
+rest_mb=$(((big_mb - READ_MB) / 2))
+[ "$rest_mb" -ge 1 ] || rest_mb=1
+head -c "${READ_MB}M" /dev/urandom >"$ctx/images/image-0.tar.gz"
+for i in 1 2; do head -c "${rest_mb}M" /dev/urandom >"$ctx/images/image-$i.tar.gz"; done
 python3 - "$ctx" "$text_mb" "$FILES" <<'PY'
 import os, sys
 ctx, mb, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -87,45 +104,93 @@ sent() {
 
 mkdir -p "$work/mnt"
 fresh="'$sealer' --root '$work/node' umount '$work/mnt' >/dev/null 2>&1 || true; rm -rf '$work/node'"
-echo "== time to a usable mount: pull --lazy vs full pull (fresh store each run)"
-time_pair "$RUNS" "$fresh" \
-    "pull --lazy + mount + ls" "'$sealer' --root '$work/node' pull -q --lazy '$ref' && '$sealer' --root '$work/node' mount '$ref' '$work/mnt' && ls '$work/mnt' >/dev/null" \
-    "pull + mount + ls" "'$sealer' --root '$work/node' pull -q '$ref' && '$sealer' --root '$work/node' mount '$ref' '$work/mnt' && ls '$work/mnt' >/dev/null"
-t_lazy=$MEDIAN_A t_full=$MEDIAN_B timer=$TIMER
-bash -c "$fresh"
+if part mount; then
+    echo "== time to a usable mount: pull --lazy vs full pull (fresh store each run)"
+    time_pair "$RUNS" "$fresh" \
+        "pull --lazy + mount + ls" "'$sealer' --root '$work/node' pull -q --lazy '$ref' && '$sealer' --root '$work/node' mount '$ref' '$work/mnt' && ls '$work/mnt' >/dev/null" \
+        "pull + mount + ls" "'$sealer' --root '$work/node' pull -q '$ref' && '$sealer' --root '$work/node' mount '$ref' '$work/mnt' && ls '$work/mnt' >/dev/null"
+    t_lazy=$MEDIAN_A t_full=$MEDIAN_B timer=$TIMER
+    bash -c "$fresh"
+fi
 
-echo "== bytes fetched: pull --lazy + ls -R + cat of one small file"
-before=$(sent)
-"$sealer" --root "$work/node" pull -q --lazy "$ref" >/dev/null
-"$sealer" --root "$work/node" mount "$ref" "$work/mnt"
-ls -R "$work/mnt" >/dev/null
-cat "$work/mnt/etc/small.conf" >/dev/null
-fetched=$(($(sent) - before))
+if part bytes; then
+    echo "== bytes fetched: pull --lazy + ls -R + cat of one small file"
+    before=$(sent)
+    "$sealer" --root "$work/node" pull -q --lazy "$ref" >/dev/null
+    "$sealer" --root "$work/node" mount "$ref" "$work/mnt"
+    ls -R "$work/mnt" >/dev/null
+    cat "$work/mnt/etc/small.conf" >/dev/null
+    fetched=$(($(sent) - before))
+    bash -c "$fresh"
+fi
 
-echo "== sequential read of the biggest file: lazy mount vs curl of its blob"
+now() { date +%s.%N; }
+# lazy_read BIN: seconds to `cat` the big file through a fresh lazy mount
+lazy_read() {
+    local bin=$1 t0 t1
+    bash -c "$fresh"
+    "$bin" --root "$work/node" pull -q --lazy "$ref" >/dev/null
+    "$bin" --root "$work/node" mount "$ref" "$work/mnt" >/dev/null
+    t0=$(now)
+    cat "$big" >/dev/null
+    t1=$(now)
+    # the floor: sha256 alone of the same bytes (now in the page cache), as
+    # every member is hashed once before it is served
+    openssl dgst -sha256 "$big" >/dev/null
+    t2=$(now)
+    "$bin" --root "$work/node" umount "$work/mnt" >/dev/null
+    echo "$t0 $t1 $t2" | awk '{ printf "%.3f %.3f\n", $2 - $1, $3 - $2 }'
+}
+curl_read() {
+    local t0 t1
+    t0=$(now)
+    curl -s -o /dev/null "http://$reg/v2/bench/lazy/blobs/$blob_digest"
+    t1=$(now)
+    echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }'
+}
+if part read; then
+    echo "== sequential read of the biggest file: lazy mount vs curl of its blob ($RUNS runs)"
+    big=$work/mnt/images/image-0.tar.gz
+    blob=$(ls -S "$work/regdata/docker/registry/v2/blobs/sha256/"*/*/data | head -1)
+    blob_digest=sha256:$(basename "$(dirname "$blob")")
+    blob_size=$(stat -c %s "$blob")
+    big_size=$((READ_MB * 1048576))
+    reads=$work/reads
+    : >"$reads"
+    for ((i = 0; i < RUNS; i++)); do
+        c=$(curl_read)
+        read -r a h < <(lazy_read "$sealer")
+        b=- hb=-
+        [ -n "$BASE" ] && read -r b hb < <(lazy_read "$BASE")
+        c2=$(curl_read)
+        echo "run $i: curl $c s, lazy $a s (sha256 alone $h s), base $b s, curl $c2 s"
+        echo "$c $a $b $c2 $h" >>"$reads"
+    done
+fi
 bash -c "$fresh"
-"$sealer" --root "$work/node" pull -q --lazy "$ref" >/dev/null
-"$sealer" --root "$work/node" mount "$ref" "$work/mnt"
-big=$work/mnt/bin/kubelet
-[ -f "$work/mnt/images/image-0.tar.gz" ] && big=$work/mnt/images/image-0.tar.gz
-big_size=$(stat -c %s "$big")
-t0=$(date +%s.%N)
-cat "$big" >/dev/null
-t1=$(date +%s.%N)
-t_read=$(echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }')
-blob=$(ls -S "$work/regdata/docker/registry/v2/blobs/sha256/"*/*/data | head -1)
-blob_digest=sha256:$(basename "$(dirname "$blob")")
-t0=$(date +%s.%N)
-curl -s -o /dev/null "http://$reg/v2/bench/lazy/blobs/$blob_digest"
-t1=$(date +%s.%N)
-t_curl=$(echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }')
-blob_size=$(stat -c %s "$blob")
-"$sealer" --root "$work/node" umount "$work/mnt"
 
 echo
 echo "machine:   $(machine)"
-echo "workload:  ~${SIZE_MB} MB image, $FILES small files, $compressed bytes in the registry"
-echo "timer:     $timer"
-awk -v a="$t_lazy" -v b="$t_full" 'BEGIN { printf "time to a usable mount: pull --lazy %.2fs, full pull %.2fs: %.1f%% (goal <= 5%%)\n", a, b, 100 * a / b }'
-awk -v f="$fetched" -v c="$compressed" 'BEGIN { printf "ls -R + one small file: %d bytes fetched of %d: %.2f%% (goal <= 2%%)\n", f, c, 100 * f / c }'
-awk -v a="$t_read" -v b="$t_curl" -v s="$big_size" -v bs="$blob_size" 'BEGIN { printf "sequential read of %d bytes through the lazy mount %.2fs (%.0f MB/s) vs curl of the %d-byte blob %.2fs (%.0f MB/s): %.2fx time per byte (goal <= 1.3x)\n", s, a, s / a / 1e6, bs, b, bs / b / 1e6, (a / s) / (b / bs) }'
+echo "workload:  ~${SIZE_MB} MB image, $FILES small files, a ${READ_MB} MiB random file, $compressed bytes in the registry"
+if part mount; then
+    echo "timer:     $timer"
+    awk -v a="$t_lazy" -v b="$t_full" 'BEGIN { printf "time to a usable mount: pull --lazy %.2fs, full pull %.2fs: %.1f%% (goal <= 5%%)\n", a, b, 100 * a / b }'
+fi
+if part bytes; then
+    awk -v f="$fetched" -v c="$compressed" 'BEGIN { printf "ls -R + one small file: %d bytes fetched of %d: %.2f%% (goal <= 2%%)\n", f, c, 100 * f / c }'
+fi
+if part read; then
+    # per run: time per byte through the lazy mount over curl's time per byte
+    # of the whole blob (the mean of the curl before and after)
+    awk -v s="$big_size" -v bs="$blob_size" -v base="$BASE" '
+        function ratio(t, c) { return (t / s) / (c / bs) }
+        { c = ($1 + $4) / 2; r = ratio($2, c); ra[NR] = r; ta[NR] = $2; ca[NR] = c; ha[NR] = $5; rh[NR] = ratio($5, c)
+          if (base != "") { rb[NR] = ratio($3, c); tb[NR] = $3 } }
+        function range(v, n,   i, lo, hi) { lo = hi = v[1]; for (i = 2; i <= n; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] } return sprintf("%.2f-%.2f", lo, hi) }
+        function mbs(v, sz, n,   i, lo, hi, x) { lo = hi = sz / v[1] / 1e6; for (i = 2; i <= n; i++) { x = sz / v[i] / 1e6; if (x < lo) lo = x; if (x > hi) hi = x } return sprintf("%.0f-%.0f MB/s", lo, hi) }
+        END {
+            printf "sequential read of %d bytes through the lazy mount (%s) vs curl of the %d-byte blob (%s): %sx time per byte (goal <= 1.3x; %d runs)\n", s, mbs(ta, s, NR), bs, mbs(ca, bs, NR), range(ra, NR), NR
+            printf "  floor: openssl sha256 of the same bytes (page cache) %s, %sx curl per byte\n", mbs(ha, s, NR), range(rh, NR)
+            if (base != "") printf "  base %s: %s, %sx\n", base, mbs(tb, s, NR), range(rb, NR)
+        }' "$reads"
+fi

@@ -262,6 +262,59 @@ fn pull_lazy_reads_on_demand_and_a_full_pull_completes() {
 }
 
 #[test]
+fn push_and_save_of_a_lazy_image_complete_it_first() {
+    let reg = Registry::start();
+    let env = Env::new();
+    let name = push_image(&env, &reg);
+    let layers = env.layer_ids(&name);
+    for (cmd, pushing) in [("push", true), ("save", false)] {
+        let node = Env::new();
+        node.run(&["pull", "--lazy", &name]);
+        assert_eq!(node.run(&["cat", &name, "etc/small.txt"]), "overridden\n");
+        assert!(
+            !chunk_files(&node.root()).is_empty(),
+            "one member is cached"
+        );
+        let copy = reg.image("lazy/copy-of-lazy:v1");
+        let archive = node.path("image.tar");
+        let out = if pushing {
+            node.sealer().args(["push", &name, &copy]).ok()
+        } else {
+            let archive = archive.to_str().expect("a UTF-8 temp path");
+            node.sealer().args(["save", "-o", archive, &name]).ok()
+        };
+        assert!(
+            out.stderr.contains("completed from the chunk cache"),
+            "{cmd}: {}",
+            out.stderr
+        );
+        for d in &layers {
+            assert!(node.blob(d).exists(), "{cmd}: layer {d} is whole");
+        }
+        assert!(
+            chunk_files(&node.root()).is_empty(),
+            "{cmd}: chunks dropped"
+        );
+        node.sealer().arg("fsck").ok();
+        // What went out is the whole image, byte for byte (same digests).
+        let other = Env::new();
+        let got = if pushing {
+            other.run(&["pull", &copy]);
+            copy.clone()
+        } else {
+            other.sealer().args(["load", "-i"]).arg(&archive).ok();
+            name.clone()
+        };
+        assert_eq!(other.layer_ids(&got), layers, "{cmd}");
+        let big = other.sealer().args(["cat", &got, "bin/big"]).ok();
+        assert_eq!(
+            sha256_hex(&big.stdout_bytes),
+            sha256_hex(&noise(6 << 20, 7))
+        );
+    }
+}
+
+#[test]
 fn a_registry_that_goes_away_gives_eio_and_reads_recover() {
     let mut reg = Registry::start();
     let env = Env::new();

@@ -48,6 +48,9 @@ pub fn save(
         file_name.to_string_lossy(),
         std::process::id()
     ));
+    // A lazily pulled image is completed first: an archive holds whole blobs.
+    let layers: Vec<_> = images.iter().flat_map(|(_, i)| i.layers()).collect();
+    crate::lazy::pull::complete_layers(store, &layers, progress)?;
     let result = (|| {
         let f = File::create(&tmp).at(&tmp)?;
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, f));

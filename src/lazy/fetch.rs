@@ -5,8 +5,12 @@
 //! over: the whole-layer fallback, logged. The connection to the registry
 //! is made when first needed and made again after a failure, so reads
 //! succeed again once a registry that went away is back.
+//!
+//! A run of several members is received by the calling thread and
+//! decompressed, checked and handed over by [`WORKERS`] threads at once, so
+//! the download, gunzip and sha256 of neighbouring members overlap.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use ureq::http::Method;
@@ -24,6 +28,43 @@ const BOUND: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Attempts of one range request (a fresh connection each).
 const ATTEMPTS: usize = 2;
+
+/// Threads that decompress and check the members of one run.
+const WORKERS: usize = 2;
+
+/// Buffers kept for reuse: a fresh member-sized buffer costs a page fault
+/// and the kernel's zeroing of every page, as much as the inflate itself.
+static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Buffers the pool keeps at most.
+const POOL_MAX: usize = 48;
+
+/// An empty buffer with room for `len` bytes, reused if one is free. Sizes
+/// are rounded up to 256 KiB, so a member's compressed and uncompressed
+/// bytes fit the same buffers.
+pub fn buffer(len: usize) -> Vec<u8> {
+    let want = len.div_ceil(256 << 10) * (256 << 10);
+    let reused = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let mut v = reused.unwrap_or_default();
+    v.clear();
+    if v.capacity() < want {
+        v = Vec::with_capacity(want);
+    }
+    v
+}
+
+/// Gives a buffer back for reuse.
+pub fn recycle(v: Vec<u8>) {
+    if v.capacity() == 0 || v.capacity() as u64 > 2 * super::table::MAX_MEMBER {
+        return;
+    }
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.len() < POOL_MAX {
+        pool.push(v);
+    }
+}
+
+/// What receives each checked member: (member number, uncompressed bytes).
+pub type Got<'a> = &'a (dyn Fn(usize, Vec<u8>) -> Result<()> + Sync);
 
 /// The registry a lazy layer's blob lives in.
 pub struct Remote {
@@ -78,13 +119,7 @@ impl Remote {
     /// Fetches members `a..b` of `table`'s blob, handing each verified member
     /// to `got` (member number, uncompressed bytes). A registry that ignores
     /// the range hands over every member of the blob.
-    pub fn fetch(
-        &self,
-        table: &Table,
-        a: usize,
-        b: usize,
-        got: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>,
-    ) -> Result<()> {
+    pub fn fetch(&self, table: &Table, a: usize, b: usize, got: Got) -> Result<()> {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             match self.fetch_once(table, a, b, got) {
@@ -109,7 +144,7 @@ impl Remote {
         table: &Table,
         a: usize,
         b: usize,
-        got: &mut dyn FnMut(usize, Vec<u8>) -> Result<()>,
+        got: Got,
     ) -> std::result::Result<(), (Error, bool)> {
         let repo = self.repo().map_err(|e| (e, false))?;
         let start = table.span(a).c;
@@ -160,20 +195,91 @@ impl Remote {
         }
         let mut body = resp.into_body().into_reader();
         let members = if whole { 0..table.members.len() } else { a..b };
-        for n in members {
-            let span = table.span(n);
-            let mut packed = vec![0u8; span.c_len as usize];
-            body.read_exact(&mut packed).map_err(|e| {
+        let mut receive = |n: usize| {
+            let len = table.span(n).c_len;
+            let mut packed = buffer(len as usize);
+            let got = (&mut body).take(len).read_to_end(&mut packed);
+            match got {
+                Ok(l) if l as u64 == len => Ok(packed),
+                Ok(_) => Err("the answer ended early".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+            .map_err(|e| {
                 let why = format!("blob {} member {n}: download failed: {e}", table.blob);
                 (repo.client.error(why), true)
-            })?;
-            let bytes = unpack(table, n, &packed).map_err(|why| {
+            })
+        };
+        let process = |n: usize, packed: Vec<u8>| {
+            let bytes = unpack(table, n, &packed);
+            recycle(packed);
+            let bytes = bytes.map_err(|why| {
                 let why = format!("blob {} member {n}: {why}", table.blob);
                 (repo.client.error(why), false)
             })?;
-            got(n, bytes).map_err(|e| (e, false))?;
+            got(n, bytes).map_err(|e| (e, false))
+        };
+        if members.len() < 2 * WORKERS {
+            for n in members {
+                process(n, receive(n)?)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        pipeline(members, &mut receive, &process)
+    }
+}
+
+type Step = std::result::Result<(), (Error, bool)>;
+
+/// Receives members `members` in order on this thread and processes them on
+/// [`WORKERS`] threads; the first error stops both sides.
+fn pipeline(
+    members: std::ops::Range<usize>,
+    receive: &mut dyn FnMut(usize) -> std::result::Result<Vec<u8>, (Error, bool)>,
+    process: &(dyn Fn(usize, Vec<u8>) -> Step + Sync),
+) -> Step {
+    let failed: Mutex<Option<(Error, bool)>> = Mutex::new(None);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(WORKERS * 2);
+    let rx = Mutex::new(rx);
+    let fail = |e: (Error, bool)| {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut slot = failed.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+    };
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS {
+            s.spawn(|| loop {
+                let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((n, packed)) = next else { return };
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    continue;
+                }
+                if let Err(e) = process(n, packed) {
+                    fail(e);
+                }
+            });
+        }
+        for n in members {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            match receive(n) {
+                Ok(packed) => {
+                    if tx.send((n, packed)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    fail(e);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -181,17 +287,104 @@ impl Remote {
 pub fn unpack(table: &Table, n: usize, packed: &[u8]) -> std::result::Result<Vec<u8>, String> {
     let span = table.span(n);
     let bytes = if table.gzip() {
-        let mut out = Vec::with_capacity(span.u_len as usize);
-        flate2::read::GzDecoder::new(packed)
-            .take(span.u_len + 1)
-            .read_to_end(&mut out)
-            .map_err(|e: io::Error| format!("gzip data is corrupt: {e}"))?;
-        out
+        gunzip(packed, span.u_len)?
     } else {
-        packed.to_vec()
+        let mut v = buffer(packed.len());
+        v.extend_from_slice(packed);
+        v
     };
     if !table.verify(n, &bytes) {
+        recycle(bytes);
         return Err("its bytes do not match the layer's table (sha256)".into());
     }
     Ok(bytes)
+}
+
+/// The `len` bytes of one gzip member (RFC 1952). The trailer's CRC-32 is
+/// not computed: the caller checks the bytes against their sha256, which
+/// the table binds, and the CRC cost as much again as the inflate.
+fn gunzip(packed: &[u8], len: u64) -> std::result::Result<Vec<u8>, String> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    let corrupt = |why: &str| format!("gzip data is corrupt: {why}");
+    if packed.len() < 18 || packed[..3] != [0x1f, 0x8b, 8] || packed[3] & 0xe0 != 0 {
+        return Err(corrupt("not a gzip member"));
+    }
+    let flags = packed[3];
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let x = packed
+            .get(at..at + 2)
+            .ok_or_else(|| corrupt("short header"))?;
+        at += 2 + u16::from_le_bytes([x[0], x[1]]) as usize;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let rest = packed.get(at..).ok_or_else(|| corrupt("short header"))?;
+            let nul = rest.iter().position(|&c| c == 0);
+            at += nul.ok_or_else(|| corrupt("short header"))? + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    let body = packed.get(at..).ok_or_else(|| corrupt("short header"))?;
+    let mut out = buffer(len as usize + 1);
+    let mut inflate = flate2::Decompress::new(false);
+    let status = inflate
+        .decompress_vec(body, &mut out, flate2::FlushDecompress::Finish)
+        .map_err(|e| corrupt(&e.to_string()))?;
+    if status != flate2::Status::StreamEnd || out.len() as u64 != len {
+        return Err(corrupt("its length is not the table's"));
+    }
+    let trailer = &body[inflate.total_in() as usize..];
+    let size = trailer
+        .get(4..8)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    if trailer.len() != 8 || size != Some(len as u32) {
+        return Err(corrupt("bad trailer"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::gunzip;
+
+    fn gz(data: &[u8], name: bool) -> Vec<u8> {
+        let mut b = flate2::GzBuilder::new();
+        if name {
+            b = b.filename("member").comment("c").extra(vec![1, 2, 3]);
+        }
+        let mut e = b.write(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn members_inflate_and_bad_ones_are_refused() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        for name in [false, true] {
+            let m = gz(&data, name);
+            assert_eq!(gunzip(&m, data.len() as u64).unwrap(), data);
+            // wrong length, truncated, trailing garbage, bad magic
+            assert!(gunzip(&m, data.len() as u64 - 1).is_err());
+            assert!(gunzip(&m, data.len() as u64 + 1).is_err());
+            assert!(gunzip(&m[..m.len() - 1], data.len() as u64).is_err());
+            assert!(gunzip(&m[..m.len() / 2], data.len() as u64).is_err());
+            let mut longer = m.clone();
+            longer.push(0);
+            assert!(gunzip(&longer, data.len() as u64).is_err());
+            let mut bad = m.clone();
+            bad[0] = 0;
+            assert!(gunzip(&bad, data.len() as u64).is_err());
+        }
+        assert_eq!(gunzip(&gz(b"", false), 0).unwrap(), b"");
+    }
 }

@@ -95,7 +95,7 @@ pub fn complete(
     let chunks = store.chunks();
     let remote = Remote::with_repo(r, rec.insecure, table.blob, repo);
     let n = table.members.len();
-    let mut fetched = 0;
+    let fetched = std::sync::atomic::AtomicU64::new(0);
     let mut i = 0;
     while i < n {
         if cached(store, diff_id, table, i) {
@@ -106,9 +106,11 @@ pub fn complete(
         while b < n && b - i < RUN && !cached(store, diff_id, table, b) {
             b += 1;
         }
-        remote.fetch(table, i, b, &mut |m, data| {
-            fetched += table.span(m).c_len;
-            chunks.put(diff_id, m, &data)
+        remote.fetch(table, i, b, &|m, data| {
+            fetched.fetch_add(table.span(m).c_len, std::sync::atomic::Ordering::Relaxed);
+            chunks.put(diff_id, m, &data)?;
+            super::fetch::recycle(data);
+            Ok(())
         })?;
         i = b;
     }
@@ -121,7 +123,38 @@ pub fn complete(
     };
     store.ingest_layer(reader, Some(diff_id))?;
     store.lazy_remove(diff_id);
-    Ok(fetched)
+    Ok(fetched.into_inner())
+}
+
+/// Completes the partly present layers among `layers` (what `push` and
+/// `save` need: whole blobs), fetching only their missing members from the
+/// registry each was pulled from, saying so; layers already whole are left
+/// as they are.
+pub fn complete_layers(
+    store: &Store,
+    layers: &[Digest],
+    progress: &crate::progress::Progress,
+) -> Result<()> {
+    for diff_id in layers {
+        let Some(rec) = store
+            .lazy_record(diff_id)?
+            .filter(|_| !store.has_blob(diff_id))
+        else {
+            continue;
+        };
+        let reference = Reference::parse(&rec.reference)?;
+        let repo = Repo::open_for_blob(&reference, rec.insecure, &rec.table.blob, None)?;
+        let fetched = complete(store, Arc::new(repo), &reference, diff_id, &rec)?;
+        progress.note(
+            &diff_id.short(),
+            &format!(
+                "Partly present: completed from the chunk cache and {} ({} fetched)",
+                reference.full_name(),
+                crate::human::bytes(fetched)
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Whether member `n` is cached and good.

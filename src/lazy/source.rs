@@ -9,6 +9,10 @@
 //!   once), so fetching overlaps reading in large ranges.
 //! - Concurrent reads of the same members wait for the one fetch already
 //!   running (an in-flight set), at most [`WAIT`]; then EIO.
+//! - A fetched member, checked against its hash and written to the cache,
+//!   is also kept in memory (the last [`MEMORY`] bytes of members fetched),
+//!   so readers take it without opening its chunk; waiting readers are
+//!   woken per member, not per fetch.
 //! - Each chunk is checked against its member hash the first time this
 //!   process reads it (a chunk a crash left short is fetched again).
 //! - A failed fetch is EIO for that read, logged with the layer and the
@@ -16,7 +20,7 @@
 //! - With a cap on the cache (`--cache-size`), the oldest chunks of any
 //!   layer are evicted after fetches, never those just fetched.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -33,9 +37,11 @@ use crate::store::Chunks;
 
 /// Members kept fetched (or in flight) ahead of a sequential reader; a
 /// background fetch starts when fewer than half are, for the next half.
-pub const PREFETCH: usize = 32;
+pub const PREFETCH: usize = 64;
 /// Background fetches of one layer at once.
 const BACKGROUND: usize = 2;
+/// Bytes of the members fetched last kept in memory for readers.
+const MEMORY: usize = 8 << 20;
 /// How long a read waits for another thread's fetch of its member.
 const WAIT: Duration = Duration::from_secs(90);
 /// Bytes written between two checks of the cache's cap.
@@ -60,6 +66,38 @@ struct Inner {
     whole: OnceLock<File>,
     /// Background fetches running.
     background: AtomicUsize,
+    /// Members fetched last, checked: what readers take first.
+    recent: Mutex<Recent>,
+}
+
+/// The members fetched last, in memory, at most [`MEMORY`] bytes.
+#[derive(Default)]
+struct Recent {
+    members: HashMap<usize, Arc<Vec<u8>>>,
+    order: VecDeque<usize>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn put(&mut self, n: usize, data: Arc<Vec<u8>>) {
+        self.bytes += data.len();
+        if let Some(old) = self.members.insert(n, data) {
+            self.bytes -= old.len();
+        } else {
+            self.order.push_back(n);
+        }
+        while self.bytes > MEMORY {
+            let Some(m) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.members.remove(&m) {
+                self.bytes -= old.len();
+                if let Ok(v) = Arc::try_unwrap(old) {
+                    super::fetch::recycle(v);
+                }
+            }
+        }
+    }
 }
 
 impl LazyBytes {
@@ -81,6 +119,7 @@ impl LazyBytes {
             written: AtomicU64::new(0),
             whole: OnceLock::new(),
             background: AtomicUsize::new(0),
+            recent: Mutex::new(Recent::default()),
         }))
     }
 }
@@ -90,6 +129,10 @@ impl Inner {
     /// up to member `upto`, and ahead) if it is not cached.
     fn read_member(&self, n: usize, within: u64, out: &mut [u8], upto: usize) -> io::Result<()> {
         for _ in 0..3 {
+            if let Some(data) = self.in_memory(n) {
+                out.copy_from_slice(&data[within as usize..within as usize + out.len()]);
+                return Ok(());
+            }
             if let Some(f) = self.open_checked(n)? {
                 return FileExt::read_exact_at(&f, out, within);
             }
@@ -105,6 +148,22 @@ impl Inner {
             "layer {}: member {n} vanished from the cache as soon as it was fetched",
             self.layer
         )))
+    }
+
+    /// Member `n` if it was fetched lately (checked).
+    fn in_memory(&self, n: usize) -> Option<Arc<Vec<u8>>> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.members.get(&n).cloned()
+    }
+
+    /// Whether member `n` is here: in memory or in the cache.
+    fn present(&self, n: usize) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .members
+            .contains_key(&n)
+            || self.chunks.path(&self.layer, n).is_file()
     }
 
     /// The chunk file of member `n`, checked once per process; `None` if it
@@ -153,11 +212,11 @@ impl Inner {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        if self.chunks.path(&self.layer, n).is_file() {
+        if self.present(n) {
             return Ok(());
         }
         let mut b = n + 1;
-        while b < end && !inflight.contains(&b) && !self.chunks.path(&self.layer, b).is_file() {
+        while b < end && !inflight.contains(&b) && !self.present(b) {
             b += 1;
         }
         inflight.extend(n..b);
@@ -177,9 +236,7 @@ impl Inner {
             return;
         }
         let end = (from + PREFETCH).min(total);
-        let present: Vec<bool> = (from..end)
-            .map(|m| self.chunks.path(&self.layer, m).is_file())
-            .collect();
+        let present: Vec<bool> = (from..end).map(|m| self.present(m)).collect();
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         let ready = |m: usize| present[m - from] || inflight.contains(&m);
         let Some(a) = (from..end).find(|&m| !ready(m)) else {
@@ -223,13 +280,19 @@ impl Inner {
     /// Fetches members `a..b` into the cache.
     fn fetch(&self, a: usize, b: usize) -> io::Result<()> {
         let (start, last) = (self.table.span(a), self.table.span(b - 1));
-        let mut bytes = 0;
-        let r = self.remote.fetch(&self.table, a, b, &mut |m, data| {
-            bytes += data.len() as u64;
+        let bytes = AtomicU64::new(0);
+        let r = self.remote.fetch(&self.table, a, b, &|m, data| {
+            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
             self.chunks.put(&self.layer, m, &data)?;
             self.verified[m].store(true, Ordering::Release);
+            self.recent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .put(m, Arc::new(data));
+            self.release(m, m + 1);
             Ok(())
         });
+        let bytes = bytes.into_inner();
         if let Err(e) = r {
             let why = format!(
                 "layer {}: fetching bytes {}-{} of the tar (blob {} bytes {}-{}): {e}",

@@ -109,6 +109,9 @@ pub fn push_all(
         ));
     }
     let repo = Repo::open(target, opts.insecure, true)?;
+    // A lazily pulled image is completed first: a push needs whole blobs.
+    let layers: Vec<Digest> = images.iter().flat_map(|i| i.layers()).collect();
+    crate::lazy::pull::complete_layers(store, &layers, opts.progress)?;
     let mut pushed = Pushed {
         manifest_digest: Digest::of(b""),
         uploaded: 0,
