@@ -19,14 +19,13 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 
 use serde_json::{json, Value};
-use ureq::http::Method;
 
 use super::table::{BlobRef, Table, ARTIFACT_TYPE, MEDIA_INDEX, MEDIA_TABLE, PLAIN_MEMBER};
 use crate::compress::{Compression, Encoder, Member};
 use crate::digest::Digest;
 use crate::error::{IoContext, JsonContext, Result};
 use crate::image::oci::{Descriptor, MEDIA_INDEX as OCI_INDEX, MEDIA_MANIFEST};
-use crate::registry::client::Body;
+use crate::registry::put_manifest;
 use crate::registry::Repo;
 use crate::store::Store;
 
@@ -211,7 +210,7 @@ pub fn publish(repo: &Repo, subject: &Descriptor, tables: &[Published]) -> Resul
     });
     let bytes = serde_json::to_vec(&artifact).json("the lazy artifact")?;
     let digest = Digest::of(&bytes);
-    let answered_subject = put(repo, &digest.to_string(), MEDIA_MANIFEST, &bytes)?;
+    let answered_subject = put_manifest(repo, &digest.to_string(), MEDIA_MANIFEST, &bytes)?;
     if !answered_subject {
         // No referrers API: the tag schema of OCI distribution 1.1.
         let tag = format!("sha256-{}", subject.digest.hex());
@@ -230,28 +229,9 @@ pub fn publish(repo: &Repo, subject: &Descriptor, tables: &[Published]) -> Resul
             list.push(desc);
         }
         let ib = serde_json::to_vec(&index).json("the referrers index")?;
-        put(repo, &tag, OCI_INDEX, &ib)?;
+        put_manifest(repo, &tag, OCI_INDEX, &ib)?;
     }
     Ok(digest)
-}
-
-/// PUTs a manifest; returns whether the registry answered `OCI-Subject`
-/// (it has the referrers API).
-fn put(repo: &Repo, reference: &str, media_type: &str, bytes: &[u8]) -> Result<bool> {
-    let url = repo.url(&format!("manifests/{reference}"));
-    let mut resp = repo.client.send(
-        Method::PUT,
-        &url,
-        &[("Content-Type", media_type)],
-        Body::Bytes(bytes),
-        &repo.scope,
-    )?;
-    let code = resp.status().as_u16();
-    if code != 201 && code != 200 {
-        let doing = format!("manifest {}:{reference}", repo.name());
-        return Err(repo.client.status_error(&mut resp, code, &doing));
-    }
-    Ok(resp.headers().contains_key("oci-subject"))
 }
 
 /// Annotations that bind tables to the manifest's layer descriptors.

@@ -18,6 +18,7 @@ mod push;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};
+pub(crate) use push::put_manifest;
 pub(crate) use push::upload_bytes;
 pub use push::{push, push_all, Format, PushOptions, Pushed};
 

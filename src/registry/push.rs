@@ -236,8 +236,10 @@ fn pushed_annotations(ours: &BTreeMap<String, String>) -> BTreeMap<String, Strin
         .collect()
 }
 
-/// PUTs the exact manifest bytes whose digest we report.
-fn put_manifest(repo: &Repo, tag: &str, media_type: &str, bytes: &[u8]) -> Result<()> {
+/// PUTs the exact manifest bytes whose digest we report, under a tag or
+/// digest; returns whether the registry answered `OCI-Subject` (it has the
+/// referrers API).
+pub(crate) fn put_manifest(repo: &Repo, tag: &str, media_type: &str, bytes: &[u8]) -> Result<bool> {
     let url = repo.url(&format!("manifests/{tag}"));
     let mut resp = repo.client.send(
         Method::PUT,
@@ -254,7 +256,7 @@ fn put_manifest(repo: &Repo, tag: &str, media_type: &str, bytes: &[u8]) -> Resul
             &format!("manifest {}:{tag}", repo.name()),
         ));
     }
-    Ok(())
+    Ok(resp.headers().contains_key("oci-subject"))
 }
 
 fn count(p: &mut Pushed, o: &Outcome) {
