@@ -16,7 +16,7 @@
 
 use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,91 +27,16 @@ use sealer_fs::tar::SeekSource;
 use sealer_fs::{EntryId, LayerIndex, ROOT};
 use tempfile::TempDir;
 
-/// Directories of the `index_tar` workload, each holding `PER_DIR` entries.
-const DIRS: usize = 200;
-const PER_DIR: usize = 600;
+#[path = "workload/tar_gen.rs"]
+mod tar_gen;
+use tar_gen::{mixed_tar, TarGen};
+
 /// Entries of the big directory of the lookup workload.
 const BIG_DIR: usize = 100_000;
 /// Depth of the deep path of the lookup workload.
 const DEPTH: usize = 64;
 /// Entries per layer in the merged directory.
 const MERGE_DIR: usize = 10_000;
-
-/// Writes a tar entry by entry and counts the entries.
-struct TarGen {
-    builder: tar::Builder<BufWriter<File>>,
-    entries: u64,
-}
-
-impl TarGen {
-    fn create(path: &Path) -> io::Result<TarGen> {
-        let out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        Ok(TarGen {
-            builder: tar::Builder::new(out),
-            entries: 0,
-        })
-    }
-
-    fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(kind);
-        h.set_size(size);
-        h.set_mode(mode);
-        h.set_uid(1000);
-        h.set_gid(1000);
-        h.set_mtime(1_700_000_000);
-        h
-    }
-
-    fn dir(&mut self, path: &str) -> io::Result<()> {
-        self.entries += 1;
-        let mut h = Self::header(tar::EntryType::Directory, 0, 0o755);
-        self.builder.append_data(&mut h, path, io::empty())
-    }
-
-    fn file(&mut self, path: &str, data: &[u8]) -> io::Result<()> {
-        self.entries += 1;
-        let mut h = Self::header(tar::EntryType::Regular, data.len() as u64, 0o644);
-        self.builder.append_data(&mut h, path, data)
-    }
-
-    fn link(&mut self, kind: tar::EntryType, path: &str, target: &str) -> io::Result<()> {
-        self.entries += 1;
-        let mut h = Self::header(kind, 0, 0o777);
-        self.builder.append_link(&mut h, path, target)
-    }
-
-    /// Finishes the archive: (entries, bytes).
-    fn finish(self) -> io::Result<(u64, u64)> {
-        let file = self
-            .builder
-            .into_inner()?
-            .into_inner()
-            .map_err(|e| e.into_error())?;
-        Ok((self.entries, file.metadata()?.len()))
-    }
-}
-
-/// The `index_tar` workload: DIRS directories of PER_DIR entries each, 70%
-/// files of 0..1 KiB, 10% symlinks, 10% hard links, 10% subdirectories.
-fn mixed_tar(path: &Path) -> io::Result<(u64, u64)> {
-    let data = vec![b'x'; 1024];
-    let mut t = TarGen::create(path)?;
-    for d in 0..DIRS {
-        let dir = format!("usr/share/d{d:03}");
-        t.dir(&dir)?;
-        for i in 0..PER_DIR {
-            let p = format!("{dir}/e{i:04}");
-            match i % 10 {
-                7 => t.link(tar::EntryType::Symlink, &p, &format!("e{:04}", i - 1))?,
-                8 => t.link(tar::EntryType::Link, &p, &format!("{dir}/e{:04}", i - 2))?,
-                9 => t.dir(&p)?,
-                _ => t.file(&p, &data[..(i * 37) % 1024])?,
-            }
-        }
-    }
-    t.finish()
-}
 
 /// The lookup workload: `big/` with BIG_DIR empty files and a DEPTH-deep file.
 fn lookup_tar(path: &Path) -> io::Result<(u64, u64)> {

@@ -10,13 +10,17 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use sealer_fs::index::build_index;
 use sealer_fs::tar::SeekSource;
+
+#[path = "../workload/tar_gen.rs"]
+mod tar_gen;
+use tar_gen::mixed_tar;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -82,48 +86,4 @@ fn cpu_ns() -> io::Result<u64> {
         .next()
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| io::Error::other("unreadable schedstat"))
-}
-
-fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_uid(1000);
-    h.set_gid(1000);
-    h.set_mtime(1_700_000_000);
-    h
-}
-
-/// The `index_tar` workload of `benches/index.rs` (keep the two alike).
-fn mixed_tar(path: &Path) -> io::Result<()> {
-    use tar::EntryType as T;
-    let data = vec![b'x'; 1024];
-    let mut b = tar::Builder::new(BufWriter::with_capacity(1 << 20, File::create(path)?));
-    for d in 0..200 {
-        let dir = format!("usr/share/d{d:03}");
-        b.append_data(&mut header(T::Directory, 0, 0o755), &dir, io::empty())?;
-        for i in 0..600usize {
-            let p = format!("{dir}/e{i:04}");
-            match i % 10 {
-                7 => b.append_link(
-                    &mut header(T::Symlink, 0, 0o777),
-                    &p,
-                    format!("e{:04}", i - 1),
-                )?,
-                8 => b.append_link(
-                    &mut header(T::Link, 0, 0o777),
-                    &p,
-                    format!("{dir}/e{:04}", i - 2),
-                )?,
-                9 => b.append_data(&mut header(T::Directory, 0, 0o755), &p, io::empty())?,
-                _ => {
-                    let d = &data[..(i * 37) % 1024];
-                    b.append_data(&mut header(T::Regular, d.len() as u64, 0o644), &p, d)?
-                }
-            }
-        }
-    }
-    b.into_inner()?;
-    Ok(())
 }
