@@ -43,6 +43,8 @@ mod build_equivalence_tests;
 #[cfg(test)]
 mod build_reference;
 #[cfg(test)]
+mod build_tests;
+#[cfg(test)]
 mod format_tests;
 #[cfg(test)]
 mod tests;
