@@ -513,6 +513,23 @@ impl IndexBuilder {
         }
     }
 
+    /// Bytes of the string table of the records of `order` (the root's
+    /// name is empty): names, link targets, encoded xattrs.
+    fn strings_len(&self, order: &[u32]) -> usize {
+        let xattrs_len =
+            |x: &Xattrs| -> usize { x.iter().map(|(k, v)| 8 + k.len() + v.len()).sum() };
+        order
+            .iter()
+            .enumerate()
+            .map(|(pos, &n)| {
+                let node = &self.nodes[n as usize];
+                let name_len = if pos == 0 { 0 } else { node.name.len as usize };
+                let x = &self.xattrs[self.attrs_of(node).xattrs as usize];
+                name_len + node.link.len as usize + xattrs_len(x)
+            })
+            .sum()
+    }
+
     /// Writes the index file bytes for the blob `digest` of `blob_size` bytes.
     pub fn finish(self, digest: &[u8; 32], blob_size: u64) -> Result<Vec<u8>, IndexError> {
         let (kids, start) = self.sorted_children();
@@ -545,17 +562,7 @@ impl IndexBuilder {
         }
         // Records go straight into the output after the header; strings
         // follow them, sized first so that neither buffer grows (a copy).
-        let strings_len: usize = order
-            .iter()
-            .enumerate()
-            .map(|(pos, &n)| {
-                let node = &self.nodes[n as usize];
-                let x = &self.xattrs[self.attrs_of(node).xattrs as usize];
-                let x_len: usize = x.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
-                let name_len = if pos == 0 { 0 } else { node.name.len as usize };
-                name_len + node.link.len as usize + x_len
-            })
-            .sum();
+        let strings_len = self.strings_len(&order);
         let mut strings: Vec<u8> = Vec::with_capacity(strings_len);
         let mut out = Vec::with_capacity(HEADER_LEN + order.len() * RECORD_LEN + strings_len);
         out.resize(HEADER_LEN, 0);

@@ -176,31 +176,7 @@ impl<S: Source> TarReader<S> {
             read_fields(e, h, header_at, long_name.take(), long_link.take())?;
             e.kind = Some(kind);
             e.size = size;
-            e.xattrs.clear();
-            for p in [&self.global, &pax] {
-                if let Some(v) = &p.path {
-                    e.path.clear();
-                    e.path.extend_from_slice(v);
-                }
-                if let Some(v) = &p.link {
-                    e.link.clear();
-                    e.link.extend_from_slice(v);
-                }
-                if let Some(v) = p.size {
-                    e.size = v;
-                }
-                if let Some(v) = p.uid {
-                    e.uid = v;
-                }
-                if let Some(v) = p.gid {
-                    e.gid = v;
-                }
-                if let Some((s, ns)) = p.mtime {
-                    e.mtime = s;
-                    e.mtime_nsec = ns;
-                }
-                e.xattrs.extend(p.xattrs.iter().cloned());
-            }
+            apply_pax(e, [&self.global, &pax]);
             // Only regular files carry data; for the others the size field is
             // informational (hard links may repeat the target's size).
             let data_len = if kind == EntryType::File { e.size } else { 0 };
@@ -277,6 +253,36 @@ impl<S: Source> TarReader<S> {
             });
         }
         Ok(())
+    }
+}
+
+/// What PAX records set in place of the header's fields: the global ones,
+/// then the entry's own (the later wins; xattrs add up).
+fn apply_pax(e: &mut RawEntry, records: [&Pax; 2]) {
+    e.xattrs.clear();
+    for p in records {
+        if let Some(v) = &p.path {
+            e.path.clear();
+            e.path.extend_from_slice(v);
+        }
+        if let Some(v) = &p.link {
+            e.link.clear();
+            e.link.extend_from_slice(v);
+        }
+        if let Some(v) = p.size {
+            e.size = v;
+        }
+        if let Some(v) = p.uid {
+            e.uid = v;
+        }
+        if let Some(v) = p.gid {
+            e.gid = v;
+        }
+        if let Some((s, ns)) = p.mtime {
+            e.mtime = s;
+            e.mtime_nsec = ns;
+        }
+        e.xattrs.extend(p.xattrs.iter().cloned());
     }
 }
 
