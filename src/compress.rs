@@ -5,8 +5,6 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use sha2::Digest as _;
-
 /// How a layer blob is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -181,8 +179,8 @@ pub struct Member {
     pub compressed: u64,
     /// The length of what it uncompresses to.
     pub uncompressed: u64,
-    /// sha256 of what it uncompresses to.
-    pub sha256: [u8; 32],
+    /// BLAKE3 of what it uncompresses to (`lazy::table::member_hash`).
+    pub hash: [u8; 32],
 }
 
 impl<W: Write> BlockGzip<W> {
@@ -209,16 +207,16 @@ impl<W: Write> BlockGzip<W> {
         }
         let members: Vec<(io::Result<Vec<u8>>, usize, [u8; 32])> = self.pending[..whole]
             .par_chunks(BLOCK)
-            .map(|b| (gzip_member(b), b.len(), sha2::Sha256::digest(b).into()))
+            .map(|b| (gzip_member(b), b.len(), *blake3::hash(b).as_bytes()))
             .collect();
-        for (m, len, sha256) in members {
+        for (m, len, hash) in members {
             let m = m?;
             self.out.write_all(&m)?;
             self.wrote = true;
             self.members.push(Member {
                 compressed: m.len() as u64,
                 uncompressed: len as u64,
-                sha256,
+                hash,
             });
         }
         self.pending.drain(..whole);
@@ -239,7 +237,7 @@ impl<W: Write> BlockGzip<W> {
             self.members.push(Member {
                 compressed: m.len() as u64,
                 uncompressed: 0,
-                sha256: sha2::Sha256::digest([]).into(),
+                hash: *blake3::hash(&[]).as_bytes(),
             });
         }
         self.out.flush()?;

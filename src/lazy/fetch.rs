@@ -8,7 +8,7 @@
 //!
 //! A run of several members is received by the calling thread and
 //! decompressed, checked and handed over by [`WORKERS`] threads at once, so
-//! the download, gunzip and sha256 of neighbouring members overlap.
+//! the download, gunzip and hash of neighbouring members overlap.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -38,17 +38,18 @@ static POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Buffers the pool keeps at most.
 const POOL_MAX: usize = 48;
 
-/// An empty buffer with room for `len` bytes, reused if one is free. Sizes
-/// are rounded up to 256 KiB, so a member's compressed and uncompressed
-/// bytes fit the same buffers.
-pub fn buffer(len: usize) -> Vec<u8> {
+/// A buffer of `len` bytes to overwrite, reused if one is free: only what
+/// a reused buffer never held is zeroed (members are mostly the same size,
+/// so mostly nothing). Capacities are rounded up to 256 KiB, so a member's
+/// compressed and uncompressed bytes fit the same buffers.
+fn filled(len: usize) -> Vec<u8> {
     let want = len.div_ceil(256 << 10) * (256 << 10);
     let reused = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop();
-    let mut v = reused.unwrap_or_default();
-    v.clear();
-    if v.capacity() < want {
-        v = Vec::with_capacity(want);
-    }
+    let mut v = match reused {
+        Some(v) if v.capacity() >= want => v,
+        _ => Vec::with_capacity(want),
+    };
+    v.resize(len, 0);
     v
 }
 
@@ -197,11 +198,14 @@ impl Remote {
         let members = if whole { 0..table.members.len() } else { a..b };
         let mut receive = |n: usize| {
             let len = table.span(n).c_len;
-            let mut packed = buffer(len as usize);
-            let got = (&mut body).take(len).read_to_end(&mut packed);
-            match got {
-                Ok(l) if l as u64 == len => Ok(packed),
-                Ok(_) => Err("the answer ended early".to_string()),
+            // Read into initialized bytes: `read_to_end` would zero the
+            // spare capacity before every read of a reader like ureq's.
+            let mut packed = filled(len as usize);
+            match body.read_exact(&mut packed) {
+                Ok(()) => Ok(packed),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    Err("the answer ended early".to_string())
+                }
                 Err(e) => Err(e.to_string()),
             }
             .map_err(|e| {
@@ -210,9 +214,7 @@ impl Remote {
             })
         };
         let process = |n: usize, packed: Vec<u8>| {
-            let bytes = unpack(table, n, &packed);
-            recycle(packed);
-            let bytes = bytes.map_err(|why| {
+            let bytes = unpack(table, n, packed).map_err(|why| {
                 let why = format!("blob {} member {n}: {why}", table.blob);
                 (repo.client.error(why), false)
             })?;
@@ -283,26 +285,27 @@ fn pipeline(
     }
 }
 
-/// The checked uncompressed bytes of member `n`, from its compressed bytes.
-pub fn unpack(table: &Table, n: usize, packed: &[u8]) -> std::result::Result<Vec<u8>, String> {
+/// The checked uncompressed bytes of member `n`, from its compressed bytes
+/// (whose buffer is recycled).
+pub fn unpack(table: &Table, n: usize, packed: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
     let span = table.span(n);
     let bytes = if table.gzip() {
-        gunzip(packed, span.u_len)?
+        let bytes = gunzip(&packed, span.u_len);
+        recycle(packed);
+        bytes?
     } else {
-        let mut v = buffer(packed.len());
-        v.extend_from_slice(packed);
-        v
+        packed
     };
     if !table.verify(n, &bytes) {
         recycle(bytes);
-        return Err("its bytes do not match the layer's table (sha256)".into());
+        return Err("its bytes do not match the layer's table (member hash)".into());
     }
     Ok(bytes)
 }
 
 /// The `len` bytes of one gzip member (RFC 1952). The trailer's CRC-32 is
-/// not computed: the caller checks the bytes against their sha256, which
-/// the table binds, and the CRC cost as much again as the inflate.
+/// not computed: the caller checks the bytes against their member hash,
+/// which the table binds, and the CRC cost as much again as the inflate.
 fn gunzip(packed: &[u8], len: u64) -> std::result::Result<Vec<u8>, String> {
     const FHCRC: u8 = 2;
     const FEXTRA: u8 = 4;
@@ -331,14 +334,23 @@ fn gunzip(packed: &[u8], len: u64) -> std::result::Result<Vec<u8>, String> {
         at += 2;
     }
     let body = packed.get(at..).ok_or_else(|| corrupt("short header"))?;
-    let mut out = buffer(len as usize + 1);
+    // One byte more than the table says, to tell a longer member; written
+    // in place (`decompress_vec` would zero the whole spare capacity first).
+    let mut out = filled(len as usize + 1);
     let mut inflate = flate2::Decompress::new(false);
-    let status = inflate
-        .decompress_vec(body, &mut out, flate2::FlushDecompress::Finish)
-        .map_err(|e| corrupt(&e.to_string()))?;
-    if status != flate2::Status::StreamEnd || out.len() as u64 != len {
+    let status = inflate.decompress(body, &mut out, flate2::FlushDecompress::Finish);
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            recycle(out);
+            return Err(corrupt(&e.to_string()));
+        }
+    };
+    if status != flate2::Status::StreamEnd || inflate.total_out() != len {
+        recycle(out);
         return Err(corrupt("its length is not the table's"));
     }
+    out.truncate(len as usize);
     let trailer = &body[inflate.total_in() as usize..];
     let size = trailer
         .get(4..8)

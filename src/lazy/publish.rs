@@ -20,7 +20,9 @@ use std::io::{self, Read, Write};
 
 use serde_json::{json, Value};
 
-use super::table::{BlobRef, Table, ARTIFACT_TYPE, MEDIA_INDEX, MEDIA_TABLE, PLAIN_MEMBER};
+use super::table::{
+    BlobRef, Table, ARTIFACT_TYPE, MEDIA_INDEX, MEDIA_TABLE, PLAIN_MEMBER, VERSION,
+};
 use crate::compress::{Compression, Encoder, Member};
 use crate::digest::Digest;
 use crate::error::{IoContext, JsonContext, Result};
@@ -81,7 +83,8 @@ pub fn table_for(store: &Store, layer: &Digest, desc: &Descriptor) -> Result<Opt
             let remembered = fs::read(table_path(store, layer))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Table>(&b).ok())
-                .filter(|t| t.blob == desc.digest && t.index == iref);
+                // A table of an older version is made again (member hashes).
+                .filter(|t| t.version == VERSION && t.blob == desc.digest && t.index == iref);
             match remembered {
                 Some(t) => t,
                 None => match gzip_table(store, layer, iref)? {
@@ -122,9 +125,8 @@ fn gzip_table(store: &Store, layer: &Digest, index: BlobRef) -> Result<Option<Ta
     Ok(Some(Table::of_gzip(blob, *layer, index, &members)))
 }
 
-/// The table of an uncompressed blob: sha256 of each 1 MiB slice.
+/// The table of an uncompressed blob: the member hash of each 1 MiB slice.
 fn plain_table(store: &Store, layer: &Digest, index: BlobRef) -> Result<Table> {
-    use sha2::Digest as _;
     let path = store.blob_path(layer);
     let mut f = io::BufReader::with_capacity(1 << 20, File::open(&path).at(&path)?);
     let mut slices = Vec::new();
@@ -141,7 +143,7 @@ fn plain_table(store: &Store, layer: &Digest, index: BlobRef) -> Result<Table> {
         if n == 0 && !slices.is_empty() {
             break;
         }
-        slices.push(sha2::Sha256::digest(&buf[..n]).into());
+        slices.push(super::table::member_hash(&buf[..n]));
         size += n as u64;
         if n < buf.len() {
             break;
