@@ -24,10 +24,15 @@
 #   benches/lazy.sh                          # SIZE_MB=2000 FILES=5000 RUNS=3
 #   SIZE_MB=300 RUNS=1 SEALER=path/to/sealer benches/lazy.sh
 #   READ_MB=500 PARTS=read BASE=old/sealer benches/lazy.sh
+#   RATE=10gbit PARTS=read benches/lazy.sh    # the registry behind a 10 Gb/s link
 #
 # READ_MB: size of the big file read sequentially (default a fifth of
 # SIZE_MB); PARTS: any of mount,bytes,read (default all three); BASE:
-# another sealer binary whose sequential read is measured in the same runs.
+# another sealer binary whose sequential read is measured in the same runs;
+# RATE: shapes the loopback interface (tc tbf, for curl and the lazy reads
+# alike) during the sequential reads, as a registry across a network link of
+# that rate; without it both sides share this machine's CPU with the
+# registry, which a registry on another machine does not.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,7 +53,9 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sealer-lazy-bench.XXXXXX")
 reg_pid=
+shaped=
 cleanup() {
+    [ -n "$shaped" ] && tc qdisc del dev lo root 2>/dev/null || true
     [ -n "${sealer:-}" ] && "$sealer" --root "$work/node" umount "$work/mnt" >/dev/null 2>&1 || true
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
     rm -rf "$work"
@@ -149,6 +156,12 @@ curl_read() {
     echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }'
 }
 if part read; then
+    if [ -n "${RATE:-}" ]; then
+        command -v tc >/dev/null || { echo "error: tc is missing: apt-get install iproute2" >&2; exit 1; }
+        tc qdisc add dev lo root tbf rate "$RATE" burst 4mb latency 100ms
+        shaped=1
+        echo "== loopback shaped to $RATE (tc tbf) for the sequential reads"
+    fi
     echo "== sequential read of the biggest file: lazy mount vs curl of its blob ($RUNS runs)"
     big=$work/mnt/images/image-0.tar.gz
     blob=$(ls -S "$work/regdata/docker/registry/v2/blobs/sha256/"*/*/data | head -1)
@@ -166,12 +179,16 @@ if part read; then
         echo "run $i: curl $c s, lazy $a s (sha256 alone $h s), base $b s, curl $c2 s"
         echo "$c $a $b $c2 $h" >>"$reads"
     done
+    if [ -n "$shaped" ]; then
+        tc qdisc del dev lo root
+        shaped=
+    fi
 fi
 bash -c "$fresh"
 
 echo
 echo "machine:   $(machine)"
-echo "workload:  ~${SIZE_MB} MB image, $FILES small files, a ${READ_MB} MiB random file, $compressed bytes in the registry"
+echo "workload:  ~${SIZE_MB} MB image, $FILES small files, a ${READ_MB} MiB random file, $compressed bytes in the registry${RATE:+, reads through loopback shaped to $RATE}"
 if part mount; then
     echo "timer:     $timer"
     awk -v a="$t_lazy" -v b="$t_full" 'BEGIN { printf "time to a usable mount: pull --lazy %.2fs, full pull %.2fs: %.1f%% (goal <= 5%%)\n", a, b, 100 * a / b }'
