@@ -14,9 +14,9 @@
 #           during `pull --lazy` + `ls -R` + `cat` of one small file, against
 #           the image's compressed size, goal <= 2%; `cat` of the biggest
 #           file through a fresh lazy mount vs `curl -o /dev/null` of the
-#           whole blob of its layer, goal <= 1.3x; and `openssl dgst
-#           -sha256` of the same bytes, the floor set by checking each
-#           member's sha256 before serving it.
+#           whole blob of its layer, goal <= 1.3x; and the CPU seconds
+#           each side used (mount server, registry, cat; registry, curl),
+#           as both share this machine's cores with the registry.
 #
 #           The sequential read is repeated RUNS times (fresh store and mount
 #           each), each next to its own curl; the ratio's spread is reported.
@@ -28,7 +28,9 @@
 #
 # READ_MB: size of the big file read sequentially (default a fifth of
 # SIZE_MB); PARTS: any of mount,bytes,read (default all three); BASE:
-# another sealer binary whose sequential read is measured in the same runs;
+# another sealer binary whose sequential read is measured in the same runs
+# (it must read the table version SEALER pushes, else its `pull --lazy`
+# fetches the layer whole and its read is a local one);
 # RATE: shapes the loopback interface (tc tbf, for curl and the lazy reads
 # alike) during the sequential reads, as a registry across a network link of
 # that rate; without it both sides share this machine's CPU with the
@@ -46,7 +48,7 @@ RUNS=${RUNS:-3}
 PARTS=${PARTS:-mount,bytes,read}
 BASE=${BASE:-}
 part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
-for tool in docker-registry curl python3 openssl; do
+for tool in docker-registry curl python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "error: $tool is missing: apt-get install $tool" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "error: run as root (FUSE mounts)" >&2; exit 1; }
@@ -105,8 +107,8 @@ echo "image: $ref, $compressed bytes in the registry"
 
 # bytes the registry sent for blob GETs, from the access log
 sent() {
-    grep '"GET /v2/[^ ]*/blobs/sha256:' "$work/reg.log" |
-        sed -n 's/.*HTTP\/1\.1" [0-9]* \([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+    { grep '"GET /v2/[^ ]*/blobs/sha256:' "$work/reg.log" || true; } |
+        sed -n 's/.*HTTP\/1\.1" [0-9]* \([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
 mkdir -p "$work/mnt"
@@ -132,28 +134,37 @@ if part bytes; then
 fi
 
 now() { date +%s.%N; }
-# lazy_read BIN: seconds to `cat` the big file through a fresh lazy mount
+# CPU seconds a process (all its threads) has used so far
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+# lazy_read BIN: "wall server registry reader": seconds to `cat` the big
+# file through a fresh lazy mount, and the CPU seconds the mount server, the
+# registry and `cat` spent meanwhile (where the machine's cores went)
 lazy_read() {
-    local bin=$1 t0 t1
+    local bin=$1 t0 t1 spid s0 s1 r0 r1
     bash -c "$fresh"
     "$bin" --root "$work/node" pull -q --lazy "$ref" >/dev/null
-    "$bin" --root "$work/node" mount "$ref" "$work/mnt" >/dev/null
+    spid=$("$bin" --root "$work/node" mount "$ref" "$work/mnt" | sed -n 's/.*(pid \([0-9]*\),.*/\1/p')
+    [ -n "$spid" ] || { echo "error: no mount server pid from sealer mount" >&2; exit 1; }
+    s0=$(cpu_of "$spid") r0=$(cpu_of "$reg_pid")
     t0=$(now)
-    cat "$big" >/dev/null
+    /usr/bin/time -f "%U %S" -o "$work/cat.cpu" cat "$big" >/dev/null
     t1=$(now)
-    # the floor: sha256 alone of the same bytes (now in the page cache), as
-    # every member is hashed once before it is served
-    openssl dgst -sha256 "$big" >/dev/null
-    t2=$(now)
+    s1=$(cpu_of "$spid") r1=$(cpu_of "$reg_pid")
     "$bin" --root "$work/node" umount "$work/mnt" >/dev/null
-    echo "$t0 $t1 $t2" | awk '{ printf "%.3f %.3f\n", $2 - $1, $3 - $2 }'
+    echo "$t0 $t1 $s0 $s1 $r0 $r1 $(cat "$work/cat.cpu")" |
+        awk '{ printf "%.3f %.2f %.2f %.2f\n", $2 - $1, $4 - $3, $6 - $5, $7 + $8 }'
 }
+# curl_read: "wall registry curl" for the whole blob
 curl_read() {
-    local t0 t1
+    local t0 t1 r0 r1
+    r0=$(cpu_of "$reg_pid")
     t0=$(now)
-    curl -s -o /dev/null "http://$reg/v2/bench/lazy/blobs/$blob_digest"
+    /usr/bin/time -f "%U %S" -o "$work/curl.cpu" \
+        curl -s -o /dev/null "http://$reg/v2/bench/lazy/blobs/$blob_digest"
     t1=$(now)
-    echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }'
+    r1=$(cpu_of "$reg_pid")
+    echo "$t0 $t1 $r0 $r1 $(cat "$work/curl.cpu")" |
+        awk '{ printf "%.3f %.2f %.2f\n", $2 - $1, $4 - $3, $5 + $6 }'
 }
 if part read; then
     if [ -n "${RATE:-}" ]; then
@@ -171,13 +182,13 @@ if part read; then
     reads=$work/reads
     : >"$reads"
     for ((i = 0; i < RUNS; i++)); do
-        c=$(curl_read)
-        read -r a h < <(lazy_read "$sealer")
-        b=- hb=-
-        [ -n "$BASE" ] && read -r b hb < <(lazy_read "$BASE")
-        c2=$(curl_read)
-        echo "run $i: curl $c s, lazy $a s (sha256 alone $h s), base $b s, curl $c2 s"
-        echo "$c $a $b $c2 $h" >>"$reads"
+        read -r c cr cc < <(curl_read)
+        read -r a as ar ac < <(lazy_read "$sealer")
+        b=- bs=- br=- bc=-
+        [ -n "$BASE" ] && read -r b bs br bc < <(lazy_read "$BASE")
+        read -r c2 cr2 cc2 < <(curl_read)
+        echo "run $i: curl $c s (CPU: registry $cr s, curl $cc s), lazy $a s (CPU: server $as s, registry $ar s, cat $ac s), base $b s (CPU: server $bs s), curl $c2 s (CPU: registry $cr2 s, curl $cc2 s)"
+        echo "$c $a $b $c2 $as $ar $ac $cr $cc $cr2 $cc2" >>"$reads"
     done
     if [ -n "$shaped" ]; then
         tc qdisc del dev lo root
@@ -201,13 +212,16 @@ if part read; then
     # of the whole blob (the mean of the curl before and after)
     awk -v s="$big_size" -v bs="$blob_size" -v base="$BASE" '
         function ratio(t, c) { return (t / s) / (c / bs) }
-        { c = ($1 + $4) / 2; r = ratio($2, c); ra[NR] = r; ta[NR] = $2; ca[NR] = c; ha[NR] = $5; rh[NR] = ratio($5, c)
+        { c = ($1 + $4) / 2; r = ratio($2, c); ra[NR] = r; ta[NR] = $2; ca[NR] = c
+          # CPU seconds per GB: the lazy read (server + registry + cat), curl (registry + curl)
+          lz[NR] = ($5 + $6 + $7) / s * 1e9; cu[NR] = ($8 + $9 + $10 + $11) / 2 / bs * 1e9
+          sv[NR] = $5 / s * 1e9
           if (base != "") { rb[NR] = ratio($3, c); tb[NR] = $3 } }
         function range(v, n,   i, lo, hi) { lo = hi = v[1]; for (i = 2; i <= n; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] } return sprintf("%.2f-%.2f", lo, hi) }
         function mbs(v, sz, n,   i, lo, hi, x) { lo = hi = sz / v[1] / 1e6; for (i = 2; i <= n; i++) { x = sz / v[i] / 1e6; if (x < lo) lo = x; if (x > hi) hi = x } return sprintf("%.0f-%.0f MB/s", lo, hi) }
         END {
             printf "sequential read of %d bytes through the lazy mount (%s) vs curl of the %d-byte blob (%s): %sx time per byte (goal <= 1.3x; %d runs)\n", s, mbs(ta, s, NR), bs, mbs(ca, bs, NR), range(ra, NR), NR
-            printf "  floor: openssl sha256 of the same bytes (page cache) %s, %sx curl per byte\n", mbs(ha, s, NR), range(rh, NR)
+            printf "  CPU per GB, all processes: lazy read %s s (of it the mount server %s s), curl %s s\n", range(lz, NR), range(sv, NR), range(cu, NR)
             if (base != "") printf "  base %s: %s, %sx\n", base, mbs(tb, s, NR), range(rb, NR)
         }' "$reads"
 fi

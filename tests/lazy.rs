@@ -468,6 +468,33 @@ fn fsck_checks_partial_layers_prune_frees_chunks_and_the_cache_is_capped() {
         .unwrap()
         .count();
     assert_eq!(indexes, 0, "their indexes are gone");
+    // `mount --cache-size` caps the cache as well; a bad size changes nothing.
+    node.run(&["pull", "--lazy", &name]);
+    fs::remove_file(node.root().join("lazy/cache-size")).unwrap();
+    fs::create_dir_all(node.path("bad")).unwrap();
+    let out = node
+        .sealer()
+        .args(["mount", "--cache-size", "lots", &name])
+        .arg(node.path("bad"))
+        .output();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.starts_with("error:") && out.stderr.contains("\"lots\""));
+    assert!(!node.root().join("lazy/cache-size").exists());
+    let m = crate::mount::mount_with(&node, &["--cache-size", "2M", &name], "capped");
+    assert_eq!(fs::read(m.dir.join("bin/big")).unwrap(), noise(6 << 20, 7));
+    assert_eq!(
+        fs::read(m.dir.join("data/text")).unwrap().len(),
+        35 * 90_000
+    );
+    drop(m);
+    let cached: u64 = chunk_files(&node.root())
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum();
+    // Read: 6 MiB + 3 MiB; kept: at most the cap plus the last fetch's
+    // members (never evicted as they land), so bin/big's went.
+    assert!(cached <= (2 << 20) + (4 << 20), "capped at 2M: {cached}");
+    node.run(&["rmi", &name]);
     node.run(&["prune"]);
     assert!(fs::read_dir(node.root().join("lazy"))
         .map_or(true, |d| d.flatten().all(|e| !e.path().is_dir())));

@@ -22,6 +22,14 @@ pub trait LayerBytes: Send + Sync {
     /// `UnexpectedEof` error, unavailable bytes are an error (EIO to a reader).
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
 
+    /// Fills `buf` with the bytes at `offset` for a reader of a file whose
+    /// bytes end at `end`: a source that fetches ahead of a sequential
+    /// reader stops at the file's end. By default [`Self::read_exact_at`].
+    fn read_file_at(&self, buf: &mut [u8], offset: u64, end: u64) -> io::Result<()> {
+        let _ = end;
+        self.read_exact_at(buf, offset)
+    }
+
     /// The local file holding every byte at the same offsets, if there is
     /// one (lets copies happen in the kernel).
     fn local_file(&self) -> Option<&File> {
@@ -79,16 +87,19 @@ impl Layer {
         }
         let want = buf.len().min((m.size - offset) as usize);
         let buf = &mut buf[..want];
-        self.blob.read_exact_at(buf, m.data + offset).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "layer blob is shorter than its index says",
-                )
-            } else {
-                e
-            }
-        })?;
+        let end = m.data + m.size;
+        self.blob
+            .read_file_at(buf, m.data + offset, end)
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "layer blob is shorter than its index says",
+                    )
+                } else {
+                    e
+                }
+            })?;
         Ok(want)
     }
 

@@ -41,6 +41,10 @@ pub struct Args {
     /// Honour device nodes
     #[arg(long)]
     dev: bool,
+    /// Cap of the store's chunk cache of lazily pulled layers (e.g. 2G), as
+    /// `pull --lazy --cache-size` sets it; the oldest chunks are evicted past it
+    #[arg(long, value_name = "SIZE")]
+    cache_size: Option<String>,
 }
 
 /// Flags of `sealer umount`.
@@ -89,6 +93,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     if let Some(image) = &a.image {
         a.platform.want(image)?;
     }
+    let cap = match a.cache_size.as_deref() {
+        Some(size) => Some(crate::human::parse_bytes(size)?),
+        None => None,
+    };
     // What an ordinary user's mount needs, before anything is made.
     if !a.rw {
         rootless::check_fusermount(a.allow_other)?;
@@ -104,10 +112,18 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     spec.allow_other = a.allow_other;
     spec.suid = a.suid;
     spec.dev = a.dev;
+    // The cap is read by the server when it evicts, so it is set once the
+    // mount is up (a mount that fails leaves the store as it was).
+    let set_cap = || match cap {
+        Some(cap) => store.set_cache_size(cap),
+        None => Ok(()),
+    };
     if a.foreground {
+        set_cap()?;
         return Ok(mount::serve(store, &spec, false)?);
     }
     let (pid, log) = mount::start(store, &spec)?;
+    set_cap()?;
     println!(
         "Mounted {} at {} (pid {pid}, log {})",
         a.image.as_deref().unwrap_or("the layer view"),

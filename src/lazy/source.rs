@@ -6,7 +6,8 @@
 //!   request; a read entering a new member right after the previous one (a
 //!   sequential reader) keeps up to [`PREFETCH`] members ahead of it fetched
 //!   by background fetches of half that each (at most [`BACKGROUND`] at
-//!   once), so fetching overlaps reading in large ranges.
+//!   once), so fetching overlaps reading in large ranges; never past the
+//!   end of the file it reads.
 //! - Concurrent reads of the same members wait for the one fetch already
 //!   running (an in-flight set), at most [`WAIT`]; then EIO.
 //! - A fetched member, checked against its hash and written to the cache,
@@ -44,7 +45,8 @@ const BACKGROUND: usize = 2;
 const MEMORY: usize = 8 << 20;
 /// How long a read waits for another thread's fetch of its member.
 const WAIT: Duration = Duration::from_secs(90);
-/// Bytes written between two checks of the cache's cap.
+/// Bytes written between two checks of the cache's cap (at most; half the
+/// cap when that is less, so a small cap holds too).
 const EVICT_EVERY: u64 = 16 << 20;
 
 /// A partly present layer's bytes.
@@ -226,12 +228,13 @@ impl Inner {
         result
     }
 
-    /// Keeps the members from `from` on fetched ahead of a sequential
-    /// reader: when fewer than half of the next [`PREFETCH`] are cached or
-    /// in flight, starts a background fetch of the next missing run (at
-    /// most half of [`PREFETCH`] members).
-    fn prefetch(self: &Arc<Self>, from: usize) {
-        let total = self.table.members.len();
+    /// Keeps the members from `from` on (up to `limit`, the end of the
+    /// reader's file) fetched ahead of a sequential reader: when fewer than
+    /// half of the next [`PREFETCH`] are cached or in flight, starts a
+    /// background fetch of the next missing run (at most half of
+    /// [`PREFETCH`] members).
+    fn prefetch(self: &Arc<Self>, from: usize, limit: usize) {
+        let total = self.table.members.len().min(limit);
         if from >= total || self.background.load(Ordering::Relaxed) >= BACKGROUND {
             return;
         }
@@ -309,7 +312,8 @@ impl Inner {
         log::debug!("layer {}: fetched members {a}..{b}", self.layer);
         let written = self.written.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(cap) = self.chunks.cap() {
-            if written / EVICT_EVERY != (written - bytes) / EVICT_EVERY || bytes >= EVICT_EVERY {
+            let every = EVICT_EVERY.min(cap / 2).max(1);
+            if written / every != (written - bytes) / every || bytes >= every {
                 let keep: Vec<(Digest, usize)> = (a..b).map(|m| (self.layer, m)).collect();
                 self.chunks.evict_chunks(cap, &keep);
             }
@@ -339,6 +343,12 @@ fn eio(why: String) -> io::Error {
 
 impl LayerBytes for LazyBytes {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.read_file_at(buf, offset, self.0.table.size)
+    }
+
+    /// A sequential reader's prefetch stops at the member holding `end`, the
+    /// end of the file it reads.
+    fn read_file_at(&self, buf: &mut [u8], offset: u64, end: u64) -> io::Result<()> {
         let inner = &self.0;
         if offset + buf.len() as u64 > inner.table.size {
             return Err(io::Error::new(
@@ -368,7 +378,8 @@ impl LayerBytes for LazyBytes {
         // Sequential: this read began where the last one ended, and entered
         // a new member.
         if (before == first || before == first + 1) && before != upto + 1 {
-            inner.prefetch(upto + 1);
+            let limit = inner.table.member_at(end.clamp(1, inner.table.size) - 1) + 1;
+            inner.prefetch(upto + 1, limit);
         }
         Ok(())
     }
