@@ -5,6 +5,8 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
+use crate::lazy::table::member_hash;
+
 /// How a layer blob is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
@@ -179,7 +181,7 @@ pub struct Member {
     pub compressed: u64,
     /// The length of what it uncompresses to.
     pub uncompressed: u64,
-    /// BLAKE3 of what it uncompresses to (`lazy::table::member_hash`).
+    /// The [`member_hash`] of what it uncompresses to.
     pub hash: [u8; 32],
 }
 
@@ -207,7 +209,7 @@ impl<W: Write> BlockGzip<W> {
         }
         let members: Vec<(io::Result<Vec<u8>>, usize, [u8; 32])> = self.pending[..whole]
             .par_chunks(BLOCK)
-            .map(|b| (gzip_member(b), b.len(), *blake3::hash(b).as_bytes()))
+            .map(|b| (gzip_member(b), b.len(), member_hash(b)))
             .collect();
         for (m, len, hash) in members {
             let m = m?;
@@ -237,7 +239,7 @@ impl<W: Write> BlockGzip<W> {
             self.members.push(Member {
                 compressed: m.len() as u64,
                 uncompressed: 0,
-                hash: *blake3::hash(&[]).as_bytes(),
+                hash: member_hash(&[]),
             });
         }
         self.out.flush()?;

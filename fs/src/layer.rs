@@ -25,8 +25,7 @@ pub trait LayerBytes: Send + Sync {
     /// Fills `buf` with the bytes at `offset` for a reader of a file whose
     /// bytes end at `end`: a source that fetches ahead of a sequential
     /// reader stops at the file's end. By default [`Self::read_exact_at`].
-    fn read_file_at(&self, buf: &mut [u8], offset: u64, end: u64) -> io::Result<()> {
-        let _ = end;
+    fn read_file_at(&self, buf: &mut [u8], offset: u64, _end: u64) -> io::Result<()> {
         self.read_exact_at(buf, offset)
     }
 
