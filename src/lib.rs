@@ -10,6 +10,8 @@ pub mod cli;
 pub mod compress;
 pub mod digest;
 pub mod error;
+pub mod gotmpl;
+pub mod helm;
 pub mod human;
 pub mod image;
 pub mod lazy;

@@ -1,0 +1,1 @@
+//! Lexer (placeholder).
