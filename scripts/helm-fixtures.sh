@@ -14,6 +14,7 @@
 #   exit code, when not 0                           -> exit.txt / exit-site.txt (and no rendered file)
 # helmrender runs inside NAME/ with the relative path `chart`, so no absolute path leaks into output.
 set -euo pipefail
+export TZ=UTC   # toDate/date use the local zone
 : "${HELMRENDER:?set HELMRENDER=/path/to/helmrender}"
 HELM_IMAGES=${HELM_IMAGES:-/work/shared/tools/peers/helm-images.py}
 HELMRENDER=$(cd "$(dirname "$HELMRENDER")" && pwd)/$(basename "$HELMRENDER")
