@@ -200,7 +200,7 @@ pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wan
     let (mut st, instructions) = prepare(store, opts, target, HashMap::new())?;
     let listed = st
         .run(&instructions)
-        .and_then(|()| images::wanted_images(&st.view()?, &opts.images));
+        .and_then(|()| images::wanted_images(&st.view()?, &opts.images, st.kube_version()));
     discard(store, std::slice::from_ref(&st), &[]);
     listed
 }

@@ -1,6 +1,7 @@
 //! `sealer build -t NAME[:TAG] [-f FILE] [--build-arg K=V]... [--no-cache]
 //! [--build-mode full|lite] [--image-list FILE]... [--ignored-image-list FILE]...
-//! [--insecure] [--platform OS/ARCH[/VARIANT],...] [--list-images] CONTEXT`
+//! [--insecure] [--platform OS/ARCH[/VARIANT],...] [--chart-values CHART=FILE]...
+//! [--list-images [--format text|json]] CONTEXT`
 
 use std::io::{IsTerminal, Write};
 
@@ -51,9 +52,17 @@ pub struct Args {
     /// several make the name an image index [default: the base's, else this machine's]
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT],...")]
     platforms: Vec<String>,
+    /// Values a Helm chart of the rootfs installs with, merged over the chart's
+    /// own as `helm install -f FILE` does: CHART is the chart's name or its
+    /// directory in the rootfs (repeatable; later files win)
+    #[arg(long = "chart-values", value_name = "CHART=FILE")]
+    chart_values: Vec<String>,
     /// Print the container images the build would cache (REFERENCE<TAB>SOURCE), fetch none, tag nothing
     #[arg(long)]
     list_images: bool,
+    /// Output of --list-images: text (REFERENCE<TAB>SOURCE) or json (every source of each image)
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "list_images")]
+    format: Format,
     /// Build context directory
     #[arg(default_value = ".")]
     context: PathBuf,
@@ -63,6 +72,12 @@ pub struct Args {
 enum ImageType {
     KubeInstaller,
     AppInstaller,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -87,6 +102,15 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--build-arg {kv:?}: expected KEY=VALUE"))?;
         build_args.push((k.to_string(), v.to_string()));
     }
+    let mut chart_values = Vec::new();
+    for cv in &a.chart_values {
+        match cv.split_once('=') {
+            Some((chart, file)) if !chart.is_empty() && !file.is_empty() => {
+                chart_values.push((chart.to_string(), PathBuf::from(file)))
+            }
+            _ => anyhow::bail!("--chart-values {cv:?}: expected CHART=FILE"),
+        }
+    }
     let mut platforms: Vec<PlatformSpec> = Vec::new();
     for list in &a.platforms {
         let tag = a.tag.as_deref().unwrap_or("the image");
@@ -110,6 +134,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             ignored_lists: a.ignored_lists,
             insecure: a.insecure,
             platform: None,
+            chart_values,
         },
         image_type: match a.image_type {
             ImageType::KubeInstaller => crate::image::extension::KUBE_INSTALLER.into(),
@@ -120,6 +145,12 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     if a.list_images {
         let wanted = list_images(store, &opts)?;
         let mut out = std::io::stdout().lock();
+        if a.format == Format::Json {
+            let json: Vec<serde_json::Value> = wanted.iter().map(image_json).collect();
+            serde_json::to_writer_pretty(&mut out, &json)?;
+            writeln!(out)?;
+            return Ok(());
+        }
         for w in wanted {
             writeln!(out, "{}\t{}", w.name, w.source())?;
         }
@@ -127,4 +158,24 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     }
     build(store, &opts)?;
     Ok(())
+}
+
+/// One image of `--list-images --format json` with every place naming it.
+fn image_json(w: &crate::build::images::Wanted) -> serde_json::Value {
+    let sources: Vec<serde_json::Value> = w
+        .sources
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "file": s.file,
+                "line": s.line,
+                "chart": s.chart,
+                "resource": s.resource,
+                "field": s.field,
+                "app": s.app,
+                "detail": s.detail,
+            })
+        })
+        .collect();
+    serde_json::json!({ "image": w.name, "sources": sources })
 }

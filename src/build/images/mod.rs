@@ -55,6 +55,30 @@ pub struct CacheOptions {
     pub insecure: bool,
     /// The platform to cache (default: this machine's).
     pub platform: Option<PlatformSpec>,
+    /// `--chart-values CHART=FILE`: values a chart installs with, over its own.
+    pub chart_values: Vec<(String, PathBuf)>,
+}
+
+/// The settings charts render with: the values files read (errors name
+/// them) and the image's KUBEVERSION.
+fn chart_settings(opts: &CacheOptions, kube_version: Option<&str>) -> Result<walk::ChartSettings> {
+    let mut values = Vec::new();
+    for (chart, path) in &opts.chart_values {
+        let shown = path.display().to_string();
+        let bad = |why: String| Error::Input {
+            path: path.clone(),
+            why,
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| bad(format!("--chart-values {chart}={shown}: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| bad(format!("--chart-values {chart}={shown}: not UTF-8 text")))?;
+        values.push((chart.clone(), shown, text));
+    }
+    Ok(walk::ChartSettings {
+        kube_version: kube_version.map(String::from),
+        values,
+    })
 }
 
 fn read_list(path: &PathBuf) -> Result<Vec<refs::Found>> {
@@ -79,8 +103,13 @@ fn read_list(path: &PathBuf) -> Result<Vec<refs::Found>> {
 
 /// Every image the rootfs and the lists ask for, normalised, in order of
 /// first appearance, without the ignored ones; warnings go to stderr.
-pub fn wanted_images(view: &RootView, opts: &CacheOptions) -> Result<Vec<Wanted>> {
-    let scan = walk::scan_rootfs(view)?;
+pub fn wanted_images(
+    view: &RootView,
+    opts: &CacheOptions,
+    kube_version: Option<&str>,
+) -> Result<Vec<Wanted>> {
+    let charts = chart_settings(opts, kube_version)?;
+    let scan = walk::scan_rootfs(view, &charts)?;
     for w in &scan.warnings {
         log::warn!("{w}");
     }
@@ -96,6 +125,15 @@ pub fn wanted_images(view: &RootView, opts: &CacheOptions) -> Result<Vec<Wanted>
 }
 
 impl State<'_> {
+    /// The image's KUBEVERSION, if it has one.
+    pub(super) fn kube_version(&self) -> Option<&str> {
+        let labels = &self.config.config.labels;
+        labels
+            .get(super::apps::LABEL_KUBE_VERSION)
+            .or_else(|| labels.get(super::apps::LABEL_KUBE_VERSION_OLD))
+            .map(String::as_str)
+    }
+
     /// The rootfs built so far, read without mounting.
     pub(super) fn view(&self) -> Result<RootView> {
         let digests: Vec<Digest> = self.layers.iter().map(|(d, _, _)| *d).collect();
@@ -106,7 +144,7 @@ impl State<'_> {
     pub(super) fn cache_images(&mut self) -> Result<()> {
         let opts = &self.opts.images;
         let view = self.view()?;
-        let wanted = wanted_images(&view, opts)?;
+        let wanted = wanted_images(&view, opts, self.kube_version())?;
         if wanted.is_empty() {
             log::info!("CACHE container images: none named in the rootfs");
             return Ok(());

@@ -20,6 +20,12 @@ pub struct Source {
     pub detail: Option<String>,
     /// The application (`application/apps/NAME`) it belongs to.
     pub app: Option<String>,
+    /// The chart (its directory) whose rendering names it.
+    pub chart: Option<String>,
+    /// The rendered resource (`Deployment/web`).
+    pub resource: Option<String>,
+    /// The field in that resource (`spec.template.spec.containers[0].image`).
+    pub field: Option<String>,
 }
 
 impl Source {
@@ -30,6 +36,9 @@ impl Source {
             line: (line > 0).then_some(line),
             detail: None,
             app: None,
+            chart: None,
+            resource: None,
+            field: None,
         }
     }
 }

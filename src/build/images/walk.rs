@@ -4,22 +4,33 @@
 //! ```text
 //! manifests/imageList              one reference a line
 //! manifests/**.{yaml,yml,tmpl}     keys ending in `image` (yaml.rs)
-//! charts/**/<chart>/               Chart.yaml + values.yaml + templates/ (chart.rs)
+//! charts/**/<chart>/               Chart.yaml + values.yaml + templates/: rendered (chart.rs)
 //! application/apps/<app>/**        charts as above, other yaml/yml/tmpl as manifests
 //! ```
 
 use sealer_fs::Kind;
 
-use super::chart::{chart_images, Chart};
+use super::chart::{chart_images, ChartFiles, RenderWith};
 use super::refs::{parse_list, Found};
 use super::yaml::manifest_images;
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::image::view::RootView;
 
 /// Files larger than this are not scanned (said in a warning).
 const MAX_SCANNED: u64 = 64 << 20;
 /// Directory depth walked below a scanned root.
 const MAX_DEPTH: usize = 32;
+/// Largest chart (all its files) rendered.
+const MAX_CHART: u64 = 256 << 20;
+
+/// How charts are rendered: the image's KUBEVERSION and the site's values.
+#[derive(Clone, Debug, Default)]
+pub struct ChartSettings {
+    /// `.Capabilities.KubeVersion`.
+    pub kube_version: Option<String>,
+    /// `--chart-values CHART=FILE`: (CHART, shown file name, text), in order.
+    pub values: Vec<(String, String, String)>,
+}
 
 /// What a scan found.
 #[derive(Default)]
@@ -30,9 +41,11 @@ pub struct Scan {
     pub warnings: Vec<String>,
 }
 
-/// Scans the rootfs for image references.
-pub fn scan_rootfs(view: &RootView) -> Result<Scan> {
+/// Scans the rootfs for image references; a chart Helm cannot render, or
+/// `--chart-values` for a chart the rootfs lacks, is an error.
+pub fn scan_rootfs(view: &RootView, charts: &ChartSettings) -> Result<Scan> {
     let mut scan = Scan::default();
+    let mut used = vec![false; charts.values.len()];
     if let Some(text) = read_text(view, "manifests/imageList", &mut scan.warnings) {
         scan.found.extend(parse_list(&text, "manifests/imageList"));
     }
@@ -43,7 +56,7 @@ pub fn scan_rootfs(view: &RootView) -> Result<Scan> {
             }
         }
     }
-    scan_tree(view, "charts", None, false, &mut scan);
+    scan_tree(view, "charts", None, false, charts, &mut used, &mut scan)?;
     if let Some(apps) = view.resolve("application/apps") {
         for e in view.read_dir(&apps) {
             if e.meta.kind != Kind::Dir {
@@ -53,29 +66,52 @@ pub fn scan_rootfs(view: &RootView) -> Result<Scan> {
                 continue;
             };
             let dir = format!("application/apps/{name}");
-            scan_tree(view, &dir, Some(name), true, &mut scan);
+            scan_tree(view, &dir, Some(name), true, charts, &mut used, &mut scan)?;
         }
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        let (chart, file, _) = &charts.values[i];
+        return Err(invalid(format!(
+            "--chart-values {chart}={file}: the rootfs has no chart {chart:?} (a chart's name or its directory, e.g. charts/{chart})"
+        )));
     }
     Ok(scan)
 }
 
 /// Charts under `root`; with `manifests`, other YAML files count too.
-fn scan_tree(view: &RootView, root: &str, app: Option<&str>, manifests: bool, scan: &mut Scan) {
+fn scan_tree(
+    view: &RootView,
+    root: &str,
+    app: Option<&str>,
+    manifests: bool,
+    charts: &ChartSettings,
+    used: &mut [bool],
+    scan: &mut Scan,
+) -> Result<()> {
     let mut files = Vec::new();
+    let mut failed = None;
     walk(
         view,
         root,
         &mut |dir| {
-            if !is_chart(view, dir) {
-                return true;
+            if failed.is_some() || !is_chart(view, dir) {
+                return failed.is_none();
             }
-            let chart = read_chart(view, dir, scan);
-            scan.found
-                .extend(chart_images(&chart, app, &mut scan.warnings));
+            let r = read_chart(view, dir).and_then(|(chart, name)| {
+                let with = render_with(dir, &name, charts, used);
+                chart_images(chart, app, &with)
+            });
+            match r {
+                Ok(found) => scan.found.extend(found),
+                Err(e) => failed = Some(e),
+            }
             false
         },
         &mut files,
     );
+    if let Some(e) = failed {
+        return Err(e);
+    }
     for path in files {
         let name = path.rsplit('/').next().unwrap_or(&path);
         if manifests && has_manifest_ext(name) {
@@ -84,6 +120,22 @@ fn scan_tree(view: &RootView, root: &str, app: Option<&str>, manifests: bool, sc
             }
         }
     }
+    Ok(())
+}
+
+/// The values and kube version the chart at `dir` (named `name`) renders with.
+fn render_with(dir: &str, name: &str, charts: &ChartSettings, used: &mut [bool]) -> RenderWith {
+    let mut with = RenderWith {
+        kube_version: charts.kube_version.clone(),
+        values: Vec::new(),
+    };
+    for (i, (chart, file, text)) in charts.values.iter().enumerate() {
+        if chart == name || chart.trim_end_matches('/') == dir {
+            used[i] = true;
+            with.values.push((file.clone(), text.clone()));
+        }
+    }
+    with
 }
 
 fn has_manifest_ext(name: &str) -> bool {
@@ -105,55 +157,37 @@ fn is_chart(view: &RootView, dir: &str) -> bool {
         && kind_of(view, &format!("{dir}/templates")) == Some(Kind::Dir)
 }
 
-fn read_chart(view: &RootView, dir: &str, scan: &mut Scan) -> Chart {
-    let meta_text = read_text(view, &format!("{dir}/Chart.yaml"), &mut scan.warnings);
-    let meta: serde_yaml::Value = meta_text
-        .as_deref()
-        .and_then(|t| serde_yaml::from_str(t).ok())
-        .unwrap_or_default();
-    let field = |k: &str| {
-        meta.get(k).and_then(|v| match v {
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-    };
-    let dir_name = dir.rsplit('/').next().unwrap_or(dir).to_string();
-    let mut chart = Chart {
+/// Every file of the chart at `dir` (paths relative to it) and its name.
+fn read_chart(view: &RootView, dir: &str) -> Result<(ChartFiles, String)> {
+    let mut files = Vec::new();
+    let mut total = 0;
+    for path in files_under(view, dir) {
+        let Some(m) = view.resolve(&path) else {
+            continue;
+        };
+        total += view.meta(&m).size;
+        if total > MAX_CHART {
+            return Err(invalid(format!(
+                "chart {dir}: larger than {} MiB, not rendered",
+                MAX_CHART >> 20
+            )));
+        }
+        if let Some(bytes) = view.read_file(&path)? {
+            let rel = path[dir.len() + 1..].to_string();
+            files.push((rel, bytes));
+        }
+    }
+    let name = files
+        .iter()
+        .find(|(p, _)| p == "Chart.yaml")
+        .and_then(|(_, b)| serde_yaml::from_slice::<serde_yaml::Value>(b).ok())
+        .and_then(|m| m.get("name").and_then(|n| n.as_str().map(String::from)))
+        .unwrap_or_else(|| dir.rsplit('/').next().unwrap_or(dir).to_string());
+    let chart = ChartFiles {
         dir: dir.to_string(),
-        name: field("name").unwrap_or(dir_name),
-        app_version: field("appVersion"),
-        version: field("version"),
-        values_text: read_text(view, &format!("{dir}/values.yaml"), &mut scan.warnings)
-            .unwrap_or_default(),
-        templates: Vec::new(),
-        subcharts: Vec::new(),
+        files,
     };
-    for file in files_under(view, &format!("{dir}/templates")) {
-        let lower = file.to_ascii_lowercase();
-        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
-            if let Some(text) = read_text(view, &file, &mut scan.warnings) {
-                chart.templates.push((file, text));
-            }
-        }
-    }
-    let subs = format!("{dir}/charts");
-    if let Some(m) = view.resolve(&subs) {
-        for e in view.read_dir(&m) {
-            let Ok(name) = std::str::from_utf8(e.name) else {
-                continue;
-            };
-            let path = format!("{subs}/{name}");
-            if e.meta.kind == Kind::Dir && kind_of(view, &format!("{path}/Chart.yaml")).is_some() {
-                chart.subcharts.push(read_chart(view, &path, scan));
-            } else if name.ends_with(".tgz") {
-                scan.warnings.push(format!(
-                    "chart {dir}: packaged subchart {name} is not scanned; unpack it or list its images in manifests/imageList"
-                ));
-            }
-        }
-    }
-    chart
+    Ok((chart, name))
 }
 
 /// Every regular file (or symlink) below `root`, depth first, sorted.

@@ -1,197 +1,134 @@
-//! Table tests of the chart scanner: values conventions, template lines,
-//! subchart values.
+//! The image lists of the chart corpus (tests/data/helm/charts: real public
+//! charts) against what Helm 3.9.4 itself renders (`images.txt`, made by
+//! helmrender + helm-images.py; see tests/data/helm/README.md), exactly.
 
+use std::path::Path;
+
+use super::super::refs::normalize;
 use super::*;
 
-fn chart(values: &str, templates: &[(&str, &str)]) -> Chart {
-    Chart {
-        dir: "charts/demo".into(),
-        name: "demo".into(),
-        app_version: Some("2.0.0".into()),
-        version: Some("0.1.0".into()),
-        values_text: values.into(),
-        templates: templates
-            .iter()
-            .map(|(p, t)| (format!("charts/demo/templates/{p}"), t.to_string()))
-            .collect(),
-        subcharts: Vec::new(),
+fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        if e.file_type().unwrap().is_dir() {
+            read_tree(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.push((rel, std::fs::read(&path).unwrap()));
+        }
     }
 }
 
-fn refs(found: &[Found]) -> Vec<String> {
-    let mut v: Vec<String> = found.iter().map(|f| f.text.clone()).collect();
-    v.sort();
-    v.dedup();
-    v
+fn corpus() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm/charts");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
 }
 
-#[test]
-fn values_conventions() {
-    let values = "\
-image:
-  repository: nginx
-  tag: \"1.25\"
-  pullPolicy: IfNotPresent
-sidecar:
-  image:
-    registry: quay.io
-    repository: prometheus/node-exporter
-    tag: v1.7.0
-    digest: \"\"
-bitnamiStyle:
-  image:
-    registry: docker.io
-    repository: bitnami/redis
-    digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-controller:
-  image:
-    registry: registry.k8s.io
-    image: ingress-nginx/controller
-    tag: v1.9.4
-noTag:
-  image:
-    repository: busybox
-oldStyle:
-  image: jenkins/jenkins
-  imageTag: lts
-plain:
-  initImage: alpine:3.19
-  agentImage: \"{{ .Values.x }}\"
-  image: \"\"
-unrelated:
-  repository: https://charts.example.com
-lists:
-  - name: a
-    image: redis:7
-";
-    let c = chart(values, &[]);
-    let mut warn = Vec::new();
-    let found = chart_images(&c, None, &mut warn);
-    assert!(warn.is_empty(), "{warn:?}");
-    assert_eq!(
-        refs(&found),
-        [
-            "alpine:3.19",
-            "busybox:2.0.0",
-            "docker.io/bitnami/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-            "jenkins/jenkins:lts",
-            "nginx:1.25",
-            "quay.io/prometheus/node-exporter:v1.7.0",
-            "redis:7",
-            "registry.k8s.io/ingress-nginx/controller:v1.9.4",
-        ]
-    );
-    let nginx = found.iter().find(|f| f.text == "nginx:1.25").unwrap();
-    assert_eq!(
-        nginx.source.to_string(),
-        "charts/demo/values.yaml:2 (values: image)"
-    );
-}
-
-#[test]
-fn global_image_registry_overrides() {
-    let values = "global:\n  imageRegistry: mirror.local:5000\nimage:\n  registry: docker.io\n  repository: bitnami/nginx\n  tag: 1.25.3\n";
-    let found = chart_images(&chart(values, &[]), None, &mut Vec::new());
-    assert_eq!(refs(&found), ["mirror.local:5000/bitnami/nginx:1.25.3"]);
-}
-
-#[test]
-fn template_lines_render_with_values() {
-    let values =
-        "image:\n  repository: nginx\n  tag: \"\"\nhelper:\n  name: busybox\n  version: 1.36\n";
-    let deploy = "\
-spec:
-  containers:
-  - name: web
-    image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"
-  - name: helper
-    image: {{ printf \"%s:%s\" .Values.helper.name (.Values.helper.version) }}
-  - name: literal
-    image: docker.io/library/alpine:3.19
-  - name: quoted
-    image: {{ .Values.helper.name | quote }}
-";
-    let mut warn = Vec::new();
-    let found = chart_images(&chart(values, &[("deploy.yaml", deploy)]), None, &mut warn);
-    // The printf line uses parentheses: not rendered, and said so.
-    assert_eq!(warn.len(), 1, "{warn:?}");
-    assert!(
-        warn[0].contains("charts/demo/templates/deploy.yaml:6")
-            && warn[0].contains("its images come from values.yaml"),
-        "{warn:?}"
-    );
-    assert_eq!(
-        refs(&found),
-        ["busybox", "docker.io/library/alpine:3.19", "nginx:2.0.0"]
-    );
-    let rendered = found.iter().find(|f| f.text == "nginx:2.0.0").unwrap();
-    assert_eq!(rendered.source.line, Some(4));
-}
-
-#[test]
-fn unsupported_actions_fall_back_to_values() {
-    let values = "image:\n  repository: nginx\n  tag: 1.25\n";
-    let deploy = "image: {{ include \"demo.image\" . }}\n";
-    let mut warn = Vec::new();
-    let found = chart_images(&chart(values, &[("d.yaml", deploy)]), None, &mut warn);
-    assert_eq!(refs(&found), ["nginx:1.25"]);
-    assert!(
-        warn[0].starts_with("chart charts/demo cannot be rendered"),
-        "{warn:?}"
-    );
-}
-
-#[test]
-fn subcharts_take_parent_values() {
-    let mut parent = chart(
-        "redis:\n  image:\n    tag: 7.2-parent\nglobal:\n  imageRegistry: mirror.local\n",
-        &[],
-    );
-    let mut sub = chart("image:\n  repository: redis\n  tag: 7.0\n", &[]);
-    sub.dir = "charts/demo/charts/redis".into();
-    sub.name = "redis".into();
-    parent.subcharts.push(sub);
-    let found = chart_images(&parent, Some("app"), &mut Vec::new());
-    assert_eq!(refs(&found), ["mirror.local/redis:7.2-parent"]);
-    assert_eq!(found[0].source.app.as_deref(), Some("app"));
-    assert!(found[0]
-        .source
-        .file
-        .starts_with("charts/demo/charts/redis/"));
-}
-
-#[test]
-fn render_table() {
-    let c = chart("a:\n  b: x\n  n: 3\n", &[]);
-    let values: Value = serde_yaml::from_str(&c.values_text).unwrap();
-    let ctx = Ctx {
-        chart: &c,
-        values: &values,
+/// (image-field references normalised and sorted, every reference) of a chart.
+fn images(case: &Path, values: Option<&str>) -> Result<(Vec<String>, Vec<Found>), String> {
+    let chart_dir = case.join("chart");
+    let mut files = Vec::new();
+    read_tree(&chart_dir, &chart_dir, &mut files);
+    let chart = ChartFiles {
+        dir: "charts/x".into(),
+        files,
     };
-    let ok = [
-        ("{{ .Values.a.b }}", "x"),
-        ("r/{{- .Values.a.b -}}:{{ .Values.a.n }}", "r/x:3"),
-        ("{{ .Values.missing | default \"d\" }}", "d"),
-        ("{{ default \"d\" .Values.a.b }}", "x"),
-        ("{{ .Chart.Name }}:{{ .Chart.Version }}", "demo:0.1.0"),
-        (
-            "{{ printf \"%s-%v\" .Values.a.b .Values.a.n | upper }}",
-            "X-3",
-        ),
-        ("{{ .Values.a.b | quote }}", "\"x\""),
-    ];
-    for (t, want) in ok {
-        assert_eq!(render(&ctx, t).as_deref(), Ok(want), "{t}");
+    let mut with = RenderWith::default();
+    if let Some(v) = values {
+        let text = std::fs::read_to_string(case.join(v)).unwrap();
+        with.values.push((v.to_string(), text));
     }
-    for bad in [
-        "{{ include \"x\" . }}",
-        "{{ .repository }}",
-        "{{ $x }}",
-        "{{ .Values.a }}",
-        "{{ toYaml .Values.a }}",
-        "{{ .Values.a.b",
-        "{{ required \"need it\" .Values.none }}",
-    ] {
-        assert!(render(&ctx, bad).is_err(), "{bad} must be refused");
+    let found = chart_images(chart, None, &with).map_err(|e| e.to_string())?;
+    let mut fields: Vec<String> = found
+        .iter()
+        .filter(|f| f.source.field.is_some())
+        .map(|f| normalize(&f.text).map(|w| w.name).unwrap_or_else(|e| format!("{}: {e}", f.text)))
+        .collect();
+    fields.sort();
+    fields.dedup();
+    Ok((fields, found))
+}
+
+fn expected(case: &Path, file: &str) -> Vec<String> {
+    std::fs::read_to_string(case.join(file))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn every_chart_lists_exactly_the_images_helm_renders() {
+    let mut bad = Vec::new();
+    let mut checked = 0;
+    for case in corpus() {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        for (values, want) in [(None, "images.txt"), (Some("values-site.yaml"), "images-site.txt")] {
+            if !case.join(want).exists() {
+                continue;
+            }
+            checked += 1;
+            match images(&case, values) {
+                Ok((got, _)) => {
+                    let want = expected(&case, want);
+                    if got != want {
+                        let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
+                        let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
+                        bad.push(format!("{name} ({values:?}): missing {missing:?}, extra {extra:?}"));
+                    }
+                }
+                Err(e) => bad.push(format!("{name} ({values:?}): {e}")),
+            }
+        }
     }
+    assert!(checked >= 40, "only {checked} image lists in the corpus");
+    assert!(bad.is_empty(), "{} of {checked} image lists differ:\n{}", bad.len(), bad.join("\n"));
+}
+
+#[test]
+fn longhorn_csi_sidecars_come_from_values_found_in_env() {
+    let case = corpus().into_iter().find(|c| c.ends_with("longhorn")).unwrap();
+    let (_, found) = images(&case, None).unwrap();
+    let declared: Vec<&str> = found
+        .iter()
+        .filter(|f| f.source.field.is_none())
+        .map(|f| f.text.as_str())
+        .collect();
+    for sidecar in ["longhornio/csi-attacher:", "longhornio/csi-provisioner:", "longhornio/csi-node-driver-registrar:"] {
+        assert!(
+            declared.iter().any(|d| d.contains(sidecar)),
+            "{sidecar} missing from {declared:?}"
+        );
+    }
+}
+
+#[test]
+fn sources_name_template_line_resource_and_field() {
+    let case = corpus().into_iter().find(|c| c.ends_with("cert-manager")).unwrap();
+    let (_, found) = images(&case, None).unwrap();
+    let controller = found
+        .iter()
+        .find(|f| f.text.contains("cert-manager-controller"))
+        .expect("the controller image");
+    let s = &controller.source;
+    assert_eq!(s.file, "charts/x/templates/deployment.yaml");
+    assert_eq!(s.resource.as_deref(), Some("Deployment/release-name-cert-manager"));
+    assert_eq!(s.field.as_deref(), Some("spec.template.spec.containers[0].image"));
+    assert!(s.line.is_some_and(|l| l > 1), "{s:?}");
+}
+
+#[test]
+fn a_chart_helm_refuses_fails_with_helms_message() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm/bad/required-missing");
+    let err = images(&root, None).unwrap_err();
+    assert!(err.contains("charts/x"), "{err}");
+    assert!(err.contains("required-missing/templates/cm.yaml:7:10"), "{err}");
+    assert!(err.contains("image.tag is required"), "{err}");
 }
