@@ -48,7 +48,7 @@ pub struct Error {
     pub template: String,
     /// 1-based line (0 when unknown).
     pub line: usize,
-    /// 1-based column of an execution error (0 for parse errors).
+    /// 0-based byte column of an execution error, as Go counts it.
     pub col: usize,
     /// Go's message after the location (`executing "x" at <.Values.a>: ...`).
     pub msg: String,
@@ -59,7 +59,7 @@ pub struct Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "template: {}:{}", self.template, self.line)?;
-        if self.col > 0 {
+        if self.exec {
             write!(f, ":{}", self.col)?;
         }
         write!(f, ": {}", self.msg)
@@ -118,7 +118,8 @@ impl Templates {
     /// added too (replacing templates of the same name, as Go's
     /// `AddParseTree` does when the new one is not empty).
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
-        let trees = parse::parse(name, text, &|f| self.funcs.contains_key(f))?;
+        let known = |f: &str| matches!(f, "and" | "or" | "call") || self.funcs.contains_key(f);
+        let trees = parse::parse(name, text, &known)?;
         for (n, tree) in trees {
             if n != name && tree.is_empty() && self.trees.contains_key(&n) {
                 continue;
