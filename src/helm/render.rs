@@ -11,11 +11,10 @@
 //! ```
 //!
 //! `include`, `tpl`, `required`, `fail` and `lookup` are Helm's own
-//! functions; `include` keeps Helm's count of nested calls per template name
-//! (more than 1000 is an error), in a per-thread table reset by each render.
+//! functions; the engine's [`Host`] does the nesting (Helm's 1000 nested
+//! includes per name) and `tpl`'s parse, error wrapping and `<no value>`.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::archive::clean_path;
@@ -211,7 +210,6 @@ fn execute_all(tpls: &BTreeMap<String, Renderable>) -> Result<Vec<Rendered>, Ren
                 message: cleanup_parse_error(name, &e.to_string()),
             })?;
     }
-    INCLUDED.with(|m| m.borrow_mut().clear());
     let mut out = Vec::new();
     for name in keys {
         if base_name(name).starts_with('_') {
@@ -276,12 +274,6 @@ fn cleanup_exec_error(name: &str, err: &str, exec: bool) -> String {
 
 const WARN_START: &str = "HELM_ERR_START";
 const WARN_END: &str = "HELM_ERR_END";
-const RECURSION_MAX: usize = 1000;
-
-thread_local! {
-    /// Helm's includedNames: nested `include` calls per template name.
-    static INCLUDED: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
-}
 
 /// sprig's and Helm's functions, with Helm's engine-bound ones.
 fn helm_funcs() -> crate::gotmpl::FuncMap {
@@ -317,27 +309,7 @@ fn string_arg(v: &Value) -> Result<&str, String> {
 fn include(host: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     want_args("include", args, 2)?;
     let name = string_arg(&args[0])?;
-    let over = INCLUDED.with(|m| {
-        let mut m = m.borrow_mut();
-        let n = m.entry(name.to_string()).or_insert(0);
-        if *n > RECURSION_MAX {
-            return true;
-        }
-        *n += 1;
-        false
-    });
-    if over {
-        return Err(format!(
-            "rendering template has a nested reference name: {name}: unable to execute template"
-        ));
-    }
-    let out = host.include(name, args[1].clone());
-    INCLUDED.with(|m| {
-        if let Some(n) = m.borrow_mut().get_mut(name) {
-            *n = n.saturating_sub(1);
-        }
-    });
-    out.map(Value::from)
+    host.include(name, args[1].clone()).map(Value::from)
 }
 
 fn tpl(host: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
@@ -361,9 +333,7 @@ fn tpl(host: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
             ));
         }
     }
-    host.tpl(text, vals.clone())
-        .map(|s| Value::from(s.replace("<no value>", "")))
-        .map_err(|e| format!("error during tpl function execution for {text:?}: {e}"))
+    host.tpl(text, vals.clone()).map(Value::from)
 }
 
 fn required(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {

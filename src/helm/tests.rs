@@ -1,7 +1,8 @@
 //! End-to-end: every chart of tests/data/helm/charts rendered and compared,
 //! template by template, with what Helm 3.9.4 rendered (helmrender: release
 //! `release-name`, namespace `default`, revision 0; tests/ and NOTES.txt
-//! left out, as are empty outputs). Documents are compared as YAML data.
+//! left out, as are empty outputs). Documents are compared as YAML data,
+//! the values nondeterministic.txt marks as random masked on both sides.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -57,13 +58,66 @@ fn ours(chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String>,
         .collect())
 }
 
+/// Keys whose values Helm draws at random, per template: from
+/// nondeterministic.txt (`LINE: KEY`, lines of the golden file).
+fn random_keys(golden: &str, list: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let lines: Vec<&str> = golden.lines().collect();
+    for entry in list.lines().filter(|l| !l.starts_with('#')) {
+        let Some((n, key)) = entry.split_once(": ") else {
+            continue;
+        };
+        let Ok(n) = n.trim().parse::<usize>() else {
+            continue;
+        };
+        let source = lines[..n.min(lines.len())]
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("# Source: "));
+        if let Some(t) = source {
+            out.entry(t.to_string())
+                .or_default()
+                .push(key.trim().to_string());
+        }
+    }
+    out
+}
+
+/// Replaces the values of `keys` anywhere in a document.
+fn mask(v: &mut serde_yaml::Value, keys: &[String]) {
+    match v {
+        serde_yaml::Value::Mapping(m) => {
+            for (k, x) in m.iter_mut() {
+                if k.as_str().is_some_and(|k| keys.iter().any(|r| r == k)) {
+                    *x = serde_yaml::Value::String("<random>".into());
+                } else {
+                    mask(x, keys);
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(s) => s.iter_mut().for_each(|x| mask(x, keys)),
+        _ => {}
+    }
+}
+
+fn masked_docs(text: &str, keys: &[String]) -> Result<Vec<serde_yaml::Value>, String> {
+    let mut d = docs(text)?;
+    d.iter_mut().for_each(|x| mask(x, keys));
+    Ok(d)
+}
+
 /// The templates whose documents differ (empty when all match).
-fn compare(golden: &BTreeMap<String, String>, got: &BTreeMap<String, String>) -> Vec<String> {
+fn compare(
+    golden: &BTreeMap<String, String>,
+    got: &BTreeMap<String, String>,
+    random: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
     let mut bad = Vec::new();
     for (name, want) in golden {
+        let keys = random.get(name).map_or(&[][..], |k| k.as_slice());
         match got.get(name) {
             None => bad.push(format!("{name} (missing)")),
-            Some(text) => match (docs(want), docs(text)) {
+            Some(text) => match (masked_docs(want, keys), masked_docs(text, keys)) {
                 (Ok(a), Ok(b)) if a == b => {}
                 (Ok(_), Err(e)) => bad.push(format!("{name} (not YAML: {e})")),
                 _ => bad.push(name.clone()),
@@ -80,11 +134,12 @@ fn compare(golden: &BTreeMap<String, String>, got: &BTreeMap<String, String>) ->
 
 #[test]
 fn fixtures_render_as_helm() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm/charts");
-    let Ok(dirs) = std::fs::read_dir(&root) else {
-        return;
-    };
-    let mut dirs: Vec<_> = dirs.flatten().map(|d| d.path()).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm");
+    let mut dirs: Vec<_> = ["charts", "features"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(root.join(sub)).ok())
+        .flat_map(|d| d.flatten().map(|e| e.path()))
+        .collect();
     dirs.sort();
     let (mut pass, mut total) = (0, 0);
     for dir in dirs {
@@ -113,7 +168,9 @@ fn fixtures_render_as_helm() {
                 }
                 Err(e) => eprintln!("FAIL {label}: {e}"),
                 Ok(got) => {
-                    let bad = compare(&golden_templates(&want), &got);
+                    let list = std::fs::read_to_string(dir.join("nondeterministic.txt"))
+                        .unwrap_or_default();
+                    let bad = compare(&golden_templates(&want), &got, &random_keys(&want, &list));
                     if bad.is_empty() {
                         pass += 1;
                         eprintln!("ok   {label}");
