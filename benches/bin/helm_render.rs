@@ -46,13 +46,18 @@ fn render(dir: &str, values: &[String]) -> Result<String, String> {
         namespace: "default".into(),
         kube_version: None,
         user_values,
+        // The reference helmrender passes no revision.
+        revision: 0,
     };
     let release = sealer::helm::render(&chart, &opts).map_err(|e| e.to_string())?;
     let mut manifests = release.manifests;
     manifests.sort_by(|a, b| a.template.cmp(&b.template));
     let mut out = String::new();
     for m in manifests {
-        if m.template.ends_with("NOTES.txt") || m.template.contains("/tests/") || m.text.trim().is_empty() {
+        if m.template.ends_with("NOTES.txt")
+            || m.template.contains("/tests/")
+            || m.text.trim().is_empty()
+        {
             continue;
         }
         out.push_str(&format!("---\n# Source: {}\n{}\n", m.template, m.text));

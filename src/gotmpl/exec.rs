@@ -162,7 +162,12 @@ impl State<'_> {
 
     fn range(&mut self, dot: &Value, b: &Branch) -> Res<()> {
         let mark = self.vars.len();
-        let v = self.pipeline(dot, &b.pipe)?;
+        let mut v = self.pipeline(dot, &b.pipe)?;
+        if let Value::Object(o) = &v {
+            if matches!(o.kind(), "map" | "slice") {
+                v = o.to_data();
+            }
+        }
         let items: Vec<(Value, Value)> = match &v {
             Value::List(l) => l
                 .iter()
@@ -565,13 +570,13 @@ impl Host for State<'_> {
         r
     }
 
-    fn tpl(&mut self, text: &str, data: Value) -> Result<String, String> {
+    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, String> {
         let mut set = self.set.clone();
-        set.parse("gotpl", text)
-            .map_err(|e| format!("cannot parse template {text:?}: {e}"))?;
+        set.parse(name, text)
+            .map_err(|e| format!("error during tpl function execution for {text:?}: {e}"))?;
         let tree = set
             .trees
-            .get("gotpl")
+            .get(name)
             .cloned()
             .ok_or_else(|| format!("cannot parse template {text:?}"))?;
         let out = self

@@ -29,9 +29,10 @@ pub use value::{Map, Object, Struct, Value};
 pub trait Host {
     /// Executes the template `name` with `data` and returns its output.
     fn include(&mut self, name: &str, data: Value) -> Result<String, String>;
-    /// Parses `text` as a template (seeing every defined template) and
+    /// Parses `text` as the template `name` (seeing every defined template;
+    /// Helm names it after the file being rendered, so errors do too) and
     /// executes it with `data`.
-    fn tpl(&mut self, text: &str, data: Value) -> Result<String, String>;
+    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, String>;
 }
 
 /// A template function: Go's `func(args...) (Value, error)`; an `Err` stops

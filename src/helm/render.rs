@@ -104,7 +104,7 @@ struct Renderable {
 
 /// Renders every template of `chart` (NOTES.txt executed but not returned),
 /// sorted by template name.
-pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Vec<Rendered>, RenderError> {
+pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Release, RenderError> {
     let missing = missing_dependencies(chart);
     let mut vals = Value::new_map();
     for v in &opts.user_values {
@@ -123,10 +123,20 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Vec<Rendered>, Rend
         "Release".into(),
         release(&opts.release_name, &opts.namespace, opts.revision),
     );
-    top.insert("Values".into(), coalesce_values(&c, &vals)?);
+    let values = coalesce_values(&c, &vals)?;
+    top.insert("Values".into(), values.clone());
     let mut tpls = BTreeMap::new();
     all_templates(&c, None, &Value::from(top), &mut tpls);
-    execute_all(&tpls)
+    let manifests = execute_all(&tpls)?;
+    Ok(Release { manifests, values })
+}
+
+/// What a chart renders to.
+pub struct Release {
+    /// Every rendered template but NOTES.txt, by name.
+    pub manifests: Vec<Rendered>,
+    /// The values it rendered with (`.Values` of the top chart).
+    pub values: Value,
 }
 
 /// A copy whose value maps are the copy's own (processing mutates them).
@@ -333,7 +343,10 @@ fn tpl(host: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
             ));
         }
     }
-    host.tpl(text, vals.clone()).map(Value::from)
+    let name = path_value(vals, "Template.Name")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    host.tpl(&name, text, vals.clone()).map(Value::from)
 }
 
 fn required(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {

@@ -52,6 +52,7 @@ fn ours(chart: &Path, values: Option<&Path>) -> Result<BTreeMap<String, String>,
     }
     let out = render(&c, &opts).map_err(|e| e.to_string())?;
     Ok(out
+        .manifests
         .into_iter()
         .filter(|r| !r.template.contains("/tests/") && !r.text.trim().is_empty())
         .map(|r| (r.template, r.text))

@@ -60,7 +60,11 @@ pub fn chart_images(chart: ChartFiles, app: Option<&str>, with: &RenderWith) -> 
         .map_err(|why| invalid(format!("chart {dir}: {why}")))
 }
 
-fn images_of(chart: ChartFiles, app: Option<&str>, with: &RenderWith) -> Result<Vec<Found>, String> {
+fn images_of(
+    chart: ChartFiles,
+    app: Option<&str>,
+    with: &RenderWith,
+) -> Result<Vec<Found>, String> {
     let dir = chart.dir;
     let loaded = helm::load_files(&dir, chart.files).map_err(|e| e.to_string())?;
     let mut user_values = Vec::new();
@@ -72,14 +76,14 @@ fn images_of(chart: ChartFiles, app: Option<&str>, with: &RenderWith) -> Result<
         namespace: NAMESPACE.into(),
         kube_version: with.kube_version.clone(),
         user_values,
+        revision: 1,
     };
     let release = helm::render(&loaded, &opts).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut all_text = String::new();
     for r in &release.manifests {
         let file = rootfs_path(&dir, &r.template);
-        let fields =
-            manifest::image_fields(&r.text).map_err(|e| format!("{}: {e}", r.template))?;
+        let fields = manifest::image_fields(&r.text).map_err(|e| format!("{}: {e}", r.template))?;
         for f in fields {
             let mut source = Source::line(&file, f.line);
             source.detail = Some(format!("{} {}", f.resource, f.field));
@@ -87,7 +91,10 @@ fn images_of(chart: ChartFiles, app: Option<&str>, with: &RenderWith) -> Result<
             source.chart = Some(dir.clone());
             source.resource = Some(f.resource);
             source.field = Some(f.field);
-            out.push(Found { text: f.text, source });
+            out.push(Found {
+                text: f.text,
+                source,
+            });
         }
         for (_, doc) in manifest::documents(&r.text) {
             let installed = serde_yaml::from_str::<serde_yaml::Value>(&doc)
@@ -100,7 +107,8 @@ fn images_of(chart: ChartFiles, app: Option<&str>, with: &RenderWith) -> Result<
         }
     }
     let values = declared::to_yaml_value(&release.values);
-    let app_version = (!loaded.metadata.app_version.is_empty()).then_some(loaded.metadata.app_version.as_str());
+    let app_version =
+        (!loaded.metadata.app_version.is_empty()).then_some(loaded.metadata.app_version.as_str());
     let ctx = declared::Ctx {
         app_version,
         values: &values,

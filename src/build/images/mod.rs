@@ -69,8 +69,8 @@ fn chart_settings(opts: &CacheOptions, kube_version: Option<&str>) -> Result<wal
             path: path.clone(),
             why,
         };
-        let bytes = std::fs::read(path)
-            .map_err(|e| bad(format!("--chart-values {chart}={shown}: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| bad(format!("--chart-values {chart}={shown}: {e}")))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| bad(format!("--chart-values {chart}={shown}: not UTF-8 text")))?;
         values.push((chart.clone(), shown, text));

@@ -206,4 +206,3 @@ fn composite(
     }
     Some(Some((text, leaf.to_string(), repo.to_string())))
 }
-

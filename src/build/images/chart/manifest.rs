@@ -168,13 +168,30 @@ spec: {image: {repository: x}, sidecar: {image: quay.io/a/b:1}}
 ";
         let got = image_fields(text).unwrap();
         let want = [
-            ("busybox:1.36", 12, "Deployment/web", "spec.template.spec.initContainers[0].image"),
-            ("nginx:1.25", 15, "Deployment/web", "spec.template.spec.containers[0].image"),
+            (
+                "busybox:1.36",
+                12,
+                "Deployment/web",
+                "spec.template.spec.initContainers[0].image",
+            ),
+            (
+                "nginx:1.25",
+                15,
+                "Deployment/web",
+                "spec.template.spec.containers[0].image",
+            ),
             ("quay.io/a/b:1", 29, "Custom/c", "spec.sidecar.image"),
         ];
         let got: Vec<(&str, usize, &str, &str)> = got
             .iter()
-            .map(|f| (f.text.as_str(), f.line, f.resource.as_str(), f.field.as_str()))
+            .map(|f| {
+                (
+                    f.text.as_str(),
+                    f.line,
+                    f.resource.as_str(),
+                    f.field.as_str(),
+                )
+            })
             .collect();
         assert_eq!(got, want);
         assert!(image_fields("a: [b\n").unwrap_err().starts_with("line 1: "));

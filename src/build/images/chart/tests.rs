@@ -8,14 +8,21 @@ use super::super::refs::normalize;
 use super::*;
 
 fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
         if e.file_type().unwrap().is_dir() {
             read_tree(root, &path, out);
         } else {
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             out.push((rel, std::fs::read(&path).unwrap()));
         }
     }
@@ -49,7 +56,11 @@ fn images(case: &Path, values: Option<&str>) -> Result<(Vec<String>, Vec<Found>)
     let mut fields: Vec<String> = found
         .iter()
         .filter(|f| f.source.field.is_some())
-        .map(|f| normalize(&f.text).map(|w| w.name).unwrap_or_else(|e| format!("{}: {e}", f.text)))
+        .map(|f| {
+            normalize(&f.text)
+                .map(|w| w.name)
+                .unwrap_or_else(|e| format!("{}: {e}", f.text))
+        })
         .collect();
     fields.sort();
     fields.dedup();
@@ -70,7 +81,10 @@ fn every_chart_lists_exactly_the_images_helm_renders() {
     let mut checked = 0;
     for case in corpus() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-        for (values, want) in [(None, "images.txt"), (Some("values-site.yaml"), "images-site.txt")] {
+        for (values, want) in [
+            (None, "images.txt"),
+            (Some("values-site.yaml"), "images-site.txt"),
+        ] {
             if !case.join(want).exists() {
                 continue;
             }
@@ -81,7 +95,9 @@ fn every_chart_lists_exactly_the_images_helm_renders() {
                     if got != want {
                         let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
                         let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
-                        bad.push(format!("{name} ({values:?}): missing {missing:?}, extra {extra:?}"));
+                        bad.push(format!(
+                            "{name} ({values:?}): missing {missing:?}, extra {extra:?}"
+                        ));
                     }
                 }
                 Err(e) => bad.push(format!("{name} ({values:?}): {e}")),
@@ -89,19 +105,31 @@ fn every_chart_lists_exactly_the_images_helm_renders() {
         }
     }
     assert!(checked >= 40, "only {checked} image lists in the corpus");
-    assert!(bad.is_empty(), "{} of {checked} image lists differ:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {checked} image lists differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn longhorn_csi_sidecars_come_from_values_found_in_env() {
-    let case = corpus().into_iter().find(|c| c.ends_with("longhorn")).unwrap();
+    let case = corpus()
+        .into_iter()
+        .find(|c| c.ends_with("longhorn"))
+        .unwrap();
     let (_, found) = images(&case, None).unwrap();
     let declared: Vec<&str> = found
         .iter()
         .filter(|f| f.source.field.is_none())
         .map(|f| f.text.as_str())
         .collect();
-    for sidecar in ["longhornio/csi-attacher:", "longhornio/csi-provisioner:", "longhornio/csi-node-driver-registrar:"] {
+    for sidecar in [
+        "longhornio/csi-attacher:",
+        "longhornio/csi-provisioner:",
+        "longhornio/csi-node-driver-registrar:",
+    ] {
         assert!(
             declared.iter().any(|d| d.contains(sidecar)),
             "{sidecar} missing from {declared:?}"
@@ -111,7 +139,10 @@ fn longhorn_csi_sidecars_come_from_values_found_in_env() {
 
 #[test]
 fn sources_name_template_line_resource_and_field() {
-    let case = corpus().into_iter().find(|c| c.ends_with("cert-manager")).unwrap();
+    let case = corpus()
+        .into_iter()
+        .find(|c| c.ends_with("cert-manager"))
+        .unwrap();
     let (_, found) = images(&case, None).unwrap();
     let controller = found
         .iter()
@@ -119,8 +150,14 @@ fn sources_name_template_line_resource_and_field() {
         .expect("the controller image");
     let s = &controller.source;
     assert_eq!(s.file, "charts/x/templates/deployment.yaml");
-    assert_eq!(s.resource.as_deref(), Some("Deployment/release-name-cert-manager"));
-    assert_eq!(s.field.as_deref(), Some("spec.template.spec.containers[0].image"));
+    assert_eq!(
+        s.resource.as_deref(),
+        Some("Deployment/release-name-cert-manager")
+    );
+    assert_eq!(
+        s.field.as_deref(),
+        Some("spec.template.spec.containers[0].image")
+    );
     assert!(s.line.is_some_and(|l| l > 1), "{s:?}");
 }
 
@@ -129,6 +166,9 @@ fn a_chart_helm_refuses_fails_with_helms_message() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm/bad/required-missing");
     let err = images(&root, None).unwrap_err();
     assert!(err.contains("charts/x"), "{err}");
-    assert!(err.contains("required-missing/templates/cm.yaml:7:10"), "{err}");
+    assert!(
+        err.contains("required-missing/templates/cm.yaml:7:10"),
+        "{err}"
+    );
     assert!(err.contains("image.tag is required"), "{err}");
 }
