@@ -27,7 +27,7 @@ fn include(h: &mut dyn Host, a: &[Value]) -> Result<Value, String> {
 
 fn tpl(h: &mut dyn Host, a: &[Value]) -> Result<Value, String> {
     let text = a.first().and_then(Value::as_str).unwrap_or("").to_string();
-    h.tpl(&text, a.get(1).cloned().unwrap_or_default())
+    h.tpl("t", &text, a.get(1).cloned().unwrap_or_default())
         .map(Value::from)
 }
 
