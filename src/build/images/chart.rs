@@ -86,10 +86,10 @@ fn images_of(
         let fields = manifest::image_fields(&r.text).map_err(|e| format!("{}: {e}", r.template))?;
         for f in fields {
             let mut source = Source::line(&file, f.line);
-            source.detail = Some(format!("{} {}", f.resource, f.field));
+            source.detail = Some(format!("{} {}", f.resource, f.field).trim().to_string());
             source.app = app.map(String::from);
             source.chart = Some(dir.clone());
-            source.resource = Some(f.resource);
+            source.resource = (!f.resource.is_empty()).then_some(f.resource);
             source.field = Some(f.field);
             out.push(Found {
                 text: f.text,

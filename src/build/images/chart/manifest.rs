@@ -13,7 +13,7 @@ pub struct Field {
     pub text: String,
     /// 1-based line in the rendered template.
     pub line: usize,
-    /// `Kind/name` of the resource.
+    /// `Kind/name` of the resource (empty when the document has neither).
     pub resource: String,
     /// Path of the field inside the resource.
     pub field: String,
@@ -65,14 +65,17 @@ pub fn image_fields(text: &str) -> Result<Vec<Field>, String> {
         if !doc.is_mapping() || is_test_hook(&doc) {
             continue;
         }
-        let resource = format!(
-            "{}/{}",
-            doc.get("kind").and_then(Value::as_str).unwrap_or("?"),
-            doc.get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-        );
+        let kind = doc.get("kind").and_then(Value::as_str);
+        let name = doc
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str);
+        let resource = match (kind, name) {
+            (Some(k), Some(n)) => format!("{k}/{n}"),
+            (Some(k), None) => k.to_string(),
+            (None, Some(n)) => format!("?/{n}"),
+            (None, None) => String::new(),
+        };
         let mut found = Vec::new();
         walk(&doc, &mut String::new(), &mut found);
         let mut cursor = 0;
