@@ -213,7 +213,11 @@ fn empty_fn(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 }
 
 fn coalesce(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
-    Ok(args.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+    Ok(args
+        .iter()
+        .find(|v| !empty(v))
+        .cloned()
+        .unwrap_or(Value::Nil))
 }
 
 fn all(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
@@ -228,7 +232,11 @@ fn any(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 fn ternary(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("ternary", args, 3)?;
     let cond = want_bool(&args[2])?;
-    Ok(if cond { args[0].clone() } else { args[1].clone() })
+    Ok(if cond {
+        args[0].clone()
+    } else {
+        args[1].clone()
+    })
 }
 
 /// `fail MSG`: stops the rendering with MSG.
@@ -255,11 +263,7 @@ pub(super) mod tests {
     }
 
     /// Calls the registered function `name` of `reg` with `args`.
-    pub fn call(
-        reg: fn(&mut FuncMap),
-        name: &str,
-        args: &[Value],
-    ) -> Result<Value, String> {
+    pub fn call(reg: fn(&mut FuncMap), name: &str, args: &[Value]) -> Result<Value, String> {
         let mut m = FuncMap::new();
         reg(&mut m);
         let f = m.get(name).ok_or_else(|| format!("no function {name}"))?;
@@ -310,7 +314,11 @@ pub(super) mod tests {
             ("default", vec![s("d"), list(vec![])], Ok(s("d"))),
             ("default", vec![s("d"), map(&[])], Ok(s("d"))),
             ("default", vec![s("d"), s("x")], Ok(s("x"))),
-            ("default", vec![s("d"), Value::Float(1.5)], Ok(Value::Float(1.5))),
+            (
+                "default",
+                vec![s("d"), Value::Float(1.5)],
+                Ok(Value::Float(1.5)),
+            ),
             ("empty", vec![Value::Nil], Ok(Value::Bool(true))),
             ("empty", vec![s(" ")], Ok(Value::Bool(false))),
             ("coalesce", vec![Value::Nil, s(""), s("a")], Ok(s("a"))),
@@ -319,8 +327,16 @@ pub(super) mod tests {
             ("all", vec![s("a"), Value::Int(0)], Ok(Value::Bool(false))),
             ("any", vec![], Ok(Value::Bool(false))),
             ("any", vec![s(""), Value::Int(1)], Ok(Value::Bool(true))),
-            ("ternary", vec![s("a"), s("b"), Value::Bool(true)], Ok(s("a"))),
-            ("ternary", vec![s("a"), s("b"), Value::Bool(false)], Ok(s("b"))),
+            (
+                "ternary",
+                vec![s("a"), s("b"), Value::Bool(true)],
+                Ok(s("a")),
+            ),
+            (
+                "ternary",
+                vec![s("a"), s("b"), Value::Bool(false)],
+                Ok(s("b")),
+            ),
             (
                 "ternary",
                 vec![s("a"), s("b"), s("true")],
@@ -330,11 +346,19 @@ pub(super) mod tests {
             ("typeOf", vec![Value::Nil], Ok(s("<nil>"))),
             ("typeOf", vec![Value::Float(1.0)], Ok(s("float64"))),
             ("typeIs", vec![s("string"), s("x")], Ok(Value::Bool(true))),
-            ("typeIsLike", vec![s("int"), Value::Int(1)], Ok(Value::Bool(true))),
+            (
+                "typeIsLike",
+                vec![s("int"), Value::Int(1)],
+                Ok(Value::Bool(true)),
+            ),
             ("kindOf", vec![list(vec![])], Ok(s("slice"))),
             ("kindOf", vec![Value::Nil], Ok(s("invalid"))),
             ("kindIs", vec![s("map"), map(&[])], Ok(Value::Bool(true))),
-            ("deepEqual", vec![Value::Int(1), Value::Float(1.0)], Ok(Value::Bool(false))),
+            (
+                "deepEqual",
+                vec![Value::Int(1), Value::Float(1.0)],
+                Ok(Value::Bool(false)),
+            ),
             (
                 "deepEqual",
                 vec![map(&[("a", s("b"))]), map(&[("a", s("b"))])],
