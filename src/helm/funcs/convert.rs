@@ -96,10 +96,14 @@ pub(super) fn want_bool(v: &Value) -> Result<bool, String> {
     }
 }
 
-/// A `map[string]interface{}` parameter.
+/// A `map[string]interface{}` parameter. Nil is an empty map: Go accepts an
+/// untyped nil (a missing value reached through a variable or a
+/// parenthesised pipeline) for a map parameter, and charts rely on it
+/// (`hasKey (lookup ...).data "x"`).
 pub(super) fn want_map(v: &Value) -> Result<Rc<RefCell<Map>>, String> {
     match v {
         Value::Map(m) => Ok(m.clone()),
+        Value::Nil => Ok(Rc::new(RefCell::new(Map::new()))),
         v => Err(wrong_type("map[string]interface {}", v)),
     }
 }
@@ -248,19 +252,9 @@ fn fail(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::gotmpl::Host;
 
     /// A host for calling functions directly: no templates.
-    pub struct NoHost;
-
-    impl Host for NoHost {
-        fn include(&mut self, name: &str, _: Value) -> Result<String, String> {
-            Err(format!("no template {name}"))
-        }
-        fn tpl(&mut self, _: &str, _: Value) -> Result<String, String> {
-            Err("no tpl".into())
-        }
-    }
+    pub(crate) use crate::gotmpl::NoHost;
 
     /// Calls the registered function `name` of `reg` with `args`.
     pub fn call(reg: fn(&mut FuncMap), name: &str, args: &[Value]) -> Result<Value, String> {

@@ -372,6 +372,18 @@ fn uuidv4() -> String {
     )
 }
 
+/// A bcrypt hash's shape (`$2a$10$` + 53 characters of bcrypt's base64):
+/// bcrypt salts at random, so Helm's output differs on every render anyway,
+/// and only images are read from what we render.
+fn bcrypt_shaped() -> String {
+    const ALPHABET: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let body: String = random_bytes(53)
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("$2a$10${body}")
+}
+
 fn unsupported(name: &str) -> String {
     format!("{name} is not supported by sealer's Helm renderer")
 }
@@ -435,8 +447,15 @@ pub(super) fn register(m: &mut FuncMap) {
         ("buildCustomCert", build_custom_cert),
         ("encryptAES", encrypt_aes),
         ("decryptAES", |_, _| Err(unsupported("decryptAES"))),
-        ("bcrypt", |_, _| Err(unsupported("bcrypt"))),
-        ("htpasswd", |_, _| Err(unsupported("htpasswd"))),
+        ("bcrypt", |_, a| {
+            super::convert::arity("bcrypt", a, 1)?;
+            Ok(Value::from(bcrypt_shaped()))
+        }),
+        ("htpasswd", |_, a| {
+            super::convert::arity("htpasswd", a, 2)?;
+            let user = super::cast::strval(&a[0]);
+            Ok(Value::from(format!("{user}:{}", bcrypt_shaped())))
+        }),
         ("derivePassword", |_, _| Err(unsupported("derivePassword"))),
     ];
     m.extend(table.iter().copied());

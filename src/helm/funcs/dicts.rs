@@ -297,14 +297,7 @@ mod tests {
                 vec![s("x"), s("a")],
                 Err("wrong type for value; expected map[string]interface {}; got string".into()),
             ),
-            (
-                "get",
-                vec![Value::Nil, s("a")],
-                Err(
-                    "wrong type for value; expected map[string]interface {}; got interface {}"
-                        .into(),
-                ),
-            ),
+            ("get", vec![Value::Nil, s("a")], Ok(s(""))),
             ("hasKey", vec![ab.clone(), s("b")], Ok(Value::Bool(true))),
             ("hasKey", vec![ab.clone(), s("c")], Ok(Value::Bool(false))),
             (

@@ -100,12 +100,19 @@ fn last(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 fn rest(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("rest", args, 1)?;
     let l = items(&args[0], "Cannot find rest on type")?;
+    // sprig returns nil for an empty list (`toJson` prints `null`).
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
     Ok(Value::from(l.into_iter().skip(1).collect::<Vec<_>>()))
 }
 
 fn initial(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("initial", args, 1)?;
     let mut l = items(&args[0], "Cannot find initial on type")?;
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
     l.pop();
     Ok(Value::from(l))
 }

@@ -2,18 +2,9 @@
 //! (exact values where Helm's are deterministic, shapes where random).
 
 use crate::gotmpl::format::sprint_value;
-use crate::gotmpl::{FuncMap, Host, Map, Value};
+use crate::gotmpl::{FuncMap, Map, Value};
 
-struct NoHost;
-
-impl Host for NoHost {
-    fn include(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-    fn tpl(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-}
+use crate::gotmpl::NoHost;
 
 fn call(name: &str, args: &[Value]) -> Result<Value, String> {
     let mut m = FuncMap::new();

@@ -2,18 +2,9 @@
 //! (goutils 1.1.1, xstrings 1.3.2) gives under Go 1.19.
 
 use crate::gotmpl::format::sprint_value;
-use crate::gotmpl::{FuncMap, Host, Value};
+use crate::gotmpl::{FuncMap, Value};
 
-struct NoHost;
-
-impl Host for NoHost {
-    fn include(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-    fn tpl(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-}
+use crate::gotmpl::NoHost;
 
 fn call(name: &str, args: &[Value]) -> Result<Value, String> {
     let mut m = FuncMap::new();
