@@ -12,6 +12,11 @@ use super::lex::Num;
 use super::parse::{Arg, At, Branch, Cmd, Node, Pipe, Tree};
 use super::{Error, Host, Limits, Templates, Value};
 
+/// Stack left when a nested template starts; below it, a new segment.
+const RED_ZONE: usize = 256 << 10;
+/// Size of each stack segment nested templates get on the heap.
+const STACK_SEGMENT: usize = 4 << 20;
+
 /// Executes the template `name` of `set` with `data` as dot.
 pub fn execute(set: &Templates, name: &str, data: Value) -> Result<String, Error> {
     let tree = set.trees.get(name).cloned().ok_or_else(|| Error {
@@ -250,14 +255,16 @@ impl State<'_> {
             ));
         }
         self.budget.depth += 1;
-        let mut sub = State {
-            set: self.set,
-            tree: tree.clone(),
-            vars: vec![("$".into(), data.clone())],
-            out: &mut *self.out,
-            budget: &mut *self.budget,
-        };
-        let r = sub.walk(&data, &tree.root);
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            let mut sub = State {
+                set: self.set,
+                tree: tree.clone(),
+                vars: vec![("$".into(), data.clone())],
+                out: &mut *self.out,
+                budget: &mut *self.budget,
+            };
+            sub.walk(&data, &tree.root)
+        });
         self.budget.depth -= 1;
         match r {
             Err(Fail::Break | Fail::Continue) => Ok(()),
@@ -530,15 +537,31 @@ impl State<'_> {
         tree: Rc<Tree>,
         data: Value,
     ) -> Result<String, String> {
+        self.run_nested_error(set, tree, data)
+            .map_err(|e| e.to_string())
+    }
+
+    fn run_nested_error(
+        &mut self,
+        set: &Templates,
+        tree: Rc<Tree>,
+        data: Value,
+    ) -> Result<String, Error> {
         if self.budget.depth >= self.budget.limits.max_depth {
-            return Err(format!(
-                "exceeded maximum template depth ({})",
-                self.budget.limits.max_depth
-            ));
+            return Err(Error {
+                template: tree.parse_name.clone(),
+                line: 0,
+                col: 0,
+                msg: format!(
+                    "exceeded maximum template depth ({})",
+                    self.budget.limits.max_depth
+                ),
+                exec: true,
+            });
         }
         self.budget.depth += 1;
         let mut out = String::new();
-        let r = {
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
             let mut sub = State {
                 set,
                 tree: tree.clone(),
@@ -547,11 +570,11 @@ impl State<'_> {
                 budget: &mut *self.budget,
             };
             sub.walk(&data, &tree.root)
-        };
+        });
         self.budget.depth -= 1;
         match r {
             Ok(()) | Err(Fail::Break | Fail::Continue) => Ok(out),
-            Err(Fail::Error(e)) => Err(e.to_string()),
+            Err(Fail::Error(e)) => Err(e),
         }
     }
 }
@@ -564,7 +587,7 @@ impl Host for State<'_> {
             ));
         };
         let count = self.budget.nested.entry(name.to_string()).or_insert(0);
-        if *count > self.budget.limits.max_depth {
+        if *count > self.budget.limits.max_include {
             return Err(format!(
                 "rendering template has a nested reference name: {name}: unable to execute template"
             ));
@@ -577,18 +600,13 @@ impl Host for State<'_> {
         r
     }
 
-    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, String> {
+    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, Error> {
         let mut set = self.set.clone();
-        set.parse(name, text)
-            .map_err(|e| format!("error during tpl function execution for {text:?}: {e}"))?;
-        let tree = set
-            .trees
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("cannot parse template {text:?}"))?;
-        let out = self
-            .run_nested(&set, tree, data)
-            .map_err(|e| format!("error during tpl function execution for {text:?}: {e}"))?;
+        set.parse(name, text)?;
+        let Some(tree) = set.trees.get(name).cloned() else {
+            return Ok(String::new());
+        };
+        let out = self.run_nested_error(&set, tree, data)?;
         Ok(out.replace("<no value>", ""))
     }
 }

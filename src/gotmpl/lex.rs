@@ -46,6 +46,12 @@ pub enum Kind {
     Declare,
     /// `,`.
     Comma,
+    /// Another printable ASCII character (Go's itemChar): the parser says
+    /// it is unexpected where it stands.
+    Punct(char),
+    /// A lexical error, met by the parser where it stands (as Go's lexer
+    /// runs ahead of its parser only as far as the parser reads).
+    Error(String),
     /// End of input.
     Eof,
 }
@@ -72,8 +78,9 @@ fn is_alnum(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-/// Lexes a whole template.
-pub fn lex(name: &str, text: &str) -> Result<Vec<Token>, Error> {
+/// Lexes a whole template; a lexical error ends the tokens with an
+/// [`Kind::Error`] token where it happened.
+pub fn lex(name: &str, text: &str) -> Vec<Token> {
     let mut lx = Lexer {
         name,
         src: text,
@@ -81,8 +88,16 @@ pub fn lex(name: &str, text: &str) -> Result<Vec<Token>, Error> {
         out: Vec::new(),
         paren: 0,
     };
-    lx.run()?;
-    Ok(lx.out)
+    if let Err(e) = lx.run() {
+        let pos = lx.pos.min(text.len());
+        lx.out.push(Token {
+            kind: Kind::Error(e.msg),
+            pos,
+            line: e.line,
+        });
+        lx.push(Kind::Eof, text.len());
+    }
+    lx.out
 }
 
 struct Lexer<'a> {
@@ -293,8 +308,12 @@ impl Lexer<'_> {
                     self.pos += n;
                     self.check_terminator()?;
                 }
+                c if c.is_ascii_graphic() => self.one(Kind::Punct(c)),
                 c => {
-                    return Err(self.err(start, format!("unexpected {} in command", go_char(c))));
+                    return Err(self.err(
+                        start,
+                        format!("unrecognized character in action: {}", go_char(c)),
+                    ));
                 }
             }
         }

@@ -32,7 +32,7 @@ pub trait Host {
     /// Parses `text` as the template `name` (seeing every defined template;
     /// Helm names it after the file being rendered, so errors do too) and
     /// executes it with `data`.
-    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, String>;
+    fn tpl(&mut self, name: &str, text: &str, data: Value) -> Result<String, Error>;
 }
 
 /// A template function: Go's `func(args...) (Value, error)`; an `Err` stops
@@ -72,9 +72,11 @@ impl std::error::Error for Error {}
 /// Limits that keep a hostile template from hanging or exhausting memory.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Deepest nesting of template calls (`template`, `include`, `tpl`);
-    /// Go stops at 100000, Helm's `include` at 1000.
+    /// Deepest nesting of template calls (`template`, `include`, `tpl`)
+    /// together (Go stops at 100000; each level costs stack, so we stop sooner).
     pub max_depth: usize,
+    /// Most nested `include`s of one name (Helm's recursionMaxNums, 1000).
+    pub max_include: usize,
     /// Largest output of one execution, in bytes.
     pub max_output: usize,
     /// Most evaluation steps of one execution.
@@ -84,9 +86,10 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_depth: 1000,
+            max_depth: 10_000,
+            max_include: 1000,
             max_output: 64 << 20,
-            max_steps: 50_000_000,
+            max_steps: 10_000_000,
         }
     }
 }
@@ -157,8 +160,14 @@ impl Host for NoHost {
         Err(format!("no template {name}"))
     }
 
-    fn tpl(&mut self, _: &str, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
+    fn tpl(&mut self, name: &str, _: &str, _: Value) -> Result<String, Error> {
+        Err(Error {
+            template: name.to_string(),
+            line: 0,
+            col: 0,
+            msg: "no engine".into(),
+            exec: true,
+        })
     }
 }
 

@@ -177,7 +177,7 @@ pub fn parse(
     text: &str,
     is_func: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, Tree)>, Error> {
-    let toks = lex::lex(name, text)?;
+    let toks = lex::lex(name, text);
     let mut p = Parser {
         name,
         text,
@@ -261,6 +261,10 @@ impl Parser<'_> {
 
     fn err<T>(&self, msg: impl Into<String>) -> Result<T, Error> {
         let line = self.toks[self.i.saturating_sub(1).min(self.toks.len() - 1)].line;
+        self.err_at(line, msg)
+    }
+
+    fn err_at<T>(&self, line: usize, msg: impl Into<String>) -> Result<T, Error> {
         Err(Error {
             template: self.name.to_string(),
             line,
@@ -291,11 +295,16 @@ impl Parser<'_> {
             Kind::Assign => "\"=\"".into(),
             Kind::Declare => "\":=\"".into(),
             Kind::Comma => "\",\"".into(),
+            Kind::Punct(c) => format!("{:?}", c.to_string()),
+            Kind::Error(e) => e.clone(),
             Kind::Eof => "EOF".into(),
         }
     }
 
     fn unexpected<T>(&self, tok: &Token, context: &str) -> Result<T, Error> {
+        if let Kind::Error(e) = &tok.kind {
+            return self.err_at(tok.line, e.clone());
+        }
         self.err(format!(
             "unexpected {} in {context}",
             Self::describe(&tok.kind)
@@ -368,8 +377,10 @@ impl Parser<'_> {
     fn item_list(&mut self) -> Result<(Vec<Node>, End), Error> {
         let mut list = Vec::new();
         loop {
-            if self.peek().kind == Kind::Eof {
-                return self.err("unexpected EOF");
+            match &self.peek().kind {
+                Kind::Eof => return self.err_at(self.peek().line, "unexpected EOF"),
+                Kind::Error(e) => return self.err_at(self.peek().line, e.clone()),
+                _ => {}
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
@@ -652,29 +663,31 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> Result<Arg, Error> {
-        let start = self.peek().clone();
         let term = self.term()?;
         if !matches!(self.peek().kind, Kind::Field(_)) {
             return Ok(term);
         }
+        // Go places a chain (and a field or variable it lengthens) at its
+        // first chained field.
+        let at = self.at(&self.peek().clone());
         let mut fields = Vec::new();
         while let Kind::Field(f) = &self.peek().kind {
             fields.push(f.clone());
             self.next();
         }
         Ok(match term {
-            Arg::Field(mut parts, at) => {
+            Arg::Field(mut parts, _) => {
                 parts.extend(fields);
                 Arg::Field(parts, at)
             }
-            Arg::Var(v, mut parts, at) => {
+            Arg::Var(v, mut parts, _) => {
                 parts.extend(fields);
                 Arg::Var(v, parts, at)
             }
             Arg::Bool(_) | Arg::Str(_) | Arg::Num(..) | Arg::Nil | Arg::Dot => {
                 return self.err(format!("unexpected . after term {:?}", term.to_string()))
             }
-            other => Arg::Chain(Box::new(other), fields, self.at(&start)),
+            other => Arg::Chain(Box::new(other), fields, at),
         })
     }
 

@@ -29,6 +29,7 @@ fn tpl(h: &mut dyn Host, a: &[Value]) -> Result<Value, String> {
     let text = a.first().and_then(Value::as_str).unwrap_or("").to_string();
     h.tpl("t", &text, a.get(1).cloned().unwrap_or_default())
         .map(Value::from)
+        .map_err(|e| e.to_string())
 }
 
 fn data() -> Value {
@@ -143,7 +144,7 @@ fn errors_as_go_words_them() {
         ("{{ break }}", "template: t:1: {{break}} outside {{range}}"),
         (
             "\n  {{ .Values.missing.deeper }}",
-            "template: t:2:5: executing \"t\" at <.Values.missing.deeper>: nil pointer evaluating interface {}.deeper",
+            "template: t:2:12: executing \"t\" at <.Values.missing.deeper>: nil pointer evaluating interface {}.deeper",
         ),
         (
             "{{ fail \"boom\" }}",

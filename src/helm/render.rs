@@ -383,7 +383,18 @@ fn tpl(host: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     let name = path_value(vals, "Template.Name")
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    host.tpl(&name, text, vals.clone()).map(Value::from)
+    // Helm renders tpl's text as a template of its own, so its errors are
+    // worded as a render's, then wrapped.
+    host.tpl(&name, text, vals.clone())
+        .map(Value::from)
+        .map_err(|e| {
+            let why = if e.exec {
+                cleanup_exec_error(&name, &e.to_string(), true)
+            } else {
+                cleanup_parse_error(&name, &e.to_string())
+            };
+            format!("error during tpl function execution for {text:?}: {why}")
+        })
 }
 
 fn required(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {

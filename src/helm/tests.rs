@@ -218,3 +218,53 @@ fn fixtures_render_as_helm() {
         "now render as Helm: remove from KNOWN_DIFFERENCES: {fixed:?}"
     );
 }
+
+/// Charts Helm refuses that we render (or refuse otherwise), and why.
+const KNOWN_BAD_DIFFERENCES: &[(&str, &str)] = &[
+    ("schema-violation", "values.schema.json is not validated"),
+    (
+        "missing-dependency",
+        "helmrender renders it; `helm install` and we refuse an enabled dependency missing from charts/",
+    ),
+];
+
+#[test]
+fn refused_charts_fail_with_helms_message() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/helm/bad");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("tests/data/helm/bad")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let mut bad = Vec::new();
+    for dir in &dirs {
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if KNOWN_BAD_DIFFERENCES.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+        // helmrender prefixes the stage (`render: `, `load: `).
+        let want = stderr
+            .trim_end()
+            .split_once(": ")
+            .map_or("", |(_, m)| m)
+            .to_string();
+        let values = dir.join("values-site.yaml");
+        let got = ours(
+            &dir.join("chart"),
+            values.exists().then_some(values.as_path()),
+        );
+        match got {
+            Ok(_) => bad.push(format!("{name}: rendered; Helm says {want:?}")),
+            Err(e) if !want.is_empty() && e.ends_with(&want) => {}
+            Err(e) => bad.push(format!("{name}:\n  ours {e}\n  helm {want}")),
+        }
+    }
+    assert!(dirs.len() >= 10, "only {} refused charts", dirs.len());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

@@ -566,7 +566,9 @@ mod tests {
         assert_eq!(inc.print(), "1.2.3");
         let inc = inc.member("Original", &[]).and_then(Result::ok);
         assert!(inc.is_some_and(|x| x.deep_eq(&s("v1.2.3"))));
-        let lt = o.member("LessThan", std::slice::from_ref(&v)).and_then(Result::ok);
+        let lt = o
+            .member("LessThan", std::slice::from_ref(&v))
+            .and_then(Result::ok);
         assert!(lt.is_some_and(|x| x.deep_eq(&Value::Bool(false))));
     }
 }
