@@ -20,6 +20,7 @@ use super::archive::{archive_files, ArchiveError};
 use super::ignore::{IgnoreError, Rules, HELM_IGNORE};
 use super::metadata::Metadata;
 use super::values::parse_values;
+use super::yaml::Go;
 use crate::gotmpl::Value;
 
 /// One file of a chart.
@@ -299,17 +300,10 @@ fn load_subchart(
     load_buffered(&label, inner)
 }
 
-/// The first YAML document of a file (sigs.k8s.io/yaml reads only that).
-pub fn first_doc(data: &[u8]) -> Result<serde_yaml::Value, String> {
-    let text = String::from_utf8_lossy(data);
-    let err = |e: serde_yaml::Error| format!("error converting YAML to JSON: {e}");
-    let first = serde_yaml::Deserializer::from_str(&text).next();
-    let Some(doc) = first else {
-        return Ok(serde_yaml::Value::Null);
-    };
-    let mut v: serde_yaml::Value = serde::Deserialize::deserialize(doc).map_err(err)?;
-    v.apply_merge().map_err(err)?;
-    Ok(v)
+/// The first YAML document of a file as yaml.v2 decodes it (sigs.k8s.io/yaml
+/// reads only that), before the JSON conversion.
+pub fn first_doc(data: &[u8]) -> Result<Go, String> {
+    super::yaml::decode_go(&String::from_utf8_lossy(data))
 }
 
 impl Chart {

@@ -47,7 +47,9 @@ fn enabled_table() {
         ("- name: sub\n  version: 1.x\n  condition: sub.enabled\n", "sub: {enabled: false}", "", &[]),
         ("- name: sub\n  version: 1.x\n  condition: sub.enabled\n", "", "sub: {enabled: false}", &[]),
         ("- name: sub\n  version: 1.x\n  condition: nope.x,sub.enabled\n", "sub: {enabled: false}", "", &[]),
-        ("- name: sub\n  version: 1.x\n  condition: a.on,sub.enabled\n", "a: {on: true}\nsub: {enabled: false}", "", &["sub"]),
+        ("- name: sub\n  version: 1.x\n  condition: a.ok,sub.enabled\n", "a: {ok: true}\nsub: {enabled: false}", "", &["sub"]),
+        // YAML 1.1: the key `on` is "true", so the path a.on is not found.
+        ("- name: sub\n  version: 1.x\n  condition: a.on,sub.enabled\n", "a: {on: true}\nsub: {enabled: false}", "", &[]),
         ("- name: sub\n  version: 1.x\n  condition: sub.enabled\n", "sub: {enabled: notabool}", "", &["sub"]),
         ("- name: sub\n  version: 1.x\n  tags: [t]\n", "tags: {t: false}", "", &[]),
         ("- name: sub\n  version: 1.x\n  tags: [t, u]\n", "tags: {t: false, u: true}", "", &["sub"]),
@@ -85,14 +87,14 @@ fn import_values_both_forms() {
 fn missing_chart() {
     let cases = [
         (
-            "gone: {on: true}",
+            "gone: {ok: true}",
             Some("found in Chart.yaml, but missing in charts/ directory: gone"),
         ),
-        ("gone: {on: false}", None),
+        ("gone: {ok: false}", None),
     ];
     for (values, want) in cases {
         let mut c = umbrella(
-            "- name: sub\n  version: 1.x\n- name: gone\n  version: 1.x\n  condition: gone.on\n",
+            "- name: sub\n  version: 1.x\n- name: gone\n  version: 1.x\n  condition: gone.ok\n",
             values,
         );
         let missing = missing_dependencies(&c);

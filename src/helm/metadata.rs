@@ -4,8 +4,7 @@
 //! field names match case-insensitively, unknown fields are ignored, and
 //! strings are sanitized (`Metadata.Validate`).
 
-use serde_yaml::Value as Y;
-
+use super::yaml::{go_float32_g, key_text, to_value, Go};
 use crate::gotmpl::Value;
 
 /// A chart maintainer.
@@ -80,58 +79,35 @@ pub struct Metadata {
 }
 
 /// Go's encoding/json error for a value of the wrong type.
-fn type_err(field: &str, v: &Y, want: &str) -> String {
+fn type_err(field: &str, v: &Go, want: &str) -> String {
     let got = match v {
-        Y::Sequence(_) => "array",
-        Y::Mapping(_) => "object",
-        Y::Bool(_) => "bool",
-        Y::Number(_) => "number",
-        _ => "string",
+        Go::List(_) => "array",
+        Go::Map(_) => "object",
+        Go::Bool(_) => "bool",
+        Go::Int(_) | Go::Uint(_) | Go::Float(_) => "number",
+        Go::Nil | Go::Str(_) => "string",
     };
     format!("error unmarshaling JSON: json: cannot unmarshal {got} into Go struct field {field} of type {want}")
 }
 
-/// A scalar as sigs.k8s.io/yaml turns it into a string field's text.
-pub fn yaml_string(v: &Y, field: &str) -> Result<String, String> {
+/// A scalar as sigs.k8s.io/yaml turns it into a string field's text: an
+/// int in decimal, a float as float32 `%g`, a bool as `true`/`false`.
+pub fn yaml_string(v: &Go, field: &str) -> Result<String, String> {
     match v {
-        Y::Null => Ok(String::new()),
-        Y::String(s) => Ok(s.clone()),
-        Y::Bool(b) => Ok(b.to_string()),
-        Y::Number(n) if n.is_f64() => Ok(go_float32_g(n.as_f64().unwrap_or(0.0))),
-        Y::Number(n) => Ok(n.to_string()),
-        Y::Tagged(t) => yaml_string(&t.value, field),
+        Go::Nil => Ok(String::new()),
+        Go::Str(s) => Ok(s.clone()),
+        Go::Bool(b) => Ok(b.to_string()),
+        Go::Int(i) => Ok(i.to_string()),
+        Go::Uint(u) => Ok(u.to_string()),
+        Go::Float(f) => Ok(go_float32_g(*f)),
         other => Err(type_err(field, other, "string")),
     }
 }
 
-/// strconv.FormatFloat(f, 'g', -1, 32): the shortest float32 text, in
-/// exponent form when the exponent is below -4 or at least 6.
-fn go_float32_g(f: f64) -> String {
-    let x = f as f32;
-    if x.is_nan() {
-        return "NaN".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let e = format!("{x:e}");
-    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        return format!("{x}");
-    }
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mant}e{sign}{:02}", exp.abs())
-}
-
-fn string_list(v: &Y, field: &str) -> Result<Option<Vec<String>>, String> {
+fn string_list(v: &Go, field: &str) -> Result<Option<Vec<String>>, String> {
     match v {
-        Y::Null => Ok(None),
-        Y::Sequence(s) => s
+        Go::Nil => Ok(None),
+        Go::List(s) => s
             .iter()
             .map(|x| yaml_string(x, field).map(|s| sanitize(&s)))
             .collect::<Result<Vec<_>, _>>()
@@ -140,10 +116,10 @@ fn string_list(v: &Y, field: &str) -> Result<Option<Vec<String>>, String> {
     }
 }
 
-fn yaml_bool(v: &Y, field: &str) -> Result<bool, String> {
+fn yaml_bool(v: &Go, field: &str) -> Result<bool, String> {
     match v {
-        Y::Null => Ok(false),
-        Y::Bool(b) => Ok(*b),
+        Go::Nil => Ok(false),
+        Go::Bool(b) => Ok(*b),
         other => Err(type_err(field, other, "bool")),
     }
 }
@@ -163,25 +139,24 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
-fn mapping(v: &Y) -> Option<&serde_yaml::Mapping> {
+fn mapping(v: &Go) -> Option<&[(Go, Go)]> {
     match v {
-        Y::Mapping(m) => Some(m),
-        Y::Tagged(t) => mapping(&t.value),
+        Go::Map(m) => Some(m),
         _ => None,
     }
 }
 
 /// The fields of a mapping as (lower-cased key, value), for Go's
-/// case-insensitive field matching.
-fn fields(m: &serde_yaml::Mapping) -> impl Iterator<Item = (String, &Y)> {
+/// case-insensitive field matching (keys as their JSON text: `n` is "false").
+fn fields(m: &[(Go, Go)]) -> impl Iterator<Item = (String, &Go)> {
     m.iter()
-        .filter_map(|(k, v)| k.as_str().map(|k| (k.to_ascii_lowercase(), v)))
+        .filter_map(|(k, v)| key_text(k).ok().map(|k| (k.to_ascii_lowercase(), v)))
 }
 
-fn maintainers(v: &Y) -> Result<Option<Vec<Maintainer>>, String> {
-    let Y::Sequence(s) = v else {
+fn maintainers(v: &Go) -> Result<Option<Vec<Maintainer>>, String> {
+    let Go::List(s) = v else {
         return match v {
-            Y::Null => Ok(None),
+            Go::Nil => Ok(None),
             other => Err(type_err(
                 "Metadata.maintainers",
                 other,
@@ -208,7 +183,7 @@ fn maintainers(v: &Y) -> Result<Option<Vec<Maintainer>>, String> {
     Ok(Some(out))
 }
 
-fn dependency(item: &Y) -> Result<Dependency, String> {
+fn dependency(item: &Go) -> Result<Dependency, String> {
     let mut d = Dependency::default();
     let Some(map) = mapping(item) else {
         return Ok(d);
@@ -225,8 +200,8 @@ fn dependency(item: &Y) -> Result<Dependency, String> {
             "alias" => d.alias = yaml_string(v, &f)?,
             "import-values" => {
                 d.import_values = match v {
-                    Y::Sequence(s) => s.iter().map(Value::from_yaml).collect(),
-                    Y::Null => Vec::new(),
+                    Go::List(s) => s.iter().map(to_value).collect::<Result<_, _>>()?,
+                    Go::Nil => Vec::new(),
                     other => return Err(type_err(&f, other, "[]interface {}")),
                 }
             }
@@ -247,10 +222,10 @@ fn dependency(item: &Y) -> Result<Dependency, String> {
     Ok(d)
 }
 
-fn annotations(v: &Y) -> Result<Option<Vec<(String, String)>>, String> {
+fn annotations(v: &Go) -> Result<Option<Vec<(String, String)>>, String> {
     match v {
-        Y::Null => Ok(None),
-        Y::Mapping(m) => {
+        Go::Nil => Ok(None),
+        Go::Map(m) => {
             let mut out: Vec<(String, String)> = Vec::new();
             for (k, v) in m {
                 let key = yaml_string(k, "Metadata.annotations")?;
@@ -268,17 +243,17 @@ fn annotations(v: &Y) -> Result<Option<Vec<(String, String)>>, String> {
 impl Metadata {
     /// Sets the fields present in a decoded `Chart.yaml` or
     /// `requirements.yaml` (the others keep their value, as json.Unmarshal).
-    pub fn update(&mut self, doc: &Y) -> Result<(), String> {
+    pub fn update(&mut self, doc: &Go) -> Result<(), String> {
         let Some(map) = mapping(doc) else {
             return match doc {
-                Y::Null => Ok(()),
+                Go::Nil => Ok(()),
                 other => Err(type_err("Metadata", other, "chart.Metadata")
                     .replace(" struct field Metadata", " value")),
             };
         };
         for (k, v) in fields(map) {
             let f = format!("Metadata.{k}");
-            let s = |v: &Y| yaml_string(v, &f);
+            let s = |v: &Go| yaml_string(v, &f);
             match k.as_str() {
                 "name" => self.name = s(v)?,
                 "home" => self.home = s(v)?,
@@ -298,14 +273,17 @@ impl Metadata {
                 "type" => self.chart_type = s(v)?,
                 "dependencies" => {
                     self.dependencies = match v {
-                        Y::Null => None,
-                        Y::Sequence(items) => {
+                        Go::Nil => None,
+                        Go::List(items) => {
                             Some(items.iter().map(dependency).collect::<Result<_, _>>()?)
                         }
                         other => return Err(type_err(&f, other, "[]*chart.Dependency")),
                     }
                 }
-                _ => {}
+                // Unknown fields still go through the JSON conversion.
+                _ => {
+                    to_value(v)?;
+                }
             }
         }
         Ok(())
@@ -358,7 +336,7 @@ mod tests {
     use super::*;
 
     fn meta(text: &str) -> Result<Metadata, String> {
-        let doc: Y = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let doc = crate::helm::yaml::decode_go(text)?;
         let mut m = Metadata::default();
         m.update(&doc)?;
         m.validate()?;
@@ -374,6 +352,58 @@ mod tests {
             ("x", "1.1", "2")
         );
         assert_eq!(m.keywords, Some(vec!["a".to_string(), "1".to_string()]));
+    }
+
+    #[test]
+    fn yaml11_scalars_as_go_texts() {
+        // Chart.yaml → (version, appVersion, deprecated, annotations, import-values as JSON).
+        let cases = [
+            ("version: 1.0.0\nappVersion: 0755", "1.0.0", "493"),
+            ("version: 1.0.0\nappVersion: 1234567", "1.0.0", "1234567"),
+            (
+                "version: 1.0.0\nappVersion: 1234567.0",
+                "1.0.0",
+                "1.234567e+06",
+            ),
+            ("version: 1.0.0\nappVersion: yes", "1.0.0", "true"),
+            ("version: 1.0.0\nappVersion: '0x1F'", "1.0.0", "0x1F"),
+            (
+                "version: 1.0.0\nappVersion: 2001-12-14",
+                "1.0.0",
+                "2001-12-14",
+            ),
+        ];
+        for (text, version, app) in cases {
+            let m = meta(&format!("apiVersion: v2\nname: x\n{text}")).unwrap();
+            assert_eq!(
+                (m.version.as_str(), m.app_version.as_str()),
+                (version, app),
+                "{text}"
+            );
+        }
+        let m = meta(
+            "apiVersion: v2\nname: x\nversion: 1.0.0\ndeprecated: on\n\
+             annotations: {n: 1, a: yes, 1.5: 0x10}\n\
+             dependencies:\n- name: d\n  condition: off\n  import-values: [{child: y, parent: 010}]",
+        )
+        .unwrap();
+        assert!(m.deprecated);
+        let ann = m.annotations.unwrap_or_default();
+        let want = [("1.5", "16"), ("a", "true"), ("false", "1")];
+        assert_eq!(
+            ann,
+            want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+        );
+        let dep = &m.dependencies.unwrap_or_default()[0];
+        assert_eq!(dep.condition, "false");
+        let iv = dep.import_values[0].clone();
+        assert!(matches!(iv.get("child"), Value::Bool(true)));
+        assert!(matches!(iv.get("parent"), Value::Float(f) if f == 8.0));
+        let err = meta("apiVersion: v2\nname: x\nversion: 1.0.0\nextra: .inf").unwrap_err();
+        assert_eq!(
+            err,
+            "error converting YAML to JSON: json: unsupported value: +Inf"
+        );
     }
 
     #[test]

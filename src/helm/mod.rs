@@ -20,6 +20,7 @@ mod objects;
 mod render;
 mod semver;
 mod values;
+pub mod yaml;
 
 pub use archive::ArchiveError;
 pub use chart::{load_dir, load_files, Chart, File, LoadError};

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::chart::{first_doc, Chart};
+use super::chart::Chart;
 use crate::gotmpl::{Map, Value};
 
 /// The key whose table every subchart inherits.
@@ -19,14 +19,13 @@ pub const GLOBAL_KEY: &str = "global";
 
 type MapRef = Rc<RefCell<Map>>;
 
-/// Decodes a values file (`values.yaml`, `-f FILE`): the first YAML
-/// document, a mapping or nothing (an empty map).
+/// Decodes a values file (`values.yaml`, `-f FILE`) as Helm's
+/// `ReadValues` does: the first YAML document (YAML 1.1, through JSON), a
+/// mapping or nothing (an empty map).
 pub fn parse_values(text: &str) -> Result<Value, String> {
-    let doc = first_doc(text.as_bytes())?;
-    match doc {
-        serde_yaml::Value::Null => Ok(Value::new_map()),
-        serde_yaml::Value::Mapping(_) => Ok(Value::from_yaml(&doc)),
-        serde_yaml::Value::Tagged(t) if t.value.is_mapping() => Ok(Value::from_yaml(&t.value)),
+    match super::yaml::decode(text)? {
+        Value::Nil => Ok(Value::new_map()),
+        v @ Value::Map(_) => Ok(v),
         other => Err(format!(
             "error unmarshaling JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
             json_kind(&other)
@@ -34,11 +33,12 @@ pub fn parse_values(text: &str) -> Result<Value, String> {
     }
 }
 
-fn json_kind(v: &serde_yaml::Value) -> &'static str {
+/// encoding/json's name of a decoded value's JSON type.
+fn json_kind(v: &Value) -> &'static str {
     match v {
-        serde_yaml::Value::Sequence(_) => "array",
-        serde_yaml::Value::Bool(_) => "bool",
-        serde_yaml::Value::Number(_) => "number",
+        Value::List(_) => "array",
+        Value::Bool(_) => "bool",
+        Value::Float(_) | Value::Int(_) => "number",
         _ => "string",
     }
 }

@@ -17,11 +17,11 @@ fn coalesce_tables_table() {
         ("a: 1", "a: 2\nb: 3", "{\"a\": 1.0, \"b\": 3.0}"),
         (
             "a: {x: 1}",
-            "a: {x: 2, y: 2}",
-            "{\"a\": {\"x\": 1.0, \"y\": 2.0}}",
+            "a: {x: 2, z: 2}",
+            "{\"a\": {\"x\": 1.0, \"z\": 2.0}}",
         ),
         ("a: null", "a: 2\nb: 3", "{\"b\": 3.0}"),
-        ("a: {x: null}", "a: {x: 2, y: 2}", "{\"a\": {\"y\": 2.0}}"),
+        ("a: {x: null}", "a: {x: 2, z: 2}", "{\"a\": {\"z\": 2.0}}"),
         ("a: 1", "a: {x: 2}", "{\"a\": 1.0}"),
         ("a: {x: 1}", "a: 5", "{\"a\": {\"x\": 1.0}}"),
         ("a: [1]", "a: [2, 3]", "{\"a\": [1.0]}"),
@@ -48,7 +48,7 @@ fn two_level() -> Chart {
         ),
         (
             "charts/sub/values.yaml",
-            "x: default\ny: default\nglobal: {g: sub, s: 1, t: {b: 2}}\n",
+            "x: default\nz: default\nglobal: {g: sub, s: 1, t: {b: 2}}\n",
         ),
     ];
     let list = files
@@ -64,13 +64,13 @@ fn coalesce_values_parent_wins_globals_copied() {
     // chart's own tables, as Helm's does.
     let cases = [
         ("", "sub.x", "\"from-parent\""),
-        ("", "sub.y", "\"default\""),
+        ("", "sub.z", "\"default\""),
         ("", "sub.global.g", "\"top\""),
         ("", "sub.global.s", "1.0"),
         ("", "own", "1.0"),
-        ("sub: {y: user}", "sub.y", "\"user\""),
+        ("sub: {z: user}", "sub.z", "\"user\""),
         ("own: null", "own", "nil"),
-        ("sub: {y: null}", "sub.y", "nil"),
+        ("sub: {z: null}", "sub.z", "nil"),
     ];
     for (user, path, want) in cases {
         let out = coalesce_values(&two_level(), &v(user)).unwrap();
@@ -93,12 +93,12 @@ fn type_mismatch_on_subchart_key() {
 
 #[test]
 fn paths() {
-    let data = v("a: {b: {c: 1}, n: null}\nx: 2");
+    let data = v("a: {b: {c: 1}, m: null}\nx: 2");
     let cases = [
         ("a.b.c", Some("1.0")),
         ("a.b", None),
         ("x", Some("2.0")),
-        ("a.n", Some("nil")),
+        ("a.m", Some("nil")),
         ("a.q", None),
         ("", None),
     ];

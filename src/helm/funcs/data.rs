@@ -5,14 +5,13 @@
 //! Helm's versions swallow errors: `toYaml` and `toJson` give "", `toToml`
 //! the error text, `fromYaml`/`fromJson` a map whose "Error" key holds the
 //! message, the `*Array` forms a one-item list of it. The writers are ours
-//! (Go's output, byte for byte); the readers are serde's.
+//! (Go's output, byte for byte); YAML is read by [`crate::helm::yaml`]
+//! (yaml.v2's YAML 1.1), JSON by serde_json.
 
 mod json;
 mod resolve;
 mod toml;
 mod yaml;
-
-use serde::Deserialize;
 
 use super::convert::{arity, want_str};
 use crate::gotmpl::{FuncMap, Host, Map, Value};
@@ -112,17 +111,10 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// sigs.k8s.io/yaml's Unmarshal of the first document into `interface{}`.
+/// sigs.k8s.io/yaml's Unmarshal of the first document into `interface{}`
+/// (YAML 1.1 as yaml.v2 resolves it, through JSON).
 fn parse_yaml(text: &str) -> Result<Value, String> {
-    let doc = serde_yaml::Deserializer::from_str(text).next();
-    let Some(doc) = doc else {
-        return Ok(Value::Nil);
-    };
-    let mut y = serde_yaml::Value::deserialize(doc)
-        .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
-    y.apply_merge()
-        .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
-    Ok(Value::from_yaml(&y))
+    crate::helm::yaml::decode(text)
 }
 
 /// The decoded value if it is a map (nil counts as an empty one), or Go's

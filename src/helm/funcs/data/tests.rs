@@ -237,8 +237,9 @@ fn yaml_readers() {
     let cases: Vec<Case> = vec![
         (
             "fromYaml",
+            // YAML 1.1 as yaml.v2 reads it: a plain `y` is true, as a value and as a key.
             vec![s("a: 1\nb: [x, y]\nc:\n  d: true\n")],
-            Ok(map(&[("a", f(1.0)), ("b", list(vec![s("x"), s("y")])), ("c", map(&[("d", Value::Bool(true))]))])),
+            Ok(map(&[("a", f(1.0)), ("b", list(vec![s("x"), Value::Bool(true)])), ("c", map(&[("d", Value::Bool(true))]))])),
         ),
         ("fromYaml", vec![s("")], Ok(map(&[]))),
         ("fromYaml", vec![s("a: 1\n---\nb: 2\n")], Ok(map(&[("a", f(1.0))]))),
@@ -247,7 +248,7 @@ fn yaml_readers() {
             vec![s("- 1")],
             Ok(map(&[("Error", s("error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"))])),
         ),
-        ("fromYaml", vec![s("base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\n")], Ok(map(&[("base", map(&[("x", f(1.0))])), ("d", map(&[("x", f(1.0)), ("y", f(2.0))]))]))),
+        ("fromYaml", vec![s("base: &b {x: 1}\nd:\n  <<: *b\n  y: 2\n  z: 3\n")], Ok(map(&[("base", map(&[("x", f(1.0))])), ("d", map(&[("true", f(2.0)), ("x", f(1.0)), ("z", f(3.0))]))]))),
         ("fromYamlArray", vec![s("- a\n- 2\n")], Ok(list(vec![s("a"), f(2.0)]))),
         (
             "fromYamlArray",
