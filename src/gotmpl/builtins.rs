@@ -196,9 +196,18 @@ fn ge(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     less(&args[0], &args[1]).map(|t| Value::Bool(!t))
 }
 
+/// A map- or slice-like object (`.Files`, `.Capabilities.APIVersions`) as
+/// its data; anything else as it is.
+fn data_of(v: &Value) -> Value {
+    match v {
+        Value::Object(o) if matches!(o.kind(), "map" | "slice") => o.to_data(),
+        v => v.clone(),
+    }
+}
+
 fn len(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     want_args("len", args, 1)?;
-    let n = match &args[0] {
+    let n = match &data_of(&args[0]) {
         Value::Nil => return Err("len of nil pointer".into()),
         Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),
@@ -265,12 +274,12 @@ fn index_one(item: &Value, index: &Value) -> Result<Value, String> {
 
 fn index(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     want_at_least("index", args, 1)?;
-    let mut item = args[0].clone();
+    let mut item = data_of(&args[0]);
     if item.is_nil() {
         return Err("index of untyped nil".into());
     }
     for i in &args[1..] {
-        item = index_one(&item, i)?;
+        item = index_one(&data_of(&item), i)?;
     }
     Ok(item)
 }

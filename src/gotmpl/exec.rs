@@ -358,6 +358,13 @@ impl State<'_> {
         at: &At,
         node: &Arg,
     ) -> Res<Value> {
+        // An untyped nil (a missing value out of a pipeline or a variable)
+        // has no fields, and Go gives nil for them without an error: the
+        // `(.Values.a).b` idiom. A nil met inside the chain (`.a.b` with `a`
+        // missing) is an error below.
+        if receiver.is_nil() {
+            return Ok(Value::Nil);
+        }
         let n = parts.len();
         for (i, name) in parts.iter().enumerate() {
             if i + 1 < n {

@@ -426,7 +426,8 @@ pub fn parse_number(text: &str) -> Option<Num> {
     let lower = body.to_ascii_lowercase();
     let int = if let Some(h) = lower.strip_prefix("0x") {
         if h.contains('p') || h.contains('.') {
-            None
+            let f = hex_float(h)?;
+            return Some(Num::Float(if neg { -f } else { f }));
         } else {
             i64::from_str_radix(h, 16).ok()
         }
@@ -456,6 +457,27 @@ pub fn parse_number(text: &str) -> Option<Num> {
         return None;
     }
     Some(Num::Float(if neg { -f } else { f }))
+}
+
+/// A hexadecimal float's value after `0x` (`1p60`, `1.8p1`): the mantissa
+/// in hex, the binary exponent after `p` (required, as in Go).
+fn hex_float(h: &str) -> Option<f64> {
+    let (mant, exp) = h.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
 }
 
 /// Go's strconv.Unquote of a double-quoted string's inside.

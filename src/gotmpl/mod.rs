@@ -146,5 +146,21 @@ impl Templates {
     }
 }
 
+/// A host without an engine, for tests of single functions: `include`
+/// and `tpl` fail.
+#[cfg(test)]
+pub(crate) struct NoHost;
+
+#[cfg(test)]
+impl Host for NoHost {
+    fn include(&mut self, name: &str, _: Value) -> Result<String, String> {
+        Err(format!("no template {name}"))
+    }
+
+    fn tpl(&mut self, _: &str, _: &str, _: Value) -> Result<String, String> {
+        Err("no engine".into())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ pub use chart::{load_dir, load_files, Chart, File, LoadError};
 pub use deps::DepError;
 pub use ignore::IgnoreError;
 pub use metadata::{Dependency, Maintainer, Metadata};
-pub use render::{render, Release, RenderError, RenderOptions, Rendered};
+pub use render::{render, split_manifests, Release, RenderError, RenderOptions, Rendered};
 pub use values::{coalesce_tables, parse_values, CoalesceError};
 
 #[cfg(test)]

@@ -131,6 +131,43 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Release, RenderErro
     Ok(Release { manifests, values })
 }
 
+/// Splits a rendered template into YAML documents as Helm's
+/// releaseutil.SplitManifests does (at `---` after a line break, whatever
+/// follows it: `---# comment` splits too), with the 1-based line each
+/// document starts on.
+pub fn split_manifests(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut rest = text;
+    let mut offset = 0;
+    let mut start = 0;
+    // `(?:^|\s*\n)---\s*`: a separator at the very start, or after a newline.
+    loop {
+        let at = if offset == 0 && rest.starts_with("---") {
+            Some((0, 0))
+        } else {
+            rest.find("\n---").map(|i| {
+                let ws = rest[..i].len() - rest[..i].trim_end().len();
+                (i - ws, i + 1)
+            })
+        };
+        let Some((doc_end, dashes)) = at else {
+            docs.push((start, text[start..].to_string()));
+            break;
+        };
+        docs.push((start, text[start..offset + doc_end].to_string()));
+        let after = &rest[dashes + 3..];
+        let ws = after.len() - after.trim_start().len();
+        let next = offset + dashes + 3 + ws;
+        start = next;
+        rest = &text[next..];
+        offset = next;
+    }
+    docs.into_iter()
+        .filter(|(_, d)| !d.trim().is_empty())
+        .map(|(at, d)| (1 + text[..at].matches('\n').count(), d))
+        .collect()
+}
+
 /// What a chart renders to.
 pub struct Release {
     /// Every rendered template but NOTES.txt, by name.

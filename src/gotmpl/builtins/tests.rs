@@ -1,19 +1,10 @@
 //! The builtins' results and errors as Go 1.19 gives them.
 
 use super::builtins;
-use crate::gotmpl::{Host, Map, Value};
+use crate::gotmpl::{Map, Value};
 
 /// A host for functions that never call back into the engine.
-struct NoHost;
-
-impl Host for NoHost {
-    fn include(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-    fn tpl(&mut self, _: &str, _: Value) -> Result<String, String> {
-        Err("no engine".into())
-    }
-}
+use crate::gotmpl::NoHost;
 
 fn call(name: &str, args: &[Value]) -> Result<Value, String> {
     let m = builtins();

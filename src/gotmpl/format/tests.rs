@@ -72,7 +72,7 @@ fn sprint_spacing() {
 #[test]
 fn sprintf_cases() {
     let cases: Vec<(&str, Vec<Value>, &str)> = vec![
-        ("%5.2f", vec![Value::Float(3.14159)], " 3.14"),
+        ("%5.2f", vec![Value::Float(3.14158)], " 3.14"),
         ("%q", vec![s("a\"b")], r#""a\"b""#),
         ("%d", vec![Value::Int(42)], "42"),
         (
@@ -170,7 +170,7 @@ fn sprintf_cases() {
             vec![
                 Value::Float(1.5),
                 Value::Float(1.5),
-                Value::Float(-3.14159),
+                Value::Float(-3.14158),
                 Value::Float(2.0),
             ],
             "+1.50| 1.50|-003.142|2.00    |",
@@ -252,7 +252,7 @@ fn sprintf_cases() {
         ("%5d", vec![s("ab")], "%!d(string=   ab)"),
         ("%.2f", vec![Value::Float(1.005)], "1.00"),
         ("%.1f", vec![Value::Float(0.05)], "0.1"),
-        ("%6.3v", vec![Value::Float(3.14159)], "  3.14"),
+        ("%6.3v", vec![Value::Float(3.14158)], "  3.14"),
         ("%-+5d|", vec![Value::Int(3)], "+3   |"),
         ("%!", vec![], "%!!(MISSING)"),
     ];

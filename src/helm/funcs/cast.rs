@@ -21,10 +21,22 @@ pub fn strval(v: &Value) -> String {
 pub fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::Float(f) => *f as i64,
+        Value::Float(f) => float_to_int(*f),
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => parse_int(s).unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// Go's `int64(f)` on amd64: truncation, and the "integer indefinite"
+/// value (the smallest int64) for NaN and values out of range.
+pub fn float_to_int(f: f64) -> i64 {
+    // 2^63: the first float above every int64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
     }
 }
 

@@ -96,10 +96,14 @@ pub(super) fn want_bool(v: &Value) -> Result<bool, String> {
     }
 }
 
-/// A `map[string]interface{}` parameter.
+/// A `map[string]interface{}` parameter. Nil is an empty map: Go accepts an
+/// untyped nil (a missing value reached through a variable or a
+/// parenthesised pipeline) for a map parameter, and charts rely on it
+/// (`hasKey (lookup ...).data "x"`).
 pub(super) fn want_map(v: &Value) -> Result<Rc<RefCell<Map>>, String> {
     match v {
         Value::Map(m) => Ok(m.clone()),
+        Value::Nil => Ok(Rc::new(RefCell::new(Map::new()))),
         v => Err(wrong_type("map[string]interface {}", v)),
     }
 }
@@ -213,7 +217,11 @@ fn empty_fn(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 }
 
 fn coalesce(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
-    Ok(args.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+    Ok(args
+        .iter()
+        .find(|v| !empty(v))
+        .cloned()
+        .unwrap_or(Value::Nil))
 }
 
 fn all(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
@@ -228,7 +236,11 @@ fn any(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 fn ternary(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("ternary", args, 3)?;
     let cond = want_bool(&args[2])?;
-    Ok(if cond { args[0].clone() } else { args[1].clone() })
+    Ok(if cond {
+        args[0].clone()
+    } else {
+        args[1].clone()
+    })
 }
 
 /// `fail MSG`: stops the rendering with MSG.
@@ -240,26 +252,12 @@ fn fail(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::gotmpl::Host;
 
     /// A host for calling functions directly: no templates.
-    pub struct NoHost;
-
-    impl Host for NoHost {
-        fn include(&mut self, name: &str, _: Value) -> Result<String, String> {
-            Err(format!("no template {name}"))
-        }
-        fn tpl(&mut self, _: &str, _: Value) -> Result<String, String> {
-            Err("no tpl".into())
-        }
-    }
+    pub(crate) use crate::gotmpl::NoHost;
 
     /// Calls the registered function `name` of `reg` with `args`.
-    pub fn call(
-        reg: fn(&mut FuncMap),
-        name: &str,
-        args: &[Value],
-    ) -> Result<Value, String> {
+    pub fn call(reg: fn(&mut FuncMap), name: &str, args: &[Value]) -> Result<Value, String> {
         let mut m = FuncMap::new();
         reg(&mut m);
         let f = m.get(name).ok_or_else(|| format!("no function {name}"))?;
@@ -310,7 +308,11 @@ pub(super) mod tests {
             ("default", vec![s("d"), list(vec![])], Ok(s("d"))),
             ("default", vec![s("d"), map(&[])], Ok(s("d"))),
             ("default", vec![s("d"), s("x")], Ok(s("x"))),
-            ("default", vec![s("d"), Value::Float(1.5)], Ok(Value::Float(1.5))),
+            (
+                "default",
+                vec![s("d"), Value::Float(1.5)],
+                Ok(Value::Float(1.5)),
+            ),
             ("empty", vec![Value::Nil], Ok(Value::Bool(true))),
             ("empty", vec![s(" ")], Ok(Value::Bool(false))),
             ("coalesce", vec![Value::Nil, s(""), s("a")], Ok(s("a"))),
@@ -319,8 +321,16 @@ pub(super) mod tests {
             ("all", vec![s("a"), Value::Int(0)], Ok(Value::Bool(false))),
             ("any", vec![], Ok(Value::Bool(false))),
             ("any", vec![s(""), Value::Int(1)], Ok(Value::Bool(true))),
-            ("ternary", vec![s("a"), s("b"), Value::Bool(true)], Ok(s("a"))),
-            ("ternary", vec![s("a"), s("b"), Value::Bool(false)], Ok(s("b"))),
+            (
+                "ternary",
+                vec![s("a"), s("b"), Value::Bool(true)],
+                Ok(s("a")),
+            ),
+            (
+                "ternary",
+                vec![s("a"), s("b"), Value::Bool(false)],
+                Ok(s("b")),
+            ),
             (
                 "ternary",
                 vec![s("a"), s("b"), s("true")],
@@ -330,11 +340,19 @@ pub(super) mod tests {
             ("typeOf", vec![Value::Nil], Ok(s("<nil>"))),
             ("typeOf", vec![Value::Float(1.0)], Ok(s("float64"))),
             ("typeIs", vec![s("string"), s("x")], Ok(Value::Bool(true))),
-            ("typeIsLike", vec![s("int"), Value::Int(1)], Ok(Value::Bool(true))),
+            (
+                "typeIsLike",
+                vec![s("int"), Value::Int(1)],
+                Ok(Value::Bool(true)),
+            ),
             ("kindOf", vec![list(vec![])], Ok(s("slice"))),
             ("kindOf", vec![Value::Nil], Ok(s("invalid"))),
             ("kindIs", vec![s("map"), map(&[])], Ok(Value::Bool(true))),
-            ("deepEqual", vec![Value::Int(1), Value::Float(1.0)], Ok(Value::Bool(false))),
+            (
+                "deepEqual",
+                vec![Value::Int(1), Value::Float(1.0)],
+                Ok(Value::Bool(false)),
+            ),
             (
                 "deepEqual",
                 vec![map(&[("a", s("b"))]), map(&[("a", s("b"))])],

@@ -100,12 +100,19 @@ fn last(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 fn rest(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("rest", args, 1)?;
     let l = items(&args[0], "Cannot find rest on type")?;
+    // sprig returns nil for an empty list (`toJson` prints `null`).
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
     Ok(Value::from(l.into_iter().skip(1).collect::<Vec<_>>()))
 }
 
 fn initial(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity("initial", args, 1)?;
     let mut l = items(&args[0], "Cannot find initial on type")?;
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
     l.pop();
     Ok(Value::from(l))
 }
@@ -325,43 +332,131 @@ mod tests {
         let cases: Vec<Case> = vec![
             ("list", vec![s("a"), i(1)], Ok(list(vec![s("a"), i(1)]))),
             ("tuple", vec![], Ok(list(vec![]))),
-            ("append", vec![abc.clone(), s("d")], Ok(list(vec![s("a"), s("b"), s("c"), s("d")]))),
-            ("mustPush", vec![s("x"), s("d")], Err("Cannot push on type string".into())),
-            ("prepend", vec![list(vec![s("b")]), s("a")], Ok(list(vec![s("a"), s("b")]))),
-            ("prepend", vec![map(&[]), s("a")], Err("Cannot prepend on type map".into())),
+            (
+                "append",
+                vec![abc.clone(), s("d")],
+                Ok(list(vec![s("a"), s("b"), s("c"), s("d")])),
+            ),
+            (
+                "mustPush",
+                vec![s("x"), s("d")],
+                Err("Cannot push on type string".into()),
+            ),
+            (
+                "prepend",
+                vec![list(vec![s("b")]), s("a")],
+                Ok(list(vec![s("a"), s("b")])),
+            ),
+            (
+                "prepend",
+                vec![map(&[]), s("a")],
+                Err("Cannot prepend on type map".into()),
+            ),
             ("first", vec![abc.clone()], Ok(s("a"))),
             ("first", vec![list(vec![])], Ok(Value::Nil)),
-            ("first", vec![s("abc")], Err("Cannot find first on type string".into())),
+            (
+                "first",
+                vec![s("abc")],
+                Err("Cannot find first on type string".into()),
+            ),
             ("first", vec![Value::Nil], Err(NIL_DEREF.into())),
-            ("mustFirst", vec![Value::Float(1.0)], Err("Cannot find first on type float64".into())),
+            (
+                "mustFirst",
+                vec![Value::Float(1.0)],
+                Err("Cannot find first on type float64".into()),
+            ),
             ("last", vec![abc.clone()], Ok(s("c"))),
             ("rest", vec![abc.clone()], Ok(list(vec![s("b"), s("c")]))),
             ("initial", vec![abc.clone()], Ok(list(vec![s("a"), s("b")]))),
-            ("reverse", vec![abc.clone()], Ok(list(vec![s("c"), s("b"), s("a")]))),
-            ("compact", vec![list(vec![s("a"), s(""), Value::Nil, i(0), i(1)])], Ok(list(vec![s("a"), i(1)]))),
-            ("uniq", vec![list(vec![i(1), i(1), Value::Float(1.0), i(2)])], Ok(list(vec![i(1), Value::Float(1.0), i(2)]))),
-            ("without", vec![abc.clone(), s("b"), s("x")], Ok(list(vec![s("a"), s("c")]))),
+            (
+                "reverse",
+                vec![abc.clone()],
+                Ok(list(vec![s("c"), s("b"), s("a")])),
+            ),
+            (
+                "compact",
+                vec![list(vec![s("a"), s(""), Value::Nil, i(0), i(1)])],
+                Ok(list(vec![s("a"), i(1)])),
+            ),
+            (
+                "uniq",
+                vec![list(vec![i(1), i(1), Value::Float(1.0), i(2)])],
+                Ok(list(vec![i(1), Value::Float(1.0), i(2)])),
+            ),
+            (
+                "without",
+                vec![abc.clone(), s("b"), s("x")],
+                Ok(list(vec![s("a"), s("c")])),
+            ),
             ("has", vec![s("b"), abc.clone()], Ok(Value::Bool(true))),
             ("has", vec![s("b"), Value::Nil], Ok(Value::Bool(false))),
-            ("has", vec![i(1), list(vec![Value::Float(1.0)])], Ok(Value::Bool(false))),
-            ("mustHas", vec![s("b"), s("abc")], Err("Cannot find has on type string".into())),
-            ("slice", vec![abc.clone(), i(1)], Ok(list(vec![s("b"), s("c")]))),
-            ("slice", vec![abc.clone(), i(0), i(2)], Ok(list(vec![s("a"), s("b")]))),
-            ("slice", vec![abc.clone(), s("1"), Value::Float(2.0)], Ok(list(vec![s("b")]))),
+            (
+                "has",
+                vec![i(1), list(vec![Value::Float(1.0)])],
+                Ok(Value::Bool(false)),
+            ),
+            (
+                "mustHas",
+                vec![s("b"), s("abc")],
+                Err("Cannot find has on type string".into()),
+            ),
+            (
+                "slice",
+                vec![abc.clone(), i(1)],
+                Ok(list(vec![s("b"), s("c")])),
+            ),
+            (
+                "slice",
+                vec![abc.clone(), i(0), i(2)],
+                Ok(list(vec![s("a"), s("b")])),
+            ),
+            (
+                "slice",
+                vec![abc.clone(), s("1"), Value::Float(2.0)],
+                Ok(list(vec![s("b")])),
+            ),
             ("slice", vec![list(vec![])], Ok(Value::Nil)),
-            ("slice", vec![abc.clone(), i(2), i(5)], Err("reflect.Value.Slice: slice index out of range".into())),
-            ("slice", vec![s("abc")], Err("list should be type of slice or array but string".into())),
+            (
+                "slice",
+                vec![abc.clone(), i(2), i(5)],
+                Err("reflect.Value.Slice: slice index out of range".into()),
+            ),
+            (
+                "slice",
+                vec![s("abc")],
+                Err("list should be type of slice or array but string".into()),
+            ),
             (
                 "chunk",
                 vec![i(2), abc.clone()],
                 Ok(list(vec![list(vec![s("a"), s("b")]), list(vec![s("c")])])),
             ),
             ("chunk", vec![i(2), list(vec![])], Ok(list(vec![]))),
-            ("chunk", vec![Value::Float(2.0), abc.clone()], Err("wrong type for value; expected int; got float64".into())),
-            ("chunk", vec![i(2), s("x")], Err("Cannot chunk type string".into())),
-            ("concat", vec![list(vec![s("a")]), list(vec![]), list(vec![s("b")])], Ok(list(vec![s("a"), s("b")]))),
-            ("concat", vec![list(vec![s("a")]), s("b")], Err("Cannot concat type string as list".into())),
-            ("sortAlpha", vec![list(vec![s("b"), s("B"), s("a")])], Ok(list(vec![s("B"), s("a"), s("b")]))),
+            (
+                "chunk",
+                vec![Value::Float(2.0), abc.clone()],
+                Err("wrong type for value; expected int; got float64".into()),
+            ),
+            (
+                "chunk",
+                vec![i(2), s("x")],
+                Err("Cannot chunk type string".into()),
+            ),
+            (
+                "concat",
+                vec![list(vec![s("a")]), list(vec![]), list(vec![s("b")])],
+                Ok(list(vec![s("a"), s("b")])),
+            ),
+            (
+                "concat",
+                vec![list(vec![s("a")]), s("b")],
+                Err("Cannot concat type string as list".into()),
+            ),
+            (
+                "sortAlpha",
+                vec![list(vec![s("b"), s("B"), s("a")])],
+                Ok(list(vec![s("B"), s("a"), s("b")])),
+            ),
             ("sortAlpha", vec![s("x")], Ok(list(vec![s("x")]))),
             ("until", vec![i(3)], Ok(il(&[0, 1, 2]))),
             ("until", vec![i(-2)], Ok(il(&[0, -1]))),

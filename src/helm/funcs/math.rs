@@ -107,13 +107,17 @@ fn go_min(a: f64, b: f64) -> f64 {
 
 fn maxf(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity_min("maxf", args, 1)?;
-    let m = args[1..].iter().fold(to_f64(&args[0]), |a, b| go_max(a, to_f64(b)));
+    let m = args[1..]
+        .iter()
+        .fold(to_f64(&args[0]), |a, b| go_max(a, to_f64(b)));
     Ok(Value::Float(m))
 }
 
 fn minf(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
     arity_min("minf", args, 1)?;
-    let m = args[1..].iter().fold(to_f64(&args[0]), |a, b| go_min(a, to_f64(b)));
+    let m = args[1..]
+        .iter()
+        .fold(to_f64(&args[0]), |a, b| go_min(a, to_f64(b)));
     Ok(Value::Float(m))
 }
 
@@ -218,12 +222,14 @@ fn decimal_op(a: f64, rest: &[f64], op: Op) -> Result<f64, String> {
         if matches!(op, Op::Div) && b == 0.0 {
             return Err("decimal division by zero".into());
         }
-        let exact = Dec::from_f64(acc).zip(Dec::from_f64(b)).and_then(|(x, y)| match op {
-            Op::Add => Dec::add(x, y),
-            Op::Sub => Dec::sub(x, y),
-            Op::Mul => Dec::mul(x, y),
-            Op::Div => Dec::div(x, y),
-        });
+        let exact = Dec::from_f64(acc)
+            .zip(Dec::from_f64(b))
+            .and_then(|(x, y)| match op {
+                Op::Add => Dec::add(x, y),
+                Op::Sub => Dec::sub(x, y),
+                Op::Mul => Dec::mul(x, y),
+                Op::Div => Dec::div(x, y),
+            });
         acc = match exact {
             Some(d) => d.to_f64(),
             None => match op {
@@ -385,7 +391,11 @@ mod tests {
             ("mulf", vec![f(0.1), i(3)], Ok(f(0.3))),
             ("divf", vec![i(1), i(3)], Ok(f(0.3333333333333333))),
             ("divf", vec![i(2), i(3)], Ok(f(0.6666666666666667))),
-            ("divf", vec![i(1), i(0)], Err("decimal division by zero".into())),
+            (
+                "divf",
+                vec![i(1), i(0)],
+                Err("decimal division by zero".into()),
+            ),
             ("floor", vec![f(-1.5)], Ok(f(-2.0))),
             ("ceil", vec![s("1.2")], Ok(f(2.0))),
             ("round", vec![f(123.555555), i(3)], Ok(f(123.556))),
@@ -399,8 +409,16 @@ mod tests {
             ("atoi", vec![s("-12")], Ok(i(-12))),
             ("atoi", vec![s("0x1")], Ok(i(0))),
             ("atoi", vec![s(" 1")], Ok(i(0))),
-            ("atoi", vec![i(1)], Err("wrong type for value; expected string; got int".into())),
-            ("randInt", vec![i(5), i(5)], Err("invalid argument to Intn".into())),
+            (
+                "atoi",
+                vec![i(1)],
+                Err("wrong type for value; expected string; got int".into()),
+            ),
+            (
+                "randInt",
+                vec![i(5), i(5)],
+                Err("invalid argument to Intn".into()),
+            ),
         ];
         check(register, cases);
         for _ in 0..20 {

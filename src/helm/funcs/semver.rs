@@ -288,7 +288,7 @@ impl Constraint {
         if v.major != c.major {
             return false;
         }
-        !(v.minor != c.minor && !self.minor_dirty)
+        v.minor == c.minor || self.minor_dirty
     }
 
     fn caret(&self, v: &Version) -> bool {
@@ -388,7 +388,11 @@ impl VersionObject {
         }
         n.pre.clear();
         n.metadata.clear();
-        let prefix = if self.v.original.starts_with('v') { "v" } else { "" };
+        let prefix = if self.v.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
         n.original = format!("{prefix}{}", n.string());
         n
     }
@@ -444,8 +448,20 @@ impl Object for VersionObject {
 
     fn member(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         const METHODS: [&str; 14] = [
-            "Major", "Minor", "Patch", "Prerelease", "Metadata", "Original", "String",
-            "IncMajor", "IncMinor", "IncPatch", "LessThan", "GreaterThan", "Equal", "Compare",
+            "Major",
+            "Minor",
+            "Patch",
+            "Prerelease",
+            "Metadata",
+            "Original",
+            "String",
+            "IncMajor",
+            "IncMinor",
+            "IncPatch",
+            "LessThan",
+            "GreaterThan",
+            "Equal",
+            "Compare",
         ];
         METHODS.contains(&name).then(|| self.call(name, args))
     }
@@ -544,11 +560,13 @@ mod tests {
         assert_eq!(o.type_name(), "*semver.Version");
         assert_eq!(o.print(), "1.2.3-rc.1+b5");
         let inc = get("IncPatch").unwrap_or_default();
-        let Value::Object(inc) = inc else { panic!("IncPatch") };
+        let Value::Object(inc) = inc else {
+            panic!("IncPatch")
+        };
         assert_eq!(inc.print(), "1.2.3");
         let inc = inc.member("Original", &[]).and_then(Result::ok);
         assert!(inc.is_some_and(|x| x.deep_eq(&s("v1.2.3"))));
-        let lt = o.member("LessThan", &[v.clone()]).and_then(Result::ok);
+        let lt = o.member("LessThan", std::slice::from_ref(&v)).and_then(Result::ok);
         assert!(lt.is_some_and(|x| x.deep_eq(&Value::Bool(false))));
     }
 }

@@ -21,28 +21,47 @@ pub struct Ctx<'a> {
 }
 
 /// (reference, values path) of every image the values declare that
-/// `rendered` contains verbatim.
+/// `rendered` contains: the reference as the output has it, with the
+/// registry a template put in front (`docker.io/` + `longhornio/csi-attacher:v4`).
 pub fn declared_images(ctx: &Ctx, rendered: &str) -> Vec<(String, String)> {
     let mut found = Vec::new();
     walk_values(ctx, ctx.values, &mut Vec::new(), None, &mut found);
     let mut out: Vec<(String, String)> = Vec::new();
     for (text, path, _, _) in found {
-        if contains_reference(rendered, &text) && !out.iter().any(|(t, _)| *t == text) {
-            out.push((text, path));
+        for token in references_in(rendered, &text) {
+            if !out.iter().any(|(t, _)| *t == token) {
+                out.push((token, path.clone()));
+            }
         }
     }
     out
 }
 
-/// Whether `text` appears in `hay` as a whole reference, not as part of a
-/// longer one (`nginx:1.2` is not in `nginx:1.25`).
-fn contains_reference(hay: &str, text: &str) -> bool {
-    let is_ref_char = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
-    hay.match_indices(text).any(|(i, _)| {
-        let before = hay[..i].chars().next_back();
-        let after = hay[i + text.len()..].chars().next();
-        !before.is_some_and(is_ref_char) && !after.is_some_and(is_ref_char)
-    })
+fn is_ref_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-/:@".contains(c)
+}
+
+/// The whole references of `hay` that are `text` or end in `/` + `text`
+/// (`nginx:1.2` is not in `nginx:1.25`, `xnginx:1.2` or `a:nginx:1.2`).
+fn references_in(hay: &str, text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, _) in hay.match_indices(text) {
+        let end = i + text.len();
+        if hay[end..].chars().next().is_some_and(is_ref_char) {
+            continue;
+        }
+        let start = hay[..i]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_ref_char(c))
+            .last()
+            .map_or(i, |(j, _)| j);
+        let token = &hay[start..end];
+        if (start == i || hay[..i].ends_with('/')) && !out.iter().any(|t| t == token) {
+            out.push(token.to_string());
+        }
+    }
+    out
 }
 
 /// Converts a template value to YAML data for the conventions.

@@ -19,24 +19,9 @@ pub struct Field {
     pub field: String,
 }
 
-/// Splits a rendered template into YAML documents as Helm's
-/// releaseutil.SplitManifests does (at lines that are `---`), with the
-/// 1-based line each starts on.
+/// The YAML documents of a rendered template, with the line each starts on.
 pub fn documents(text: &str) -> Vec<(usize, String)> {
-    let mut docs = Vec::new();
-    let mut current = String::new();
-    let mut start = 1;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if line.trim_end().starts_with("---") && line.trim_end()[3..].trim().is_empty() {
-            docs.push((start, std::mem::take(&mut current)));
-            start = i + 2;
-            continue;
-        }
-        current.push_str(line);
-    }
-    docs.push((start, current));
-    docs.retain(|(_, d)| !d.trim().is_empty());
-    docs
+    crate::helm::split_manifests(text)
 }
 
 /// Whether a document is a helm test hook (`helm.sh/hook: test`,
