@@ -22,7 +22,7 @@ fn elf(buildinfo: &[u8], data: &[u8]) -> Vec<u8> {
     let names = b"\0.shstrtab\0.go.buildinfo\0.data\0".to_vec();
     let mut out = vec![0u8; 64];
     let place = |bytes: &[u8], out: &mut Vec<u8>| {
-        while out.len() % 16 != 0 {
+        while !out.len().is_multiple_of(16) {
             out.push(0);
         }
         let off = out.len() as u64;
@@ -32,7 +32,7 @@ fn elf(buildinfo: &[u8], data: &[u8]) -> Vec<u8> {
     let s_names = place(&names, &mut out);
     let s_info = place(buildinfo, &mut out);
     let s_data = place(data, &mut out);
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(8) {
         out.push(0);
     }
     let shoff = out.len() as u64;
