@@ -68,6 +68,30 @@ if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
     exit 1
 fi
 
+# pyspdxtools (PyPI spdx-tools) validates the SBOMs of tests/sbom.rs. Debian 12's
+# python3 refuses `pip install` outside a venv (PEP 668) unless told
+# --break-system-packages; a pyenv or other non-Debian python needs no flag.
+if ! command -v pyspdxtools >/dev/null 2>&1; then
+    echo "installing: spdx-tools (pip)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y --no-install-recommends python3-pip
+    fi
+    python3 -m pip install spdx-tools ||
+        python3 -m pip install --break-system-packages spdx-tools
+    hash -r
+    if ! command -v pyspdxtools >/dev/null 2>&1; then
+        # pip put it in a scripts directory that is not on PATH.
+        scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+        export PATH="$scripts:$HOME/.local/bin:$PATH"
+    fi
+    if ! command -v pyspdxtools >/dev/null 2>&1; then
+        echo "error: pyspdxtools is still missing after pip install spdx-tools" >&2
+        exit 1
+    fi
+fi
+
 # Rust from rustup lives in ~/.cargo/bin, which `sudo` drops from PATH.
 if [[ -d "${CARGO_HOME:-$HOME/.cargo}/bin" ]]; then
     export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"

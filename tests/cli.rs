@@ -472,6 +472,7 @@ const COMMANDS: &[&str] = &[
     "logout",
     "save",
     "load",
+    "sbom",
     "fsck",
     "prune",
     "completion",

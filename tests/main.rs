@@ -28,6 +28,7 @@ mod registry;
 mod registry_auth;
 mod rootless;
 mod rw;
+mod sbom;
 mod sealer_v011;
 mod sealer_v08;
 mod skopeo;

@@ -157,6 +157,18 @@ impl Item {
     }
 }
 
+/// Clamps every item's mtime to `epoch` (`min(mtime, epoch)`, as buildkit's
+/// `rewrite-timestamp` does): a reproducible build's layers do not depend on
+/// when the sources were touched.
+pub fn clamp_mtimes<'a>(items: impl IntoIterator<Item = &'a mut Item>, epoch: i64) {
+    for it in items {
+        if it.mtime > epoch || (it.mtime == epoch && it.mtime_nsec != 0) {
+            it.mtime = epoch;
+            it.mtime_nsec = 0;
+        }
+    }
+}
+
 fn ft_is(md: &std::fs::Metadata, kind: u32) -> bool {
     md.mode() & libc::S_IFMT == kind
 }

@@ -53,6 +53,12 @@ pub struct BuildOptions {
     /// than one makes the tag name an image index. Empty: the base's (or
     /// FROM --platform's, or this machine's) platform, as one image.
     pub platforms: Vec<PlatformSpec>,
+    /// Reproducible builds (`--timestamp`, else `SOURCE_DATE_EPOCH`):
+    /// seconds since the epoch that every created time is, and that file
+    /// mtimes in the layers this build writes are clamped to.
+    pub timestamp: Option<i64>,
+    /// `--sbom`: attach an SPDX SBOM of the image as an OCI referrer.
+    pub sbom: bool,
 }
 
 /// The image being built, step by step.
@@ -119,7 +125,15 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<Image> {
             if !opts.images.lite {
                 st.cache_images()?;
             }
-            st.finish_image()
+            let img = st.finish_image()?;
+            if opts.sbom {
+                let named = Image {
+                    name: Some(name.clone()),
+                    ..img.clone()
+                };
+                crate::sbom::attach::attach(store, &named)?;
+            }
+            Ok(img)
         });
         memo = std::mem::take(&mut st.memo);
         states.push(st);
@@ -375,7 +389,7 @@ impl State<'_> {
                 .labels
                 .insert(crate::image::spec::LABEL_ARGS.into(), args);
         }
-        self.config.created = Some(now_rfc3339());
+        self.config.created = Some(self.created());
         if self.config.architecture.is_empty() {
             self.config.architecture = host_arch().into();
         }
@@ -418,11 +432,20 @@ impl State<'_> {
 
     fn history(&mut self, created_by: String, empty_layer: bool) {
         self.config.history.push(History {
-            created: Some(now_rfc3339()),
+            created: Some(self.created()),
             created_by: Some(created_by),
             comment: None,
             empty_layer,
         });
+    }
+
+    /// The created time of the config and of history entries: the build's
+    /// timestamp, else now.
+    fn created(&self) -> String {
+        match self.opts.timestamp {
+            Some(secs) => format_time(secs, 'T', "Z"),
+            None => now_rfc3339(),
+        }
     }
 
     fn kubefile_error(&self, line: usize, msg: impl Into<String>) -> Error {

@@ -12,7 +12,7 @@ use sealer_fs::fuse::{spawn_mount, BackgroundSession, MountConfig};
 use sha2::{Digest as _, Sha256};
 
 use super::kubefile::Instruction;
-use super::layer::stream_layer;
+use super::layer::{clamp_mtimes, stream_layer};
 use super::upper_layer::upper_items;
 use super::State;
 use crate::digest::Digest;
@@ -132,9 +132,12 @@ impl State<'_> {
                     why: "deleted the whole rootfs; refusing to make an empty ClusterImage".into(),
                 });
             }
-            let items = upper_items(&upper)?;
+            let mut items = upper_items(&upper)?;
             if items.is_empty() {
                 return Ok(None);
+            }
+            if let Some(epoch) = st.opts.timestamp {
+                clamp_mtimes(items.iter_mut().map(|(_, i)| i), epoch);
             }
             stream_layer(st.store, items.iter().map(|(p, i)| (p, i)), progress).map(Some)
         })

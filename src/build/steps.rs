@@ -4,7 +4,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::copy::{plan_copy, Below, CopyRequest};
 use super::kubefile::{expand, words, Instruction};
-use super::layer::{fingerprint, stream_layer};
+use super::layer::{clamp_mtimes, fingerprint, stream_layer};
 use super::State;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -333,7 +333,10 @@ impl State<'_> {
         let below = Below {
             layers: self.layers.iter().rev().map(|(_, _, l)| l).collect(),
         };
-        let items = plan_copy(&self.context, req, &below, &self.store.tmp_path("add"))?;
+        let mut items = plan_copy(&self.context, req, &below, &self.store.tmp_path("add"))?;
+        if let Some(epoch) = self.opts.timestamp {
+            clamp_mtimes(items.values_mut(), epoch);
+        }
         let mut h = Sha256::new();
         h.update(self.chain.0);
         h.update(created_by.as_bytes());

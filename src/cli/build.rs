@@ -1,7 +1,7 @@
 //! `sealer build -t NAME[:TAG] [-f FILE] [--build-arg K=V]... [--no-cache]
 //! [--build-mode full|lite] [--image-list FILE]... [--ignored-image-list FILE]...
 //! [--insecure] [--platform OS/ARCH[/VARIANT],...] [--chart-values CHART=FILE]...
-//! [--list-images [--format text|json]] CONTEXT`
+//! [--timestamp SECONDS] [--sbom] [--list-images [--format text|json]] CONTEXT`
 
 use std::io::{IsTerminal, Write};
 
@@ -63,6 +63,15 @@ pub struct Args {
     /// Output of --list-images: text (REFERENCE<TAB>SOURCE) or json (every source of each image)
     #[arg(long, value_enum, default_value_t = Format::Text, requires = "list_images")]
     format: Format,
+    /// Reproducible build: every created time is this instant (seconds since
+    /// the epoch) and file mtimes in the layers written are clamped to it
+    #[arg(long, value_name = "SECONDS", env = "SOURCE_DATE_EPOCH",
+          value_parser = clap::value_parser!(i64).range(0..))]
+    timestamp: Option<i64>,
+    /// Attach an SPDX 2.3 SBOM of the image as an OCI referrer (artifactType
+    /// application/spdx+json), which `push` uploads with the image
+    #[arg(long)]
+    sbom: bool,
     /// Build context directory
     #[arg(default_value = ".")]
     context: PathBuf,
@@ -141,6 +150,8 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             ImageType::AppInstaller => crate::image::extension::APP_INSTALLER.into(),
         },
         platforms,
+        timestamp: a.timestamp,
+        sbom: a.sbom,
     };
     if a.list_images {
         let wanted = list_images(store, &opts)?;

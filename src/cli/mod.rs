@@ -19,6 +19,7 @@ mod pull;
 mod push;
 mod rmi;
 mod save;
+mod sbom;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ enum Command {
     Logout(login::LogoutArgs),
     /// Save images to an archive (OCI or docker)
     Save(save::Args),
+    /// Software bill of materials of an image (SPDX 2.3 or CycloneDX 1.5 JSON), without unpacking
+    Sbom(sbom::Args),
     /// Load images from an archive (OCI or docker)
     Load(load::Args),
     /// Check every blob, ref and layer index of the store (--repair fixes)
@@ -274,6 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Pull(a) => pull::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Save(a) => save::run(&store, a),
+        Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
         Command::Prune(a) => prune::run(&store, a),

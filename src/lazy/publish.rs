@@ -18,7 +18,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::table::{
     BlobRef, Table, ARTIFACT_TYPE, MEDIA_INDEX, MEDIA_TABLE, PLAIN_MEMBER, VERSION,
@@ -26,8 +26,7 @@ use super::table::{
 use crate::compress::{Compression, Encoder, Member};
 use crate::digest::Digest;
 use crate::error::{IoContext, JsonContext, Result};
-use crate::image::oci::{Descriptor, MEDIA_INDEX as OCI_INDEX, MEDIA_MANIFEST};
-use crate::registry::put_manifest;
+use crate::image::oci::{Descriptor, MEDIA_MANIFEST};
 use crate::registry::Repo;
 use crate::store::Store;
 
@@ -211,29 +210,7 @@ pub fn publish(repo: &Repo, subject: &Descriptor, tables: &[Published]) -> Resul
         "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
     });
     let bytes = serde_json::to_vec(&artifact).json("the lazy artifact")?;
-    let digest = Digest::of(&bytes);
-    let answered_subject = put_manifest(repo, &digest.to_string(), MEDIA_MANIFEST, &bytes)?;
-    if !answered_subject {
-        // No referrers API: the tag schema of OCI distribution 1.1.
-        let tag = format!("sha256-{}", subject.digest.hex());
-        let mut index = match repo.get_manifest(&tag) {
-            Ok((b, _)) => serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
-        if !index.get("manifests").is_some_and(Value::is_array) {
-            index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []});
-        }
-        let desc = json!({"mediaType": MEDIA_MANIFEST, "digest": digest, "size": bytes.len(),
-            "artifactType": ARTIFACT_TYPE});
-        if let Some(list) = index.get_mut("manifests").and_then(Value::as_array_mut) {
-            // Our earlier artifacts for this manifest are replaced.
-            list.retain(|m| m.get("artifactType").and_then(Value::as_str) != Some(ARTIFACT_TYPE));
-            list.push(desc);
-        }
-        let ib = serde_json::to_vec(&index).json("the referrers index")?;
-        put_manifest(repo, &tag, OCI_INDEX, &ib)?;
-    }
-    Ok(digest)
+    crate::registry::referrers::put_referrer(repo, subject, ARTIFACT_TYPE, &bytes)
 }
 
 /// Annotations that bind tables to the manifest's layer descriptors.

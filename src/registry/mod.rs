@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod mirrors;
 mod pull;
 mod push;
+pub mod referrers;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};

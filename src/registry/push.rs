@@ -131,10 +131,12 @@ pub fn push_all(
             pushed.manifest_digest = digest;
             put_manifest(&repo, &tag, manifest_type, &bytes)?;
             publish_tables(&repo, manifest_type, &bytes, &tables)?;
+            push_referrers(store, &repo, image, manifest_type, &bytes)?;
             return Ok(pushed);
         }
         put_manifest(&repo, &digest.to_string(), manifest_type, &bytes)?;
         publish_tables(&repo, manifest_type, &bytes, &tables)?;
+        push_referrers(store, &repo, image, manifest_type, &bytes)?;
         let mut desc = Descriptor::new(manifest_type, digest, bytes.len() as u64);
         desc.platform = Some(image.platform().to_platform());
         entries.push(desc);
@@ -161,6 +163,19 @@ fn publish_tables(
         let subject = Descriptor::new(manifest_type, Digest::of(manifest), manifest.len() as u64);
         crate::lazy::publish::publish(repo, &subject, tables)?;
     }
+    Ok(())
+}
+
+/// After its manifest, the referrers the store keeps for an image (its SBOM).
+fn push_referrers(
+    store: &Store,
+    repo: &Repo,
+    image: &Image,
+    manifest_type: &str,
+    manifest: &[u8],
+) -> Result<()> {
+    let subject = Descriptor::new(manifest_type, Digest::of(manifest), manifest.len() as u64);
+    super::referrers::push_stored(store, repo, &image.manifest_digest, &subject)?;
     Ok(())
 }
 

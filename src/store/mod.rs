@@ -8,6 +8,7 @@
 //! <root>/cache/<hex>           build cache: key -> layer digest
 //! <root>/compressed/<hex>.<alg> a pushed layer's compressed digest (see imported.rs)
 //! <root>/lazy/<hex>/          a partly present layer: record and chunk cache (see lazy.rs)
+//! <root>/referrers/<hex>.json  artifacts (SBOMs) whose subject is manifest <hex> (see referrers.rs)
 //! <root>/tmp/                  in-flight writes, renamed into place when complete
 //! <root>/mounts/ data/overlay2/ lock
 //! ```
@@ -41,6 +42,7 @@ mod lock;
 mod pins;
 mod platforms;
 mod prune;
+mod referrers;
 mod refs;
 #[cfg(test)]
 mod tests;
@@ -59,6 +61,7 @@ pub use self::lock::StoreLock;
 pub(crate) use self::pins::disk_usage;
 pub use self::pins::TmpCleaned;
 pub use self::prune::PruneReport;
+pub use self::referrers::Referrer;
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 

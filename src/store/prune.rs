@@ -68,6 +68,7 @@ impl Store {
                 r.bytes += size;
             }
         }
+        r.cache += self.prune_referrers(&roots);
         let (lazy, bytes) = self.prune_lazy(&roots);
         r.cache += lazy;
         r.bytes += bytes;

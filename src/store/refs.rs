@@ -321,6 +321,7 @@ impl Store {
         }
         // Partly present layers (pull --lazy) nothing needs: chunks, record.
         self.prune_lazy(&live);
+        self.prune_referrers(&live);
         Ok(removed)
     }
 
@@ -356,6 +357,7 @@ impl Store {
                 live.extend(m.layers.iter().map(|l| l.digest));
             }
         }
+        self.referrer_blobs(&mut live);
         live
     }
 }
