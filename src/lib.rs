@@ -20,6 +20,7 @@ pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod rootless;
+pub mod sign;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -42,6 +42,7 @@ mod pins;
 mod platforms;
 mod prune;
 mod refs;
+mod signatures;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +60,7 @@ pub use self::lock::StoreLock;
 pub(crate) use self::pins::disk_usage;
 pub use self::pins::TmpCleaned;
 pub use self::prune::PruneReport;
+pub use self::signatures::{is_signature_entry, SIGNATURE_OF};
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 
