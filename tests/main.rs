@@ -30,5 +30,6 @@ mod rootless;
 mod rw;
 mod sealer_v011;
 mod sealer_v08;
+mod sign;
 mod skopeo;
 mod util;

@@ -40,6 +40,9 @@ pub const SOURCE_NAME: &str = "io.sealer.source.name";
 /// The largest image config we accept.
 const MAX_CONFIG: u64 = 16 << 20;
 
+/// A check of the fetched manifest (digest, bytes) before anything is stored.
+pub type ManifestGate<'a> = dyn Fn(&Repo, &Digest, &[u8]) -> Result<()> + Sync + 'a;
+
 /// How to pull.
 pub struct PullOptions<'a> {
     /// The platform to choose from an index (`Host`: this machine's, and a
@@ -58,7 +61,7 @@ pub struct PullOptions<'a> {
     pub lazy: bool,
     /// Judges the manifest (or index) the reference names before anything
     /// is stored (the signature policy): an error ends the pull.
-    pub gate: Option<&'a (dyn Fn(&Repo, &Digest, &[u8]) -> Result<()> + Sync)>,
+    pub gate: Option<&'a ManifestGate<'a>>,
 }
 
 /// What a pull did.

@@ -159,13 +159,16 @@ fn remote_digest(repo: &Repo, r: &Reference) -> Result<Digest> {
     Ok(d)
 }
 
+/// What a pull's gate found: the digest, the manifest bytes, the signatures.
+type Found = (Digest, Vec<u8>, Vec<Signature>);
+
 /// The check `pull` runs on the manifest it fetched before storing
 /// anything: the policy (if any) must accept, and the signatures found are
 /// kept to be stored with the image once it is in.
 pub struct PullGate<'a> {
     policy: Option<&'a Policy>,
     reference: Reference,
-    found: Mutex<Option<(Digest, Vec<u8>, Vec<Signature>)>>,
+    found: Mutex<Option<Found>>,
 }
 
 impl<'a> PullGate<'a> {
@@ -226,4 +229,41 @@ impl<'a> PullGate<'a> {
             _ => Ok(0),
         }
     }
+}
+
+/// The signatures the store holds for the tagged image `what`, by the
+/// digest they sign (empty if it is not tagged or not signed).
+pub fn local_signatures(store: &Store, what: &str) -> Result<Vec<(Digest, Vec<Signature>)>> {
+    let Location::Local(name, digest, id) = locate(store, what, false)? else {
+        return Ok(Vec::new());
+    };
+    let c = local_candidates(store, &name, &digest, id.as_ref())?;
+    Ok(c.found.into_iter().filter(|(_, s)| !s.is_empty()).collect())
+}
+
+/// Uploads those of `signed` that are over `pushed` (the manifest the push
+/// wrote) to `target`'s repository; returns how many.
+pub fn push_signatures(
+    signed: &[(Digest, Vec<Signature>)],
+    target: &Reference,
+    pushed: &Digest,
+    insecure: bool,
+) -> Result<usize> {
+    let sigs: Vec<Signature> = signed
+        .iter()
+        .filter(|(d, _)| d == pushed)
+        .flat_map(|(_, s)| s.iter().cloned())
+        .collect();
+    if sigs.is_empty() {
+        return Ok(0);
+    }
+    let repo = Repo::open(target, insecure, true)?;
+    let mut all = super::remote::fetch(&repo, pushed).unwrap_or_default();
+    for s in &sigs {
+        if !all.contains(s) {
+            all.push(s.clone());
+        }
+    }
+    super::remote::put(&repo, pushed, &all)?;
+    Ok(sigs.len())
 }
