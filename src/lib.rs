@@ -21,6 +21,7 @@ pub mod progress;
 pub mod registry;
 pub mod rootless;
 pub mod sbom;
+pub mod sign;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -31,5 +31,6 @@ mod rw;
 mod sbom;
 mod sealer_v011;
 mod sealer_v08;
+mod sign;
 mod skopeo;
 mod util;

@@ -6,6 +6,7 @@ mod build;
 mod commit;
 mod diff;
 mod fsck;
+mod generate_key_pair;
 mod images;
 mod inspect;
 mod load;
@@ -20,6 +21,7 @@ mod push;
 mod rmi;
 mod save;
 mod sbom;
+mod sign;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -102,6 +104,12 @@ enum Command {
     Sbom(sbom::Args),
     /// Load images from an archive (OCI or docker)
     Load(load::Args),
+    /// Write a key pair as cosign does (NAME.key sealed with a passphrase, NAME.pub)
+    GenerateKeyPair(generate_key_pair::Args),
+    /// Sign an image (in the store, or in its registry) in cosign's format
+    Sign(sign::Args),
+    /// Verify an image's cosign signature with a public key (exit 1 if none holds)
+    Verify(sign::VerifyArgs),
     /// Check every blob, ref and layer index of the store (--repair fixes)
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
@@ -234,6 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let command = match cli.command {
         Command::Login(a) => return login::run(a).map(|()| 0),
         Command::Logout(a) => return login::run_logout(a).map(|()| 0),
+        Command::GenerateKeyPair(a) => return generate_key_pair::run(a).map(|()| 0),
         other => other,
     };
     let store =
@@ -280,10 +289,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
+        Command::Sign(a) => sign::run(&store, a),
+        Command::Verify(a) => sign::run_verify(&store, a),
         Command::Prune(a) => prune::run(&store, a),
-        Command::Completion { .. } | Command::Login(_) | Command::Logout(_) | Command::Diff(_) => {
-            Ok(())
-        }
+        Command::Completion { .. }
+        | Command::Login(_)
+        | Command::Logout(_)
+        | Command::GenerateKeyPair(_)
+        | Command::Diff(_) => Ok(()),
     };
     done.map(|()| 0)
 }

@@ -6,6 +6,8 @@ use crate::image::platform::Want;
 use crate::image::Reference;
 use crate::progress::Progress;
 use crate::registry::{pull, PullOptions};
+use crate::sign::image::PullGate;
+use crate::sign::Policy;
 use crate::store::Store;
 
 /// Flags of `sealer pull`.
@@ -47,6 +49,10 @@ pub struct Args {
     /// the oldest chunks are evicted past it
     #[arg(long, value_name = "SIZE")]
     cache_size: Option<String>,
+    /// Signature policy (containers-policy.json(5)) instead of
+    /// /etc/containers/policy.json; a rejected image leaves the store as it was
+    #[arg(long, value_name = "FILE")]
+    signature_policy: Option<std::path::PathBuf>,
     /// Layers transferred at once
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     jobs: u16,
@@ -56,6 +62,10 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     let r = Reference::parse(&a.image)?;
     let platform =
         Want::parse(a.platform.as_deref()).with_context(|| format!("pulling {}", r.full_name()))?;
+    let policy = Policy::load_default(a.signature_policy.as_deref())?;
+    let gate = PullGate::new(policy.as_ref(), &r);
+    let check =
+        |repo: &crate::registry::Repo, d: &crate::digest::Digest, b: &[u8]| gate.check(repo, d, b);
     let progress = Progress::new(a.quiet);
     let opts = PullOptions {
         platform,
@@ -64,11 +74,18 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         jobs: a.jobs.into(),
         progress: &progress,
         lazy: a.lazy,
+        gate: Some(&check),
     };
     if let Some(size) = a.cache_size.as_deref() {
         store.set_cache_size(crate::human::parse_bytes(size)?)?;
     }
     let pulled = pull(store, &r, &opts).with_context(|| format!("pulling {}", r.full_name()))?;
+    let kept = gate
+        .keep(store)
+        .with_context(|| format!("storing the signatures of {}", r.full_name()))?;
+    if kept > 0 {
+        progress.line(&format!("{kept} signature(s) brought along"));
+    }
     progress.line(&format!(
         "{} layers downloaded, {} already present",
         pulled.downloaded, pulled.skipped

@@ -24,9 +24,10 @@ pub struct Args {
     /// Push only this platform of a multi-platform image [default: every platform, with the index]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
-    /// Layer compression
-    #[arg(long, value_enum, default_value_t = Algo::Gzip)]
-    compression: Algo,
+    /// Layer compression [default: gzip; none for a signed image, so that
+    /// the pushed manifest is the signed one and its signatures go along]
+    #[arg(long, value_enum)]
+    compression: Option<Algo>,
     /// Manifest and config media types
     #[arg(long, value_enum, default_value_t = ManifestFormat::Oci)]
     format: ManifestFormat,
@@ -84,8 +85,14 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     };
     let target = Reference::parse(&dest)?;
     let progress = Progress::new(a.quiet);
+    let signed = crate::sign::image::local_signatures(store, &a.image)?;
+    let compression = match a.compression {
+        Some(c) => c,
+        None if !signed.is_empty() => Algo::None,
+        None => Algo::Gzip,
+    };
     let opts = PushOptions {
-        compression: match a.compression {
+        compression: match compression {
             Algo::Gzip => Compression::Gzip,
             Algo::Zstd => Compression::Zstd,
             Algo::None => Compression::None,
@@ -97,6 +104,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         insecure: a.insecure,
         jobs: a.jobs.into(),
         progress: &progress,
+        keep_digest: !signed.is_empty() && matches!(compression, Algo::None),
     };
     let pushed = push_all(store, &images, as_index, &target, &opts)
         .with_context(|| format!("pushing {}", target.full_name()))?;
@@ -107,6 +115,24 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         pushed.existed,
         pushed.mounted
     ));
+    if !signed.is_empty() {
+        let carried = crate::sign::image::push_signatures(
+            &signed,
+            &target,
+            &pushed.manifest_digest,
+            a.insecure,
+        )
+        .with_context(|| format!("pushing the signatures of {}", target.full_name()))?;
+        if carried == 0 {
+            eprintln!(
+                "warning: {}'s signatures are for another manifest than the one pushed (compressed layers): sign {} again",
+                a.image,
+                target.full_name()
+            );
+        } else {
+            progress.line(&format!("{carried} signature(s) pushed"));
+        }
+    }
     println!("{}@{}", target.repo, pushed.manifest_digest);
     Ok(())
 }

@@ -40,6 +40,9 @@ pub const SOURCE_NAME: &str = "io.sealer.source.name";
 /// The largest image config we accept.
 const MAX_CONFIG: u64 = 16 << 20;
 
+/// A check of the fetched manifest (digest, bytes) before anything is stored.
+pub type ManifestGate<'a> = dyn Fn(&Repo, &Digest, &[u8]) -> Result<()> + Sync + 'a;
+
 /// How to pull.
 pub struct PullOptions<'a> {
     /// The platform to choose from an index (`Host`: this machine's, and a
@@ -56,6 +59,9 @@ pub struct PullOptions<'a> {
     /// `pull --lazy`: layers with a member table are recorded as partly
     /// present, their bytes fetched on demand (see `crate::lazy`).
     pub lazy: bool,
+    /// Judges the manifest (or index) the reference names before anything
+    /// is stored (the signature policy): an error ends the pull.
+    pub gate: Option<&'a ManifestGate<'a>>,
 }
 
 /// What a pull did.
@@ -78,6 +84,9 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
     let name = r.full_name();
     let named = |e: Error| repo.error(format!("manifest of {name}: {e}"));
     let (bytes, content_type, top_digest) = fetch_top(&repo, r)?;
+    if let Some(gate) = opts.gate {
+        gate(&repo, &top_digest, &bytes)?;
+    }
     let chosen: Vec<(Manifest, Digest)> =
         match manifest::parse(&bytes, content_type.as_deref()).map_err(named)? {
             manifest::Fetched::Image(m) => vec![(m, top_digest)],

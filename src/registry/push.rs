@@ -53,6 +53,10 @@ pub struct PushOptions<'a> {
     pub jobs: usize,
     /// Where progress goes.
     pub progress: &'a Progress,
+    /// No lazy member tables (their annotations change the manifest): with
+    /// `Compression::None` the pushed manifest is then the stored one, so
+    /// signatures over its digest hold in the registry.
+    pub keep_digest: bool,
 }
 
 /// What a push did.
@@ -203,7 +207,7 @@ fn push_image(
     }
     // Member tables for lazy pulls, bound to the layers by annotations.
     let mut tables = Vec::new();
-    if opts.format == Format::Oci {
+    if opts.format == Format::Oci && !opts.keep_digest {
         for (desc, (layer, _)) in descs.iter_mut().zip(&layers) {
             if let Some(t) = crate::lazy::publish::table_for(store, layer, desc)? {
                 crate::lazy::publish::annotate(desc, &t);

@@ -96,6 +96,10 @@ impl Store {
         let mut layers: BTreeSet<Digest> = BTreeSet::new();
         let mut dropped = Vec::new();
         for desc in &index.manifests {
+            if super::is_signature_entry(desc) {
+                // Signature images: their blobs are checked with every blob.
+                continue;
+            }
             report.refs += 1;
             let name = desc
                 .annotations

@@ -44,6 +44,7 @@ mod platforms;
 mod prune;
 mod referrers;
 mod refs;
+mod signatures;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +63,7 @@ pub(crate) use self::pins::disk_usage;
 pub use self::pins::TmpCleaned;
 pub use self::prune::PruneReport;
 pub use self::referrers::Referrer;
+pub use self::signatures::{is_signature_entry, SIGNATURE_OF};
 use crate::digest::Digest;
 use crate::error::{IoContext, Result};
 

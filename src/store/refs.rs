@@ -50,6 +50,7 @@ impl Store {
         Ok(index
             .manifests
             .into_iter()
+            .filter(|d| !super::is_signature_entry(d))
             .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|n| (n, d)))
             .collect())
     }
@@ -338,6 +339,10 @@ impl Store {
         let mut live: HashSet<Digest> = HashSet::new();
         for desc in &index.manifests {
             live.insert(desc.digest);
+            // A signature entry keeps the manifest it signs (see signatures.rs).
+            if let Some(d) = desc.annotations.get(super::SIGNATURE_OF) {
+                live.extend(d.parse::<Digest>().ok());
+            }
             let Ok(bytes) = self.read_blob(&desc.digest) else {
                 continue;
             };
