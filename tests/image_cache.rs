@@ -720,6 +720,7 @@ fn a_chart_helm_cannot_render_fails_the_build_naming_chart_template_and_line() {
             ),
         ],
     );
+    env.run(&["images"]);
     let err = fails_unchanged(&env, &ctx, &[]);
     assert_mentions(
         &err,
