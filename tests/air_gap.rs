@@ -247,11 +247,13 @@ fn sbom_referrer_survives_save_and_load() {
 }
 
 #[test]
-fn sbom_referrer_comes_with_pull() {
+fn sbom_referrer_and_signature_come_with_pull_and_cross_an_archive() {
     let reg = Registry::start();
     let env = Env::new();
+    let (private, public) = keys(&env);
     let name = reg.image("library/k8s:v1");
     build(&env, &name, "five", &["--sbom"]);
+    sign(&env, &private, &name);
     let (_, doc) = attached_sbom(&env, &manifest_digest(&env, &name));
     env.run(&["push", "-q", &name]);
     let other = fresh();
@@ -263,7 +265,8 @@ fn sbom_referrer_comes_with_pull() {
     );
     let (_, pulled) = attached_sbom(&other, &manifest_digest(&other, &name));
     assert_eq!(pulled, doc);
-    // And on to the next store through an archive.
+    // And on to a store without a registry, through an archive: the
+    // signature is over the registry's manifest, which the archive carries.
     let archive = other.path("pulled.tar");
     other
         .sealer()
@@ -272,9 +275,14 @@ fn sbom_referrer_comes_with_pull() {
         .arg(&name)
         .ok();
     let third = fresh();
-    load(&third, &archive).ok();
+    let policy = sigstore_policy(&third, "policy.json", &public);
+    load(&third, &archive)
+        .arg("--signature-policy")
+        .arg(&policy)
+        .ok();
     let (_, loaded) = attached_sbom(&third, &manifest_digest(&third, &name));
     assert_eq!(loaded, doc);
+    verify(&third, &public, &name).ok();
 }
 
 #[test]
