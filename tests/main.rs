@@ -6,6 +6,7 @@
 mod archive;
 mod bad_input;
 mod byte_names;
+mod check;
 mod cli;
 mod concurrency;
 mod crash;
