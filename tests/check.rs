@@ -282,3 +282,74 @@ fn an_unknown_image_is_one_error_line() {
     let line = env.sealer().args(["check", "nosuch:1"]).fails();
     assert_mentions(&line, &["nosuch:1"]);
 }
+
+#[test]
+fn an_index_needs_the_images_platform_and_all_of_them_with_all_platforms() {
+    let env = Env::new();
+    let ctx = env.context(
+        "ctx",
+        &[
+            ("Kubefile", "FROM scratch\nCOPY . .\n"),
+            ("manifests/imageList", "demo/multi:1\ndemo/foreign:1\n"),
+        ],
+    );
+    let tree = Tree { ctx: ctx.clone() };
+    let other = if host_arch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    // Child manifests under throwaway tags, then indexes naming them.
+    let layer = layer_tar(&[("f", noise(31, 2_000))]);
+    let (here, _) = tree.image("demo/multi", "child", &layer, Some(&layer));
+    let absent = sha256_hex(b"the other platform's manifest, never cached");
+    let index = |entries: &[(&str, &str)]| {
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries.iter().map(|(hex, arch)| json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{hex}"), "size": 100,
+                "platform": {"os": "linux", "architecture": arch}
+            })).collect::<Vec<_>>()
+        }))
+        .expect("json")
+    };
+    let multi = tree.blob(&index(&[(&here, host_arch()), (&absent, other)]));
+    tree.link("demo/multi/_manifests/tags/1/current", &multi);
+    tree.link(
+        &format!("demo/multi/_manifests/revisions/sha256/{multi}"),
+        &multi,
+    );
+    let foreign = tree.blob(&index(&[(&absent, other)]));
+    tree.link("demo/foreign/_manifests/tags/1/current", &foreign);
+    tree.link(
+        &format!("demo/foreign/_manifests/revisions/sha256/{foreign}"),
+        &foreign,
+    );
+    env.sealer()
+        .args(["build", "--build-mode", "lite", "-t", "multi:1"])
+        .arg(&ctx)
+        .ok();
+
+    let run = check(&env, &["multi:1"]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_eq!(
+        lines[0],
+        format!(
+            "missing docker.io/demo/foreign:1 (from manifests/imageList:2): its index has no manifest for linux/{} (offered: linux/{other})",
+            host_arch()
+        )
+    );
+
+    let run = check(&env, &["--all-platforms", "multi:1"]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert_mentions(
+        &run.stdout,
+        &[&format!(
+            "incomplete sha256:{multi} of demo/multi:1: missing sha256:{absent} (not cached (platform linux/{other}))"
+        )],
+    );
+}
