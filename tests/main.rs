@@ -3,6 +3,7 @@
 //! against temporary stores, and compare merged layers with the kernel's
 //! overlayfs.
 
+mod air_gap;
 mod archive;
 mod bad_input;
 mod byte_names;
