@@ -42,9 +42,16 @@ pub fn remote_image(r: &Reference, want: &Want, insecure: bool) -> Result<Image>
             why: format!("not an image config: {e}"),
         })?;
     let config: Config = if sealer_v08::is_v1_image(&raw) {
-        // sealer v0.8 names no diff_ids; its layer ids stand in for them.
+        // sealer v0.8 names no diff_ids; its layer ids (the tars' digests
+        // when sealer pushed the tars it hashed) stand in for them, else
+        // the blobs' digests.
         let v1 = sealer_v08::parse(&config_bytes, manifest.layers.len(), &config_digest)?;
-        let ids: Vec<Digest> = manifest.layers.iter().map(|l| l.digest).collect();
+        let ids: Vec<Digest> = v1
+            .real_layers()
+            .iter()
+            .zip(&manifest.layers)
+            .map(|(l, m)| l.id.parse().unwrap_or(m.digest))
+            .collect();
         let oci = sealer_v08::to_oci_config(&config_bytes, &v1, &ids, &config_digest)?;
         serde_json::from_slice(&oci).map_err(|e| Error::Blob {
             digest: config_digest,
