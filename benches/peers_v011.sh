@@ -225,7 +225,7 @@ Workload: a ClusterRootfs of $((bytes / 1000000)) MB in $files files, 6 COPY lay
 real executables, 6000 small text files, a docker-registry tree of random
 blobs); both registries' blobs together $((gz / 1000000)) MB. Local Debian docker-registry
 $(docker-registry --version | awk '{ print $3 }') on 127.0.0.1. Machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg).
-Peers: sealer $("$V011" version 2>/dev/null | grep -o '"gitVersion":"[^"]*"' | cut -d'"' -f4 || echo v0.11) (built from source), skopeo $(skopeo --version | awk '{ print $3 }').
+Peers: sealer v0.11.0 ($V011, built from source with $("$V011" version 2>/dev/null | grep -o '"goVersion":"[^"]*"' | cut -d'"' -f4)), skopeo $(skopeo --version | awk '{ print $3 }').
 Median (range) of $ROUNDS interleaved rounds after a warm-up; fresh stores every run.
 
 | operation | sealer | peer | peer time | sealer / peer |

@@ -11,8 +11,10 @@
 //!            --chunk--> [DEPTH] --> write + writeback --> tmp file
 //! ```
 //!
-//! Memory: at most `3 * DEPTH + 2` chunks are alive per ingest (each channel
-//! full, one in each consumer's hands, one being produced).
+//! Memory: the three channels carry the same chunks, and the producer waits
+//! on the fullest, so at most `DEPTH + 3` chunks are alive per ingest (the
+//! slowest stage's queue, one in its hands, the index stage's current one,
+//! one being produced): 11 MiB for 1 MiB chunks.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
