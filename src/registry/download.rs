@@ -117,13 +117,18 @@ pub(super) fn download(
             }
             None => {
                 let rx = Arc::new(Mutex::new(rx));
-                let decoded =
-                    compress::decoder(Received::new(rx.clone()), compression).map(|d| Decoding {
-                        inner: d,
-                        rest: rx,
-                        what: compression,
-                        note: &note,
-                    });
+                let received = Received::new(rx.clone());
+                // With a diff_id to check, the gzip CRC is redundant.
+                let decoded = match diff_id {
+                    Some(_) => compress::decoder_unchecked(received, compression),
+                    None => compress::decoder(received, compression),
+                };
+                let decoded = decoded.map(|d| Decoding {
+                    inner: d,
+                    rest: rx,
+                    what: compression,
+                    note: &note,
+                });
                 match decoded {
                     Ok(d) => store.ingest_layer_checked(d, diff_id, || Ok(())),
                     Err(e) => Err(blob_error(format!(
