@@ -476,6 +476,7 @@ const COMMANDS: &[&str] = &[
     "generate-key-pair",
     "sign",
     "verify",
+    "serve",
     "fsck",
     "prune",
     "completion",

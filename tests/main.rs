@@ -32,6 +32,7 @@ mod rw;
 mod sbom;
 mod sealer_v011;
 mod sealer_v08;
+mod serve;
 mod sign;
 mod skopeo;
 mod util;

@@ -21,6 +21,7 @@ mod push;
 mod rmi;
 mod save;
 mod sbom;
+mod serve;
 mod sign;
 
 use std::io::Write;
@@ -110,6 +111,9 @@ enum Command {
     Sign(sign::Args),
     /// Verify an image's cosign signature with a public key (exit 1 if none holds)
     Verify(sign::VerifyArgs),
+    /// Serve ClusterImages and their container images as a read-only registry
+    #[command(name = "serve")]
+    Registry(serve::Args),
     /// Check every blob, ref and layer index of the store (--repair fixes)
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
@@ -230,6 +234,7 @@ impl PlatformArg {
 /// Runs a command; returns its exit status (0 but for `sealer diff`).
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
+    let verbose = cli.verbose;
     if let Some(conf) = &cli.registries_conf {
         // Read by the registry client of this process and of the mount
         // servers it starts (lazy reads).
@@ -289,6 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
+        Command::Registry(a) => serve::run(&store, a, verbose),
         Command::Sign(a) => sign::run(&store, a),
         Command::Verify(a) => sign::run_verify(&store, a),
         Command::Prune(a) => prune::run(&store, a),
