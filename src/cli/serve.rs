@@ -20,7 +20,7 @@ pub struct Args {
     /// ClusterImages to serve (names or ids)
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<String>,
-    /// Address to listen on (port 0: any free port, printed)
+    /// Address to listen on (`:PORT`: every address; port 0: any free port, printed)
     #[arg(long, value_name = "HOST:PORT")]
     addr: String,
     /// PEM certificate chain: serve HTTPS

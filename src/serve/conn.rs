@@ -5,7 +5,7 @@
 //! that goes away mid-body ends the write with an error and frees the
 //! thread; nothing else is affected.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
@@ -80,6 +80,23 @@ struct Answer {
 /// Serves the requests of one connection until it ends.
 pub fn serve(shared: &Shared, stream: Stream, peer: SocketAddr) {
     let mut r = BufReader::with_capacity(16 << 10, stream);
+    // A TLS handshake on the plain port (a client trying HTTPS first, as
+    // skopeo and docker do on insecure registries) need not end in a line
+    // break: answer it at once, so the client falls back to HTTP.
+    if matches!(r.get_ref(), Stream::Plain(_))
+        && r.fill_buf().is_ok_and(|b| b.first() == Some(&0x16))
+    {
+        let _ = r.get_mut().write_all(
+            b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        if shared.log_requests {
+            log::info!("{peer} - \"TLS handshake on the plain HTTP port\" 400 0");
+        }
+        if let Stream::Plain(t) = r.get_mut() {
+            let _ = t.shutdown(Shutdown::Both);
+        }
+        return;
+    }
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             break;

@@ -90,8 +90,12 @@ impl Server {
             .as_ref()
             .map(|(cert, key)| tls::config(cert, key))
             .transpose()?;
-        let addrs: Vec<SocketAddr> = opts
-            .addr
+        // `:PORT` is every address, as docker-registry's `http.addr` has it.
+        let addr = match opts.addr.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => opts.addr.clone(),
+        };
+        let addrs: Vec<SocketAddr> = addr
             .to_socket_addrs()
             .map_err(|e| invalid(format!("--addr {}: {e}", opts.addr)))?
             .collect();
