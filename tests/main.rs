@@ -10,6 +10,7 @@ mod byte_names;
 mod cli;
 mod concurrency;
 mod crash;
+mod delta_split;
 mod diff;
 mod entry_attrs;
 mod fsck;
