@@ -468,6 +468,7 @@ const COMMANDS: &[&str] = &[
     "diff",
     "pull",
     "push",
+    "mirror",
     "login",
     "logout",
     "save",

@@ -22,6 +22,7 @@ mod kubefile;
 mod kubefile_v011;
 mod lazy;
 mod logging;
+mod mirror;
 mod mount;
 mod mount_security;
 mod multi_arch;

@@ -14,6 +14,7 @@ mod logger;
 mod login;
 mod ls;
 mod man;
+mod mirror;
 mod mount;
 mod prune;
 mod pull;
@@ -92,6 +93,8 @@ enum Command {
     Diff(diff::Args),
     /// Pull an image from a registry
     Pull(pull::Args),
+    /// Push the container images cached in an image's registry/ to another registry, same digests
+    Mirror(mirror::Args),
     /// Push an image to a registry
     Push(push::Args),
     /// Log in to a registry (credentials go to docker's config.json)
@@ -284,6 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => Ok(crate::mount::serve_detached(&store)?),
         Command::Commit(a) => commit::run(&store, a),
         Command::Pull(a) => pull::run(&store, a),
+        Command::Mirror(a) => mirror::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Save(a) => save::run(&store, a),
         Command::Sbom(a) => sbom::run(&store, a),

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod client;
 pub mod manifest;
+pub mod mirror;
 pub mod mirrors;
 mod pull;
 mod push;
