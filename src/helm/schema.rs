@@ -321,6 +321,25 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
+    /// anyOf's and contains' search: `None` as soon as one of `tries`
+    /// validates, else the errors of the best-scored try (the first of equals).
+    fn none_valid(
+        &mut self,
+        tries: Vec<(&'a Json, Value, Vec<String>)>,
+    ) -> Result<Option<Outcome>, String> {
+        let mut best: Option<Outcome> = None;
+        for (sch, v, ctx) in tries {
+            let r = self.sub(sch, &v, &ctx)?;
+            if r.valid() {
+                return Ok(None);
+            }
+            if best.as_ref().is_none_or(|b| r.score > b.score) {
+                best = Some(r);
+            }
+        }
+        Ok(Some(best.unwrap_or_default()))
+    }
+
     /// `validateSchema`: anyOf, oneOf, allOf, not, dependencies, if.
     fn combinators(
         &mut self,
@@ -330,23 +349,10 @@ impl<'a> Validator<'a> {
         res: &mut Outcome,
     ) -> Result<(), String> {
         if let Some(Json::Array(any)) = s.get("anyOf") {
-            let mut best: Option<Outcome> = None;
-            let mut valid = false;
-            for sch in any {
-                let r = self.sub(sch, v, ctx)?;
-                if r.valid() {
-                    valid = true;
-                    break;
-                }
-                if best.as_ref().is_none_or(|b| r.score > b.score) {
-                    best = Some(r);
-                }
-            }
-            if !valid {
+            let tries = any.iter().map(|sch| (sch, v.clone(), ctx.to_vec()));
+            if let Some(best) = self.none_valid(tries.collect())? {
                 res.fail(ctx, "Must validate at least one schema (anyOf)".into());
-                if let Some(b) = best {
-                    res.merge(b);
-                }
+                res.merge(best);
             }
         }
         if let Some(Json::Array(one)) = s.get("oneOf") {
@@ -530,23 +536,13 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(contains) = s.get("contains").filter(|_| self.draft >= 6) {
-            let mut best: Option<Outcome> = None;
-            let mut one = false;
-            for (i, x) in items.iter().enumerate() {
-                let r = self.sub(contains, x, &child(ctx, &i.to_string()))?;
-                if r.valid() {
-                    one = true;
-                    break;
-                }
-                if best.as_ref().is_none_or(|b| r.score > b.score) {
-                    best = Some(r);
-                }
-            }
-            if !one {
+            let tries = items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (contains, x.clone(), child(ctx, &i.to_string())));
+            if let Some(best) = self.none_valid(tries.collect())? {
                 res.fail(ctx, "At least one of the items must match".into());
-                if let Some(b) = best {
-                    res.merge(b);
-                }
+                res.merge(best);
             }
         }
         res.score += 1;
