@@ -14,10 +14,6 @@ use super::{load_dir, parse_values, render, split_manifests, RenderOptions};
 /// leave the list (the test says so), so the list stays true.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "lookup-random rendered.yaml",
-        "derivePassword is not implemented",
-    ),
-    (
         "math rendered.yaml",
         "typeOf of sprig's int64 results says int",
     ),
