@@ -21,10 +21,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "printf-verbs rendered.yaml",
         "%T of sprig's int64 results says int",
     ),
-    (
-        "serialization rendered.yaml",
-        "fromJson errors are serde_json's, not encoding/json's",
-    ),
 ];
 
 /// Fixtures where we follow `helm template`, not helmrender (which skips
