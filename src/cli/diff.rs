@@ -29,7 +29,8 @@ pub struct Args {
     /// Per top-level directory: paths added, changed, deleted and their bytes
     #[arg(long)]
     stat: bool,
-    /// Unified diff (3 lines of context) of the changed text files
+    /// Unified diff (3 lines of context) of the text files changed, added or
+    /// deleted, as `diff -uN` (a missing file is an empty one)
     #[arg(short = 'u', long = "unified")]
     unified: bool,
     /// Container images in registry/: added, removed, retagged
@@ -172,7 +173,7 @@ impl<W: Write> Printer<'_, W> {
             self.stat(cmp)?;
         }
         if a.unified {
-            for c in cmp.changes.iter().filter(|c| c.is_file_content()) {
+            for c in cmp.changes.iter().filter(|c| c.has_patch()) {
                 self.patch(&diff::patch(cmp, c)?)?;
             }
         }
@@ -392,8 +393,11 @@ fn to_json(
     }
     if a.unified {
         let mut patches = Vec::new();
-        for c in cmp.changes.iter().filter(|c| c.is_file_content()) {
+        for c in cmp.changes.iter().filter(|c| c.has_patch()) {
             let p = diff::patch(cmp, c)?;
+            if p.is_empty() {
+                continue;
+            }
             patches.push(json!({
                 "path": path(c),
                 "binary": p.starts_with(b"Binary files "),
