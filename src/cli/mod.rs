@@ -9,6 +9,7 @@ mod fsck;
 mod generate_key_pair;
 mod images;
 mod inspect;
+mod json;
 mod load;
 mod logger;
 mod login;
