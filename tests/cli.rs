@@ -474,6 +474,7 @@ const COMMANDS: &[&str] = &[
     "load",
     "sbom",
     "generate-key-pair",
+    "check",
     "sign",
     "verify",
     "fsck",

@@ -720,6 +720,7 @@ fn a_chart_helm_cannot_render_fails_the_build_naming_chart_template_and_line() {
             ),
         ],
     );
+    env.run(&["images"]);
     let err = fails_unchanged(&env, &ctx, &[]);
     assert_mentions(
         &err,
@@ -836,5 +837,37 @@ fn a_download_cut_midway_resumes_with_a_range_request() {
     assert_eq!(
         served_digest(&served.image("library/nginx:1.25")),
         served_digest(&nginx)
+    );
+}
+
+#[test]
+fn charts_see_the_images_kubeversion_as_capabilities() {
+    let env = Env::new();
+    let chart = [
+        ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+        ("charts/web/values.yaml", "{}\n"),
+        (
+            "charts/web/templates/deploy.yaml",
+            "kind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - image: {{ if semverCompare \">=1.22-0\" .Capabilities.KubeVersion.Version }}new:{{ .Capabilities.KubeVersion.Minor }}{{ else }}old:{{ .Capabilities.KubeVersion.Minor }}{{ end }}\n",
+        ),
+    ];
+    let list = |name: &str, kubefile: &str| {
+        let mut files = vec![("Kubefile", kubefile)];
+        files.extend(chart);
+        let ctx = env.context(name, &files);
+        let out = env.sealer().args(["build", "--list-images"]).arg(&ctx).ok();
+        out.stdout
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list("k122", "FROM scratch\nKUBEVERSION v1.22.15\nCOPY . .\n"),
+        ["docker.io/library/new:22"]
+    );
+    // Without KUBEVERSION, Helm's default (v1.20.0).
+    assert_eq!(
+        list("nokube", "FROM scratch\nCOPY . .\n"),
+        ["docker.io/library/old:20"]
     );
 }

@@ -64,7 +64,10 @@ fn app_context(env: &Env) -> std::path::PathBuf {
             ("nginx.yaml", "kind: Deployment\n"),
             ("dashboard/a.yaml", "kind: Service\n"),
             ("dashboard/sub/b.yml", "kind: Deployment\n"),
-            ("mychart/Chart.yaml", "name: mychart\n"),
+            (
+                "mychart/Chart.yaml",
+                "apiVersion: v2\nname: mychart\nversion: 0.1.0\n",
+            ),
             ("mychart/values.yaml", "replicas: 1\n"),
             ("mychart/templates/d.yaml", "kind: Deployment\n"),
             ("install.sh", "echo install\n"),
@@ -148,7 +151,7 @@ fn applications_launch_env_and_labels_become_the_image_extension() {
     );
     assert_eq!(
         env.run(&["cat", "apps:v1", "application/apps/chart/Chart.yaml"]),
-        "name: mychart\n"
+        "apiVersion: v2\nname: mychart\nversion: 0.1.0\n"
     );
 
     // FROM it: the applications are inherited, LAUNCH is the new image's.

@@ -3,9 +3,11 @@
 //! against temporary stores, and compare merged layers with the kernel's
 //! overlayfs.
 
+mod air_gap;
 mod archive;
 mod bad_input;
 mod byte_names;
+mod check;
 mod cli;
 mod concurrency;
 mod crash;

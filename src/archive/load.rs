@@ -7,7 +7,9 @@
 //! its offset through digest check -> decompression (by magic) -> ingest
 //! (checked against the config's diff_id). Only when every image is
 //! complete are names tagged; on any failure the blobs this load added are
-//! removed, leaving the store as it was.
+//! removed, leaving the store as it was. The signature policy judges every
+//! image by the name it carries and the signatures the archive holds for it
+//! (see `carried.rs`) before anything is stored.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use super::carried::{self, Carried};
 use super::{archive_error, link_target, member_path};
 use crate::compress;
 use crate::digest::Digest;
@@ -24,6 +27,7 @@ use crate::image::oci::{Config, REF_NAME};
 use crate::image::{Image, Reference};
 use crate::progress::{Counting, Progress};
 use crate::registry::manifest::{self as rmanifest, Fetched};
+use crate::sign::Policy;
 use crate::store::Store;
 
 /// Docker >= 25 and containerd name an image with this annotation.
@@ -40,7 +44,7 @@ struct Member {
 }
 
 /// The archive, opened and mapped.
-struct Archive {
+pub(super) struct Archive {
     path: PathBuf,
     /// The tar itself: `path`, or the spool of its decompressed copy.
     data: PathBuf,
@@ -66,18 +70,33 @@ struct LayerSource {
 }
 
 /// One image found in the archive.
-struct Found {
-    names: Vec<String>,
-    config_bytes: Vec<u8>,
+pub(super) struct Found {
+    pub(super) names: Vec<String>,
+    pub(super) config_bytes: Vec<u8>,
     layers: Vec<LayerSource>,
+    /// Manifest annotations, kept so the stored manifest is the archived one.
+    annotations: BTreeMap<String, String>,
     /// Part of the multi-platform index `index.json` names at this
     /// position: tagged as that index, not alone.
     of_index: Option<usize>,
+    /// The archive's digests that are this image: its manifest's, then
+    /// its index's (signatures over them hold for it).
+    pub(super) subjects: Vec<Digest>,
 }
 
-/// Loads every image of the archive at `path`; returns each with all the
-/// names it was tagged with.
-pub fn load(store: &Store, path: &Path, progress: &Progress) -> Result<Vec<(Vec<String>, Image)>> {
+/// The images a load stored, each with every name it was tagged with.
+pub type Loaded = Vec<(Vec<String>, Image)>;
+
+/// Loads every image of the archive at `path`, if `policy` (when given)
+/// accepts each; returns each with all the names it was tagged with. The
+/// signatures and referrers (SBOMs) the archive carries for them are stored
+/// with them.
+pub fn load(
+    store: &Store,
+    path: &Path,
+    policy: Option<&Policy>,
+    progress: &Progress,
+) -> Result<Loaded> {
     let archive = Archive::open(store, path)?;
     let found = if archive.members.contains_key(Path::new("manifest.json")) {
         archive.docker_images()?
@@ -92,8 +111,16 @@ pub fn load(store: &Store, path: &Path, progress: &Progress) -> Result<Vec<(Vec<
     if found.is_empty() {
         return Err(archive_error(path, "holds no image"));
     }
+    let carried = Carried::read(&archive)?;
+    if let Some(policy) = policy {
+        carried::judge(policy, &found, &carried)?;
+    }
     let mut added: Vec<Digest> = Vec::new();
-    let result = ingest_all(store, &archive, &found, progress, &mut added);
+    let result =
+        ingest_all(store, &archive, &found, progress, &mut added).and_then(|(loaded, stored)| {
+            carried.store(store, &found, &stored, &mut added)?;
+            Ok(loaded)
+        });
     if result.is_err() && !added.is_empty() {
         if let Ok(lock) = store.lock() {
             let _ = store.remove_unreferenced(&added, &lock);
@@ -102,13 +129,16 @@ pub fn load(store: &Store, path: &Path, progress: &Progress) -> Result<Vec<(Vec<
     result
 }
 
+/// The stored manifest digest of each image found, in the same order.
+type Stored = Vec<Digest>;
+
 fn ingest_all(
     store: &Store,
     archive: &Archive,
     found: &[Found],
     progress: &Progress,
     added: &mut Vec<Digest>,
-) -> Result<Vec<(Vec<String>, Image)>> {
+) -> Result<(Loaded, Stored)> {
     let mut all_layers: Vec<Vec<(Digest, u64)>> = Vec::new();
     for img in found {
         let mut layers = Vec::new();
@@ -118,6 +148,7 @@ fn ingest_all(
         all_layers.push(layers);
     }
     let mut images = Vec::new();
+    let mut stored = Vec::new();
     let mut indexes: BTreeMap<usize, (Vec<String>, Vec<Image>)> = BTreeMap::new();
     for (img, layers) in found.iter().zip(&all_layers) {
         let config_digest = Digest::of(&img.config_bytes);
@@ -129,8 +160,10 @@ fn ingest_all(
         } else {
             &img.names
         };
-        let image = store.commit_image_raw(&img.config_bytes, layers, BTreeMap::new(), names)?;
+        let image =
+            store.commit_image_raw(&img.config_bytes, layers, img.annotations.clone(), names)?;
         added.push(image.manifest_digest);
+        stored.push(image.manifest_digest);
         match img.of_index {
             Some(i) => {
                 let entry = indexes.entry(i).or_insert((img.names.clone(), Vec::new()));
@@ -149,7 +182,7 @@ fn ingest_all(
         let first = platform_images.into_iter().next().expect("an image");
         images.push((names, first));
     }
-    Ok(images)
+    Ok((images, stored))
 }
 
 impl Archive {
@@ -199,11 +232,16 @@ impl Archive {
 
     /// A small member (JSON), whole.
     fn read_small(&self, p: &Path) -> Result<Vec<u8>> {
+        self.read_member(p, MAX_JSON)
+    }
+
+    /// A member of at most `max` bytes, whole.
+    pub(super) fn read_member(&self, p: &Path, max: u64) -> Result<Vec<u8>> {
         let (mut r, size) = self.open_member(p)?;
-        if size > MAX_JSON {
+        if size > max {
             return Err(archive_error(
                 &self.path,
-                format!("{} is too large ({size} bytes) for JSON", p.display()),
+                format!("{} is too large ({size} bytes)", p.display()),
             ));
         }
         let mut out = Vec::with_capacity(size as usize);
@@ -211,14 +249,33 @@ impl Archive {
         Ok(out)
     }
 
+    /// Whether the archive has a member at `p`.
+    pub(super) fn has_member(&self, p: &Path) -> bool {
+        self.members.contains_key(p)
+    }
+
+    /// Whether the archive holds blob `d`.
+    pub(super) fn has_blob(&self, d: &Digest) -> bool {
+        self.members.contains_key(&blob_member(d))
+    }
+
+    /// The archive's path, as errors name it.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// A blob of the OCI layout by digest, verified.
-    fn read_blob(&self, d: &Digest) -> Result<Vec<u8>> {
+    pub(super) fn read_blob(&self, d: &Digest) -> Result<Vec<u8>> {
         let bytes = self.read_small(&blob_member(d))?;
         rmanifest::verify(&bytes, d, "the archived blob's")?;
         Ok(bytes)
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, bytes: &[u8], what: &str) -> Result<T> {
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<T> {
         serde_json::from_slice(bytes)
             .map_err(|e| archive_error(&self.path, format!("{what} is not valid: {e}")))
     }
@@ -269,7 +326,9 @@ impl Archive {
                 names,
                 config_bytes,
                 layers,
+                annotations: BTreeMap::new(),
                 of_index: None,
+                subjects: Vec::new(),
             });
         }
         Ok(out)
@@ -281,6 +340,9 @@ impl Archive {
         let index: crate::image::oci::Index = self.json(&bytes, "index.json")?;
         let mut out = Vec::new();
         for (position, desc) in index.manifests.iter().enumerate() {
+            if carried::is_carried(desc) {
+                continue;
+            }
             let mut wanted: Vec<String> = Vec::new();
             if let Some(n) = desc.annotations.get(CONTAINERD_NAME) {
                 wanted.push(n.clone());
@@ -294,11 +356,16 @@ impl Archive {
             let (manifests, of_index) = match rmanifest::parse(&bytes, Some(&desc.media_type))
                 .map_err(|e| named(desc.digest, e))?
             {
-                Fetched::Image(m) => (vec![m], None),
+                Fetched::Image(m) => (vec![(m, desc.digest)], None),
                 Fetched::Index(i) => (self.index_images(&i, desc.digest)?, Some(position)),
             };
-            for manifest in manifests {
-                out.push(self.oci_image(&manifest, wanted.clone(), of_index)?);
+            for (manifest, digest) in manifests {
+                let mut img = self.oci_image(&manifest, wanted.clone(), of_index)?;
+                img.subjects.push(digest);
+                if of_index.is_some() {
+                    img.subjects.push(desc.digest);
+                }
+                out.push(img);
             }
         }
         Ok(out)
@@ -309,7 +376,7 @@ impl Archive {
         &self,
         index: &crate::image::oci::Index,
         at: Digest,
-    ) -> Result<Vec<crate::image::oci::Manifest>> {
+    ) -> Result<Vec<(crate::image::oci::Manifest, Digest)>> {
         let named = |at: Digest, e: Error| archive_error(&self.path, format!("manifest {at}: {e}"));
         let mut ms = Vec::new();
         for d in &index.manifests {
@@ -318,7 +385,7 @@ impl Archive {
             }
             let bytes = self.read_blob(&d.digest)?;
             match rmanifest::parse(&bytes, Some(&d.media_type)).map_err(|e| named(d.digest, e))? {
-                Fetched::Image(m) => ms.push(m),
+                Fetched::Image(m) => ms.push((m, d.digest)),
                 Fetched::Index(_) => {
                     let why = "an index inside an index is not supported";
                     return Err(named(d.digest, Error::Manifest(why.into())));
@@ -367,7 +434,9 @@ impl Archive {
             names,
             config_bytes,
             layers,
+            annotations: manifest.annotations.clone(),
             of_index,
+            subjects: Vec::new(),
         })
     }
 
@@ -469,7 +538,7 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-fn blob_member(d: &Digest) -> PathBuf {
+pub(super) fn blob_member(d: &Digest) -> PathBuf {
     PathBuf::from(format!("blobs/sha256/{}", d.hex()))
 }
 

@@ -5,6 +5,7 @@
 //!   oci-layout                 {"imageLayoutVersion":"1.0.0"}
 //!   index.json                 one manifest descriptor per name (ref.name annotation)
 //!   blobs/sha256/<hex>         manifests, configs, uncompressed layer tars, as stored
+//!   (and the images' signatures and referrers: see carried.rs)
 //!
 //! docker-archive (what `docker load` reads; `docker save` before 25, skopeo)
 //!   manifest.json              [{"Config":"<hex>.json","RepoTags":[..],"Layers":["<hex>.tar",..]}]
@@ -16,10 +17,11 @@
 //! with plain, gzip or zstd layers, optionally the whole archive gzip- or
 //! zstd-compressed; every blob is verified against its digest or diff_id.
 
+mod carried;
 mod load;
 mod save;
 
-pub use load::load;
+pub use load::{load, Loaded};
 pub use save::save;
 
 use std::path::{Component, Path, PathBuf};

@@ -1,7 +1,9 @@
 //! `save`: images of the store -> one tar (OCI layout or docker-archive),
 //! written to a temporary file beside the output and renamed when complete.
 //! Layers are copied as stored (uncompressed) and hashed on the way, so a
-//! corrupt blob fails the save instead of landing in the archive.
+//! corrupt blob fails the save instead of landing in the archive. An OCI
+//! archive also carries the images' signatures and referrers (see
+//! `carried.rs`); a docker-archive has no place for them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -11,6 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::carried::saved_extras;
 use super::{archive_error, ArchiveFormat};
 use crate::digest::Digest;
 use crate::error::{invalid, Error, IoContext, JsonContext, Result};
@@ -51,6 +54,11 @@ pub fn save(
     // A lazily pulled image is completed first: an archive holds whole blobs.
     let layers: Vec<_> = images.iter().flat_map(|(_, i)| i.layers()).collect();
     crate::lazy::pull::complete_layers(store, &layers, progress)?;
+    if format == ArchiveFormat::Docker && !saved_extras(store, images)?.is_empty() {
+        log::warn!(
+            "a docker-archive carries no signatures or SBOMs: save as oci-archive to keep them"
+        );
+    }
     let result = (|| {
         let f = File::create(&tmp).at(&tmp)?;
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, f));
@@ -179,6 +187,8 @@ fn write_oci<W: Write>(
         index.manifests.push(desc);
         indexes.extend(img.index);
     }
+    let extras = saved_extras(store, images)?;
+    index.manifests.extend(extras.entries.iter().cloned());
     let index_bytes = serde_json::to_vec(&index).json("the archive's index.json")?;
     add_bytes(tar, "index.json", &index_bytes, out)?;
     add_dir(tar, "blobs/", out)?;
@@ -208,6 +218,12 @@ fn write_oci<W: Write>(
                     out,
                 )?;
             }
+        }
+    }
+    for d in extras.blobs {
+        if done.insert(d) {
+            let bytes = store.read_blob(&d)?;
+            add_bytes(tar, &format!("blobs/sha256/{}", d.hex()), &bytes, out)?;
         }
     }
     Ok(())

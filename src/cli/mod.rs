@@ -3,6 +3,7 @@
 //! `sealer diff IMAGE IMAGE` (whose 1 means "the images differ", as `diff`'s).
 
 mod build;
+mod check;
 mod commit;
 mod diff;
 mod fsck;
@@ -111,6 +112,8 @@ enum Command {
     Sign(sign::Args),
     /// Verify an image's cosign signature with a public key (exit 1 if none holds)
     Verify(sign::VerifyArgs),
+    /// Will an image install offline? Container images its rootfs needs that registry/ lacks, corrupt or missing blobs (exit 1 if any)
+    Check(check::Args),
     /// Check every blob, ref and layer index of the store (--repair fixes)
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
@@ -254,6 +257,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Command::Diff(a) = command {
         return diff::run(&store, a);
     }
+    if let Command::Check(a) = command {
+        return check::run(&store, a);
+    }
     let done = match command {
         Command::Build(a) => build::run(&store, a),
         Command::Images(a) => images::run(&store, a),
@@ -297,7 +303,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Login(_)
         | Command::Logout(_)
         | Command::GenerateKeyPair(_)
-        | Command::Diff(_) => Ok(()),
+        | Command::Diff(_)
+        | Command::Check(_) => Ok(()),
     };
     done.map(|()| 0)
 }

@@ -11,13 +11,14 @@ pub struct Args {}
 pub fn run(store: &Store, _a: Args) -> anyhow::Result<()> {
     let r = store.prune()?;
     println!(
-        "Freed {}: {} blobs, {} indexes, {} cache entries, {} temporary files, {} dead mounts",
+        "Freed {}: {} blobs, {} indexes, {} cache entries, {} temporary files, {} dead mounts, {} signatures",
         human::bytes(r.bytes),
         r.blobs,
         r.indexes,
         r.cache,
         r.tmp,
-        r.mounts
+        r.mounts,
+        r.signatures
     );
     Ok(())
 }

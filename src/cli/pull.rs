@@ -86,6 +86,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     if kept > 0 {
         progress.line(&format!("{kept} signature(s) brought along"));
     }
+    if pulled.referrers > 0 {
+        progress.line(&format!("{} SBOM(s) brought along", pulled.referrers));
+    }
     progress.line(&format!(
         "{} layers downloaded, {} already present",
         pulled.downloaded, pulled.skipped

@@ -335,22 +335,25 @@ impl Lexer<'_> {
         }
     }
 
-    fn quoted(&mut self) -> Result<(), Error> {
-        let start = self.pos;
+    /// The end (offset of the closing quote) of a quoted string or
+    /// character constant starting at `start`, backslash escapes skipped.
+    fn closing(&self, start: usize, quote: u8, what: &str) -> Result<usize, Error> {
         let bytes = self.src.as_bytes();
         let mut i = start + 1;
         loop {
             match bytes.get(i) {
-                None | Some(b'\n') => {
-                    return Err(self.err(start, "unterminated quoted string".into()))
-                }
+                None | Some(b'\n') => return Err(self.err(start, format!("unterminated {what}"))),
                 Some(b'\\') => i += 2,
-                Some(b'"') => break,
+                Some(&c) if c == quote => return Ok(i),
                 Some(_) => i += 1,
             }
         }
-        let raw = &self.src[start + 1..i];
-        let s = unquote(raw).map_err(|e| self.err(start, e))?;
+    }
+
+    fn quoted(&mut self) -> Result<(), Error> {
+        let start = self.pos;
+        let i = self.closing(start, b'"', "quoted string")?;
+        let s = unquote(&self.src[start + 1..i]).map_err(|e| self.err(start, e))?;
         self.push(Kind::Str(s), start);
         self.pos = i + 1;
         Ok(())
@@ -358,18 +361,7 @@ impl Lexer<'_> {
 
     fn char_constant(&mut self) -> Result<(), Error> {
         let start = self.pos;
-        let bytes = self.src.as_bytes();
-        let mut i = start + 1;
-        loop {
-            match bytes.get(i) {
-                None | Some(b'\n') => {
-                    return Err(self.err(start, "unterminated character constant".into()))
-                }
-                Some(b'\\') => i += 2,
-                Some(b'\'') => break,
-                Some(_) => i += 1,
-            }
-        }
+        let i = self.closing(start, b'\'', "character constant")?;
         let s = unquote(&self.src[start + 1..i]).map_err(|e| self.err(start, e))?;
         let mut cs = s.chars();
         let (Some(c), None) = (cs.next(), cs.next()) else {

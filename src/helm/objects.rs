@@ -18,18 +18,9 @@ pub struct GoStruct {
     fields: Vec<(&'static str, &'static str, bool, Value)>,
 }
 
+/// Go's omitempty: the values `if` takes as false.
 fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Nil => true,
-        Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
-        Value::Float(f) => *f == 0.0,
-        Value::Str(s) => s.is_empty(),
-        Value::Bytes(b) => b.is_empty(),
-        Value::List(l) => l.is_empty(),
-        Value::Map(m) => m.borrow().is_empty(),
-        Value::Object(_) => false,
-    }
+    !v.truth()
 }
 
 /// A value as JSON sees it (objects by their fields).

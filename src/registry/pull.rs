@@ -74,6 +74,8 @@ pub struct Pulled {
     pub downloaded: usize,
     /// Layers already in the store.
     pub skipped: usize,
+    /// Referrers (SBOMs) brought along.
+    pub referrers: usize,
 }
 
 /// Pulls `r` into the store and tags it with its full name: one image, or
@@ -122,8 +124,11 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
         source_digest: top_digest,
         downloaded: 0,
         skipped: 0,
+        referrers: 0,
     };
+    let mut sources = Vec::new();
     for (manifest, digest) in chosen {
+        sources.push(digest);
         let (img, downloaded) = pull_image(store, &repo, r, manifest, digest, opts)?;
         out.downloaded += downloaded;
         out.skipped += img.manifest.layers.len() - downloaded;
@@ -135,8 +140,17 @@ pub fn pull(store: &Store, r: &Reference, opts: &PullOptions) -> Result<Pulled> 
     } else {
         store.tag_image(&name, &out.images[0], &lock)?;
     }
+    drop(lock);
     for img in &mut out.images {
         img.name = Some(name.clone());
+    }
+    // SBOMs are the image's companions: one that cannot be had does not
+    // undo the pull.
+    for (img, source) in out.images.iter().zip(&sources) {
+        match super::referrers::pull_stored(store, &repo, source, &img.manifest_digest) {
+            Ok(n) => out.referrers += n,
+            Err(e) => log::warn!("{name}: the referrers of {source} not brought along: {e}"),
+        }
     }
     Ok(out)
 }

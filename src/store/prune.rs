@@ -1,6 +1,7 @@
 //! `prune`: frees what nothing needs any more.
 //!
 //! - `tmp/` entries of dead processes (see `pins.rs`);
+//! - signature entries of images no tag names any more (see signatures.rs);
 //! - blobs no tag reaches and no live process pinned, with their indexes;
 //! - index files whose blob is gone, build-cache entries and compressed-form
 //!   memos naming a layer that is gone;
@@ -38,6 +39,8 @@ pub struct PruneReport {
     pub tmp: u64,
     /// Dead mounts cleaned (records, logs, upper directories).
     pub mounts: u64,
+    /// Signature entries whose image is gone.
+    pub signatures: u64,
     /// Bytes freed in all.
     pub bytes: u64,
 }
@@ -52,7 +55,12 @@ impl Store {
             ..PruneReport::default()
         };
         let lock = self.lock()?;
-        let index = self.read_index()?;
+        let mut index = self.read_index()?;
+        let dropped = self.drop_orphan_signatures(&mut index);
+        if dropped > 0 {
+            self.write_index(&index, &lock)?;
+            r.signatures = dropped as u64;
+        }
         let roots = self.gc_roots(&index);
         let dir = self.root.join("blobs/sha256");
         for e in fs::read_dir(&dir).at(&dir)?.flatten() {

@@ -278,6 +278,8 @@ impl Store {
                 .get(REF_NAME)
                 .is_none_or(|n| !names.contains(n))
         });
+        // Signatures go with the last name of what they sign.
+        self.drop_orphan_signatures(&mut index);
         self.write_index(&index, lock)?;
         self.collect_garbage(&index, lock)
     }

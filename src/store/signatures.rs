@@ -11,12 +11,16 @@
 //!             (the registry's or archive's manifest the image came as)
 //! ```
 //!
-//! Garbage collection keeps these blobs while the entry is there.
+//! Garbage collection keeps these blobs while the entry is there; an entry
+//! goes when no tagged image is its subject any more (`rmi`, `prune`: see
+//! [`Store::drop_orphan_signatures`]).
+
+use std::collections::HashSet;
 
 use super::{Store, StoreLock};
 use crate::digest::Digest;
 use crate::error::{invalid, Result};
-use crate::image::oci::{Descriptor, MEDIA_MANIFEST};
+use crate::image::oci::{Descriptor, Index, Manifest, MEDIA_MANIFEST, REF_NAME};
 use crate::sign::payload::{signature_image, signature_layers, Signature};
 
 /// Annotation of an `index.json` entry: the digest its signatures are of.
@@ -139,5 +143,51 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Removes from `index` the signature entries no tag of it stands for
+    /// any more: the subject is neither a tagged manifest or index (or a
+    /// manifest of a tagged index) nor a kept manifest naming the config of
+    /// a tagged image. Returns how many went.
+    pub fn drop_orphan_signatures(&self, index: &mut Index) -> usize {
+        let mut tagged: HashSet<Digest> = HashSet::new();
+        let mut configs: HashSet<Digest> = HashSet::new();
+        for desc in index
+            .manifests
+            .iter()
+            .filter(|d| d.annotations.contains_key(REF_NAME))
+        {
+            tagged.insert(desc.digest);
+            let Ok(bytes) = self.read_blob(&desc.digest) else {
+                continue;
+            };
+            let manifests = match serde_json::from_slice::<Index>(&bytes) {
+                Ok(i) => i.manifests.iter().map(|m| m.digest).collect(),
+                Err(_) => vec![desc.digest],
+            };
+            for m in manifests {
+                tagged.insert(m);
+                let Ok(b) = self.read_blob(&m) else { continue };
+                if let Ok(m) = serde_json::from_slice::<Manifest>(&b) {
+                    configs.insert(m.config.digest);
+                }
+            }
+        }
+        let stands = |subject: &Digest| {
+            tagged.contains(subject)
+                || self.read_blob(subject).is_ok_and(|b| {
+                    serde_json::from_slice::<Manifest>(&b)
+                        .is_ok_and(|m| configs.contains(&m.config.digest))
+                })
+        };
+        let before = index.manifests.len();
+        index.manifests.retain(|d| {
+            match d.annotations.get(SIGNATURE_OF).map(|s| s.parse::<Digest>()) {
+                None => true,
+                Some(Ok(subject)) => stands(&subject),
+                Some(Err(_)) => false,
+            }
+        });
+        before - index.manifests.len()
     }
 }

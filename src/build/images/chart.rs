@@ -66,7 +66,12 @@ fn images_of(
     with: &RenderWith,
 ) -> Result<Vec<Found>, String> {
     let dir = chart.dir;
-    let loaded = helm::load_files(&dir, chart.files).map_err(|e| e.to_string())?;
+    let loaded = helm::load_files(&dir, chart.files).map_err(|e| {
+        // The caller names the chart; the loader does too.
+        let msg = e.to_string();
+        let ours = format!("chart {dir:?}: ");
+        msg.strip_prefix(&ours).map_or(msg.clone(), String::from)
+    })?;
     let mut user_values = Vec::new();
     for (name, text) in &with.values {
         user_values.push(helm::parse_values(text).map_err(|e| format!("values file {name}: {e}"))?);

@@ -150,11 +150,13 @@ fn kind_of(view: &RootView, path: &str) -> Option<Kind> {
     Some(view.meta(&m).kind)
 }
 
-/// Sealer's test: Chart.yaml, values.yaml and templates/.
+/// A chart Helm would install: Chart.yaml with templates/ or charts/
+/// (sealer asks for values.yaml too, but Helm does not, and a chart without
+/// one still runs images).
 fn is_chart(view: &RootView, dir: &str) -> bool {
     kind_of(view, &format!("{dir}/Chart.yaml")).is_some()
-        && kind_of(view, &format!("{dir}/values.yaml")).is_some()
-        && kind_of(view, &format!("{dir}/templates")) == Some(Kind::Dir)
+        && (kind_of(view, &format!("{dir}/templates")) == Some(Kind::Dir)
+            || kind_of(view, &format!("{dir}/charts")) == Some(Kind::Dir))
 }
 
 /// Every file of the chart at `dir` (paths relative to it) and its name.

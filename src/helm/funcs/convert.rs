@@ -111,17 +111,7 @@ pub(super) fn want_map(v: &Value) -> Result<Rc<RefCell<Map>>, String> {
 /// sprig's `empty`: nil, false, 0, and empty strings, lists and maps are
 /// empty; structs and pointers never are.
 pub fn empty(v: &Value) -> bool {
-    match v {
-        Value::Nil => true,
-        Value::Bool(b) => !b,
-        Value::Int(i) => *i == 0,
-        Value::Float(f) => *f == 0.0,
-        Value::Str(s) => s.is_empty(),
-        Value::Bytes(b) => b.is_empty(),
-        Value::List(l) => l.is_empty(),
-        Value::Map(m) => m.borrow().is_empty(),
-        Value::Object(_) => false,
-    }
+    !v.truth()
 }
 
 /// sprig's `strslice`: a list's non-nil items as strings, a non-list as a
