@@ -18,6 +18,7 @@ mod fuzz;
 mod hostile;
 mod hostile_build;
 mod image_cache;
+mod image_cmds;
 mod kubefile;
 mod kubefile_v011;
 mod lazy;

@@ -16,6 +16,8 @@ mod logger;
 mod login;
 mod ls;
 mod man;
+mod manifest;
+mod merge;
 mod mount;
 mod prune;
 mod pull;
@@ -23,7 +25,9 @@ mod push;
 mod rmi;
 mod save;
 mod sbom;
+mod search;
 mod sign;
+mod version;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -94,6 +98,13 @@ enum Command {
     Diff(diff::Args),
     /// Pull an image from a registry
     Pull(pull::Args),
+    /// Create, fill, inspect, push and delete manifest lists (multi-platform names)
+    #[command(subcommand)]
+    Manifest(manifest::Args),
+    /// Merge images into one: their layers in order, shared layers once, later images winning
+    Merge(merge::Args),
+    /// List the tags of a repository (newest version first) or the repositories of a registry
+    Search(search::Args),
     /// Push an image to a registry
     Push(push::Args),
     /// Log in to a registry (credentials go to docker's config.json)
@@ -118,6 +129,8 @@ enum Command {
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
     Prune(prune::Args),
+    /// Show sealer's version (JSON: gitVersion, gitCommit, buildDate, rustVersion, compiler, platform)
+    Version(version::Args),
     /// The detached mount server (started by `sealer mount`, spec on stdin)
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -247,6 +260,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => return login::run(a).map(|()| 0),
         Command::Logout(a) => return login::run_logout(a).map(|()| 0),
         Command::GenerateKeyPair(a) => return generate_key_pair::run(a).map(|()| 0),
+        Command::Search(a) => return search::run(a).map(|()| 0),
+        Command::Version(a) => return version::run(a).map(|()| 0),
         other => other,
     };
     let store =
@@ -292,6 +307,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Commit(a) => commit::run(&store, a),
         Command::Pull(a) => pull::run(&store, a),
         Command::Push(a) => push::run(&store, a),
+        Command::Manifest(a) => manifest::run(&store, a),
+        Command::Merge(a) => merge::run(&store, a),
         Command::Save(a) => save::run(&store, a),
         Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
@@ -303,6 +320,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Login(_)
         | Command::Logout(_)
         | Command::GenerateKeyPair(_)
+        | Command::Search(_)
+        | Command::Version(_)
         | Command::Diff(_)
         | Command::Check(_) => Ok(()),
     };

@@ -16,6 +16,8 @@ pub mod mirrors;
 mod pull;
 mod push;
 pub mod referrers;
+pub mod remote;
+pub mod search;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};
