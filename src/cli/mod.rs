@@ -10,6 +10,7 @@ mod fsck;
 mod generate_key_pair;
 mod images;
 mod inspect;
+mod json;
 mod load;
 mod logger;
 mod login;
