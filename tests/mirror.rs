@@ -22,11 +22,20 @@ fn mirror_pushes_every_cached_image_with_the_same_digests_once() {
     let sigs = Registry::start();
     let env = Env::new();
     let mut l = Layout::new(env.path("layout"));
+    let common = layer_tar(&[("lib/common.so", noise(20, 100_000))]);
     let nginx = l.image(
         host_arch(),
-        &[layer_tar(&[("usr/sbin/nginx", noise(21, 400_000))])],
+        &[
+            common.clone(),
+            layer_tar(&[("usr/sbin/nginx", noise(21, 400_000))]),
+        ],
     );
     l.tag(&nginx, "nginx");
+    let busybox = l.image(
+        host_arch(),
+        &[common, layer_tar(&[("bin/busybox", noise(25, 50_000))])],
+    );
+    l.tag(&busybox, "busybox");
     let other = if host_arch() == "arm64" {
         "amd64"
     } else {
@@ -40,6 +49,7 @@ fn mirror_pushes_every_cached_image_with_the_same_digests_once() {
     l.tag(&sig, "sig");
     l.push("nginx", &src.image("library/nginx:1.25"));
     l.push("operator", &src.image("tigera/operator:v1"));
+    l.push("busybox", &src.image("library/busybox:1"));
     let nginx_digest = served_digest(&src.image("library/nginx:1.25"));
     let sig_tag = format!("{}.sig", nginx_digest.replace(':', "-"));
     // The signature sits in another registry's storage, copied into the
@@ -47,9 +57,10 @@ fn mirror_pushes_every_cached_image_with_the_same_digests_once() {
     l.push("sig", &sigs.image(&format!("library/nginx:{sig_tag}")));
 
     let deploy = format!(
-        "spec:\n  containers:\n  - image: {}\n  - image: {}\n",
+        "spec:\n  containers:\n  - image: {}\n  - image: {}\n  - image: {}\n",
         src.image("library/nginx:1.25"),
-        src.image("tigera/operator:v1")
+        src.image("tigera/operator:v1"),
+        src.image("library/busybox:1")
     );
     let ctx = env.context(
         "ctx",
@@ -84,14 +95,20 @@ fn mirror_pushes_every_cached_image_with_the_same_digests_once() {
     assert_eq!(writes(&target), 0);
 
     let first = env.sealer().args(["mirror", "-q", "k8s:v1", &to]).ok();
+    // The layer busybox shares with nginx is mounted, not uploaded twice.
     assert_mentions(
         &first.stdout,
-        &["Mirrored 2 repositories", "blobs uploaded"],
+        &["Mirrored 3 repositories", "blobs uploaded", " 1 mounted"],
     );
+    assert_eq!(target.requests("POST", "mount="), 1, "{}", first.stdout);
     let pairs = [
         (
             src.image("library/nginx:1.25"),
             "library/nginx:1.25".to_string(),
+        ),
+        (
+            src.image("library/busybox:1"),
+            "library/busybox:1".to_string(),
         ),
         (
             sigs.image(&format!("library/nginx:{sig_tag}")),

@@ -174,8 +174,9 @@ pub fn load(
     result
 }
 
-/// A delta archive loads only into a store holding its base (the image
-/// whose manifest digest it records) and every layer it leaves out.
+/// A delta archive loads only into a store holding every layer it leaves
+/// out: its base's (however that base came: loaded, pulled, built, so its
+/// manifest digest there may differ from the one recorded).
 fn check_base(
     store: &Store,
     archive: &Archive,
@@ -187,7 +188,7 @@ fn check_base(
         .iter()
         .flat_map(|f| &f.layers)
         .any(|l| !archive.has_member(&l.member) && !store.has_blob(&l.diff_id));
-    if store.has_blob(digest) && !lacking {
+    if !lacking {
         return Ok(());
     }
     let theirs = match store.find_tag(name)? {

@@ -15,7 +15,7 @@
 //!
 //! A delta (`save --since BASE`) leaves out BASE's layers and names BASE in
 //! index.json's annotations ([`SINCE_NAME`], [`SINCE_DIGEST`]); `load`
-//! refuses it unless the store holds that BASE. A split archive
+//! refuses it, naming BASE, unless the store holds every layer it leaves out. A split archive
 //! (`save --split SIZE`) is the same tar cut into checked parts (split.rs).
 //!
 //! `load` takes either (and docker >= 25's OCI layout with a manifest.json),
@@ -35,7 +35,7 @@ pub use split::MIN_PART;
 /// the image it builds on, whose layers it leaves out.
 pub const SINCE_NAME: &str = "io.sealer.archive.since";
 /// `index.json` annotation of a delta archive: the manifest (or index)
-/// digest of that image, which the store must hold to load it.
+/// digest of that image, named when a store lacks the layers it leaves out.
 pub const SINCE_DIGEST: &str = "io.sealer.archive.since.digest";
 
 use std::path::{Component, Path, PathBuf};
