@@ -135,6 +135,11 @@ fn split_parts_load_from_the_first_with_the_same_digests() {
         assert!(len <= 64 << 10, "{} is {len} bytes", p.display());
     }
     assert!(!src.path("app.tar").exists());
+    // A shorter save over it leaves none of the old parts behind.
+    let fewer = split(&src, "app.tar", "1M", APP);
+    assert!(fewer.len() < parts.len(), "{fewer:?}");
+    assert!(!src.path(&format!("app.tar.{:03}", fewer.len())).exists());
+    let parts = split(&src, "app.tar", "64K", APP);
     let site = Env::new();
     load(&site, &parts[0]).ok();
     assert_eq!(ids(&site, APP), ids(&src, APP));

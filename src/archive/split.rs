@@ -194,6 +194,17 @@ impl PartWriter {
             out.push(to);
         }
         self.done.clear();
+        // Parts an earlier, longer save left would be copied along with
+        // these by `FILE.*`: remove them (only files that are parts).
+        let mut n = out.len() as u32;
+        loop {
+            let stale = part_path(&self.base, n);
+            if !matches!(read_header(&stale), Ok(Some(_))) {
+                break;
+            }
+            fs::remove_file(&stale).at(&stale)?;
+            n += 1;
+        }
         Ok(out)
     }
 }
