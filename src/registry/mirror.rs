@@ -62,7 +62,7 @@ pub struct SourceRepo {
 /// What a mirror did.
 #[derive(Debug, Default)]
 pub struct Mirrored {
-    /// Blobs uploaded, and their bytes.
+    /// Blobs uploaded.
     pub uploaded: usize,
     /// Bytes uploaded.
     pub uploaded_bytes: u64,
