@@ -7,6 +7,7 @@ mod air_gap;
 mod archive;
 mod bad_input;
 mod byte_names;
+mod charts;
 mod check;
 mod cli;
 mod concurrency;
