@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod check;
 pub mod cli;
 pub mod compress;
 pub mod digest;

@@ -468,19 +468,31 @@ const COMMANDS: &[&str] = &[
     "diff",
     "pull",
     "push",
+    "mirror",
+    "manifest",
+    "merge",
+    "search",
     "login",
     "logout",
     "save",
     "load",
     "sbom",
     "generate-key-pair",
+    "check",
     "sign",
     "verify",
     "serve",
     "fsck",
     "prune",
+    "version",
     "completion",
 ];
+
+/// Commands with subcommands of their own: each has a page too.
+const SUBCOMMANDS: &[(&str, &[&str])] = &[(
+    "manifest",
+    &["create", "add", "remove", "inspect", "push", "delete"],
+)];
 
 #[test]
 fn man_pages_are_generated_for_every_command() {
@@ -511,6 +523,9 @@ fn man_pages_are_generated_for_every_command() {
     let out = String::from_utf8(run.stdout).expect("UTF-8 paths");
     let mut want: BTreeSet<String> = COMMANDS.iter().map(|c| format!("sealer-{c}.1")).collect();
     want.insert("sealer.1".into());
+    for (c, subs) in SUBCOMMANDS {
+        want.extend(subs.iter().map(|s| format!("sealer-{c}-{s}.1")));
+    }
     let written: BTreeSet<String> = fs::read_dir(&dir)
         .expect("the man directory")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

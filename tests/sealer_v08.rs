@@ -222,6 +222,26 @@ fn a_sealer_v08_image_pulls_inspects_lists_mounts_and_is_a_valid_oci_image() {
         })
         .collect();
     assert_eq!(layers, want);
+    // inspect --remote: the same layers and config, read from the registry.
+    let remote = jsonv(
+        &env.run(&["inspect", "--remote", "--format", "json", &pushed.name]),
+        "inspect --remote",
+    );
+    assert_eq!(
+        remote["spec"]["layers"].as_array().map(Vec::len),
+        Some(want.len())
+    );
+    for (i, (id, kind, value)) in want.iter().enumerate() {
+        let l = &remote["spec"]["layers"][i];
+        assert_eq!(
+            (&l["id"], &l["type"], &l["value"]),
+            (&json!(id), &json!(kind), &json!(value))
+        );
+    }
+    assert_eq!(
+        remote["spec"]["image_config"]["cmd"],
+        spec["spec"]["image_config"]["cmd"]
+    );
     let ic = &spec["spec"]["image_config"];
     assert_eq!(
         ic["cmd"],

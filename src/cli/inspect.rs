@@ -1,6 +1,9 @@
-//! `sealer inspect NAME|ID [--format yaml|json]`
+//! `sealer inspect NAME|ID [--format yaml|json]`, or `--remote REF`: the
+//! same view of an image in its registry, from its manifest and config only.
 
 use std::io::Write;
+
+use anyhow::Context as _;
 
 use crate::image::spec::image_spec;
 use crate::image::view::RootView;
@@ -9,8 +12,15 @@ use crate::store::Store;
 /// Flags of `sealer inspect`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Image (name or id)
+    /// Image (name or id; with --remote a registry reference)
     image: String,
+    /// Read the image from its registry: the manifest (or index) and the
+    /// config only, never a layer (so no rootfs Metadata)
+    #[arg(long)]
+    remote: bool,
+    /// With --remote: allow plain HTTP and unverified TLS (as `pull`)
+    #[arg(long, requires = "remote")]
+    insecure: bool,
     #[command(flatten)]
     platform: super::PlatformArg,
     /// Output format
@@ -25,6 +35,13 @@ enum Format {
 }
 
 pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
+    if a.remote {
+        let r = crate::image::Reference::parse(&a.image)?;
+        let img =
+            crate::registry::remote::remote_image(&r, &a.platform.want(&a.image)?, a.insecure)
+                .with_context(|| format!("inspecting {}", r.full_name()))?;
+        return print(&image_spec(&img, None), a.format);
+    }
     let img = store.resolve_for(&a.image, &a.platform.want(&a.image)?)?;
     let view = RootView::open(store, &img)?;
     let metadata = view.read_file("Metadata").unwrap_or(None);
@@ -40,11 +57,15 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
             )
         });
     }
+    print(&spec, a.format)
+}
+
+fn print(spec: &crate::image::spec::ImageSpec, format: Format) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match a.format {
-        Format::Yaml => out.write_all(serde_yaml::to_string(&spec)?.as_bytes())?,
+    match format {
+        Format::Yaml => out.write_all(serde_yaml::to_string(spec)?.as_bytes())?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &spec)?;
+            serde_json::to_writer_pretty(&mut out, spec)?;
             writeln!(out)?;
         }
     }

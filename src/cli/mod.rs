@@ -3,17 +3,22 @@
 //! `sealer diff IMAGE IMAGE` (whose 1 means "the images differ", as `diff`'s).
 
 mod build;
+mod check;
 mod commit;
 mod diff;
 mod fsck;
 mod generate_key_pair;
 mod images;
 mod inspect;
+mod json;
 mod load;
 mod logger;
 mod login;
 mod ls;
 mod man;
+mod manifest;
+mod merge;
+mod mirror;
 mod mount;
 mod prune;
 mod pull;
@@ -21,8 +26,10 @@ mod push;
 mod rmi;
 mod save;
 mod sbom;
+mod search;
 mod serve;
 mod sign;
+mod version;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -93,6 +100,15 @@ enum Command {
     Diff(diff::Args),
     /// Pull an image from a registry
     Pull(pull::Args),
+    /// Create, fill, inspect, push and delete manifest lists (multi-platform names)
+    #[command(subcommand)]
+    Manifest(manifest::Args),
+    /// Merge images into one: their layers in order, shared layers once, later images winning
+    Merge(merge::Args),
+    /// List the tags of a repository (newest version first) or the repositories of a registry
+    Search(search::Args),
+    /// Push the container images cached in an image's registry/ to another registry, same digests
+    Mirror(mirror::Args),
     /// Push an image to a registry
     Push(push::Args),
     /// Log in to a registry (credentials go to docker's config.json)
@@ -114,10 +130,14 @@ enum Command {
     /// Serve ClusterImages and their container images as a read-only registry
     #[command(name = "serve")]
     Registry(serve::Args),
+    /// Will an image install offline? Container images its rootfs needs that registry/ lacks, corrupt or missing blobs (exit 1 if any)
+    Check(check::Args),
     /// Check every blob, ref and layer index of the store (--repair fixes)
     Fsck(fsck::Args),
     /// Remove blobs, indexes, cache entries, temporary files and dead mounts nothing needs
     Prune(prune::Args),
+    /// Show sealer's version (JSON: gitVersion, gitCommit, buildDate, rustVersion, compiler, platform)
+    Version(version::Args),
     /// The detached mount server (started by `sealer mount`, spec on stdin)
     #[command(name = "__serve", hide = true)]
     Serve,
@@ -248,6 +268,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => return login::run(a).map(|()| 0),
         Command::Logout(a) => return login::run_logout(a).map(|()| 0),
         Command::GenerateKeyPair(a) => return generate_key_pair::run(a).map(|()| 0),
+        Command::Search(a) => return search::run(a).map(|()| 0),
+        Command::Version(a) => return version::run(a).map(|()| 0),
         other => other,
     };
     let store =
@@ -257,6 +279,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     if let Command::Diff(a) = command {
         return diff::run(&store, a);
+    }
+    if let Command::Check(a) = command {
+        return check::run(&store, a);
     }
     let done = match command {
         Command::Build(a) => build::run(&store, a),
@@ -289,7 +314,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => Ok(crate::mount::serve_detached(&store)?),
         Command::Commit(a) => commit::run(&store, a),
         Command::Pull(a) => pull::run(&store, a),
+        Command::Mirror(a) => mirror::run(&store, a),
         Command::Push(a) => push::run(&store, a),
+        Command::Manifest(a) => manifest::run(&store, a),
+        Command::Merge(a) => merge::run(&store, a),
         Command::Save(a) => save::run(&store, a),
         Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
@@ -302,7 +330,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         | Command::Login(_)
         | Command::Logout(_)
         | Command::GenerateKeyPair(_)
-        | Command::Diff(_) => Ok(()),
+        | Command::Search(_)
+        | Command::Version(_)
+        | Command::Diff(_)
+        | Command::Check(_) => Ok(()),
     };
     done.map(|()| 0)
 }

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod extension;
+pub mod merge;
 pub mod oci;
 pub mod platform;
 pub mod reference;

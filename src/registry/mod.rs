@@ -12,10 +12,13 @@
 pub mod auth;
 pub mod client;
 pub mod manifest;
+pub mod mirror;
 pub mod mirrors;
 mod pull;
 mod push;
 pub mod referrers;
+pub mod remote;
+pub mod search;
 
 pub(crate) use pull::pin_existing;
 pub use pull::{pull, PullOptions, Pulled};

@@ -38,7 +38,7 @@ pub const SOURCE_DIGEST: &str = "io.sealer.source.digest";
 pub const SOURCE_NAME: &str = "io.sealer.source.name";
 
 /// The largest image config we accept.
-const MAX_CONFIG: u64 = 16 << 20;
+pub(super) const MAX_CONFIG: u64 = 16 << 20;
 
 /// A check of the fetched manifest (digest, bytes) before anything is stored.
 pub type ManifestGate<'a> = dyn Fn(&Repo, &Digest, &[u8]) -> Result<()> + Sync + 'a;
@@ -254,7 +254,7 @@ enum Want {
 }
 
 /// The manifest (or index) the reference names, as served, and its digest.
-fn fetch_top(repo: &Repo, r: &Reference) -> Result<(Vec<u8>, Option<String>, Digest)> {
+pub(super) fn fetch_top(repo: &Repo, r: &Reference) -> Result<(Vec<u8>, Option<String>, Digest)> {
     let tag_or_digest = r
         .digest
         .clone()
@@ -270,7 +270,7 @@ fn fetch_top(repo: &Repo, r: &Reference) -> Result<(Vec<u8>, Option<String>, Dig
 }
 
 /// One image manifest an index entry names, verified.
-fn fetch_child(repo: &Repo, desc: &Descriptor) -> Result<(Manifest, Digest)> {
+pub(super) fn fetch_child(repo: &Repo, desc: &Descriptor) -> Result<(Manifest, Digest)> {
     let (bytes, content_type) = repo.get_manifest(&desc.digest.to_string())?;
     manifest::verify(&bytes, &desc.digest, "the manifest's")?;
     match manifest::parse(&bytes, content_type.as_deref())? {

@@ -13,7 +13,7 @@ use crate::image::Image;
 
 /// Annotation of an index entry: sealer's own platform string, for tools
 /// that show annotations only.
-const PLATFORM_ANNOTATION: &str = "io.sealer.platform";
+pub(super) const PLATFORM_ANNOTATION: &str = "io.sealer.platform";
 
 impl Store {
     /// Whether a tag (or index entry) descriptor names an index.

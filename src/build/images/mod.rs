@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 
 use sha2::{Digest as _, Sha256};
 
-pub use refs::{Source, Wanted};
+pub use refs::{collect, Found, Source, Wanted};
 
 use super::layer::stream_layer;
 use super::State;
