@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod client;
+mod download;
 pub mod manifest;
 pub mod mirror;
 pub mod mirrors;

@@ -12,24 +12,19 @@
 //! manifest's annotations (sealer v0.11's extension and container image
 //! list) are kept on the stored manifest.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{self, Read};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use sha2::{Digest as _, Sha256};
-
-use super::manifest;
 use super::Repo;
-use crate::compress::{self, Compression};
+use super::{download, manifest};
+use crate::compress::Compression;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::oci::{Config, Descriptor, Manifest};
 use crate::image::platform::{self, PlatformSpec, Want as Platforms};
 use crate::image::{sealer_v08, Image, Reference};
-use crate::progress::{Counting, Progress};
+use crate::progress::Progress;
 use crate::store::Store;
 
 /// Annotation of our manifest: the registry manifest it was pulled from.
@@ -383,85 +378,6 @@ struct Fetched {
     downloaded: bool,
 }
 
-/// What the verifying reader found, shared with the ingest's final check.
-#[derive(Default)]
-struct Check {
-    error: Option<String>,
-    at_eof: bool,
-}
-
-/// Hashes the compressed bytes as they arrive and checks them at the end
-/// against the descriptor's digest and size.
-struct Verify<R> {
-    inner: R,
-    hasher: Sha256,
-    size: u64,
-    want: Digest,
-    want_size: u64,
-    check: Rc<RefCell<Check>>,
-}
-
-impl<R: Read> Read for Verify<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) => {
-                record(&self.check, format!("download failed: {e}"));
-                return Err(e);
-            }
-        };
-        self.size += n as u64;
-        self.hasher.update(&buf[..n]);
-        if self.size > self.want_size {
-            let why = format!(
-                "larger than the {} bytes its descriptor says",
-                self.want_size
-            );
-            record(&self.check, why.clone());
-            return Err(io::Error::new(io::ErrorKind::InvalidData, why));
-        }
-        if n == 0 && !buf.is_empty() && !self.check.borrow().at_eof {
-            let got = Digest(self.hasher.clone().finalize().into());
-            if self.size != self.want_size {
-                record(
-                    &self.check,
-                    format!("truncated: {} of {} bytes", self.size, self.want_size),
-                );
-            } else if got != self.want {
-                record(&self.check, format!("content hashes to {got}"));
-            }
-            self.check.borrow_mut().at_eof = true;
-        }
-        Ok(n)
-    }
-}
-
-/// Records the first decompression error (so it is reported rather than the
-/// ingest's view of it).
-struct Decoding<R> {
-    inner: R,
-    what: Compression,
-    check: Rc<RefCell<Check>>,
-}
-
-impl<R: Read> Read for Decoding<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
-            record(
-                &self.check,
-                format!("{} data is corrupt: {e}", self.what.name()),
-            );
-        })
-    }
-}
-
-fn record(check: &Rc<RefCell<Check>>, why: String) {
-    let mut c = check.borrow_mut();
-    if c.error.is_none() {
-        c.error = Some(why);
-    }
-}
-
 /// Brings one layer into the store unless it is there.
 fn fetch_layer(
     store: &Store,
@@ -503,65 +419,48 @@ fn fetch_layer(
             digest: desc.digest,
             why: format!("unsupported layer media type {:?}", desc.media_type),
         })?;
-    let (body, _) = repo.blob_reader(&desc.digest)?;
+    let table = match (compression, diff_id) {
+        (Compression::Gzip, Some(d)) => download::member_table(repo, desc, d),
+        _ => None,
+    };
     let task = progress.start(&short, "Downloading", Some(desc.size));
-    let check = Rc::new(RefCell::new(Check::default()));
-    let verify = Verify {
-        inner: Counting {
-            inner: body,
-            task: &task,
-        },
-        hasher: Sha256::new(),
-        size: 0,
-        want: desc.digest,
-        want_size: desc.size,
-        check: check.clone(),
-    };
-    let blob_error = |why: String| Error::Blob {
-        digest: desc.digest,
-        why,
-    };
-    let decoded = compress::decoder(verify, compression).map_err(|e| {
-        let why = check.borrow().error.clone();
-        blob_error(why.unwrap_or_else(|| format!("{} data is corrupt: {e}", compression.name())))
-    })?;
-    let reader = Decoding {
-        inner: decoded,
-        what: compression,
-        check: check.clone(),
-    };
-    let ingested = store.ingest_layer_checked(reader, diff_id, || {
-        let c = check.borrow();
-        match (&c.error, c.at_eof) {
-            (Some(why), _) => Err(blob_error(why.clone())),
-            (None, false) => Err(blob_error(
-                "data follows the end of the compressed stream".into(),
-            )),
-            (None, true) => Ok(()),
-        }
-    });
-    match ingested {
-        Ok(i) => {
-            task.finish("Pull complete");
-            Ok(Fetched {
-                digest: i.digest,
-                size: i.size,
-                downloaded: true,
-            })
-        }
-        Err(e) => {
-            if let Some(why) = check.borrow().error.clone() {
-                return Err(blob_error(why));
+    let got = download::download(
+        store,
+        repo,
+        desc,
+        diff_id,
+        compression,
+        table.as_ref(),
+        &task,
+    );
+    let ingested = match got {
+        Ok(i) => i,
+        Err(download::Failed::Table(why)) => {
+            // Not the blob's fault, maybe: once more, as one gzip stream.
+            log::warn!(
+                "layer {}: {why}; downloading it again as one stream",
+                desc.digest
+            );
+            let task = progress.start(&short, "Downloading", Some(desc.size));
+            match download::download(store, repo, desc, diff_id, compression, None, &task) {
+                Ok(i) => i,
+                Err(download::Failed::Table(why)) => {
+                    return Err(Error::Blob {
+                        digest: desc.digest,
+                        why,
+                    })
+                }
+                Err(download::Failed::Other(e)) => return Err(e),
             }
-            Err(match e {
-                Error::Blob { digest, why } if Some(&digest) == diff_id => blob_error(format!(
-                    "its uncompressed content does not match diff_id {digest}: {why}"
-                )),
-                Error::Invalid(why) => blob_error(why),
-                other => other,
-            })
         }
-    }
+        Err(download::Failed::Other(e)) => return Err(e),
+    };
+    task.finish("Pull complete");
+    Ok(Fetched {
+        digest: ingested.digest,
+        size: ingested.size,
+        downloaded: true,
+    })
 }
 
 /// If the store has the blob, pins it (so a concurrent `rmi` or `prune`

@@ -1,11 +1,11 @@
 //! Layer ingest and layer opening. Ingest makes one pass over the incoming
 //! tar: every byte is hashed and written to `tmp/` while the tar's headers are
-//! indexed; then the digest is checked, the blob and its index are synced and
+//! indexed, each on its own thread (`pipeline`); then the digest is checked, the blob and its index are synced and
 //! renamed into place. Opening a layer rebuilds a missing, stale or corrupt
 //! index from the blob (verifying the blob's digest on the way).
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use sealer_fs::index::{build_index, Header};
@@ -13,7 +13,7 @@ use sealer_fs::tar::StreamSource;
 use sealer_fs::{IndexError, Layer, LayerIndex};
 use sha2::{Digest as _, Sha256};
 
-use super::Store;
+use super::{pipeline, Store};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 
@@ -63,44 +63,36 @@ impl Store {
         expected: Option<&Digest>,
         before_publish: impl FnOnce() -> Result<()>,
     ) -> Result<Ingested> {
+        self.ingest_chunks_checked(pipeline::read_chunks(src), expected, before_publish)
+    }
+
+    /// [`ingest_layer_checked`](Self::ingest_layer_checked) of a tar given
+    /// as ordered chunks (a parallel decompressor's output, uncopied); an
+    /// `Err` chunk ends the ingest with that error.
+    pub fn ingest_chunks_checked(
+        &self,
+        chunks: impl Iterator<Item = io::Result<pipeline::Chunk>>,
+        expected: Option<&Digest>,
+        before_publish: impl FnOnce() -> Result<()>,
+    ) -> Result<Ingested> {
         let tmp = self.tmp_path("layer");
-        let result = self.ingest_to(&tmp, src, expected, before_publish);
+        let result = self.ingest_to(&tmp, chunks, expected, before_publish);
         let _ = fs::remove_file(&tmp);
         result
     }
 
+    /// Hashes, indexes and writes the tar on three threads (see
+    /// `pipeline`), then checks, syncs and publishes it.
     fn ingest_to(
         &self,
         tmp: &Path,
-        src: impl Read,
+        chunks: impl Iterator<Item = io::Result<pipeline::Chunk>>,
         expected: Option<&Digest>,
         before_publish: impl FnOnce() -> Result<()>,
     ) -> Result<Ingested> {
-        let file = File::create(tmp).at(tmp)?;
-        let tee = Tee {
-            inner: src,
-            out: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            size: 0,
-        };
-        let (builder, StreamSource(mut tee)) = match build_index(StreamSource(tee)) {
-            Ok(r) => r,
-            Err(IndexError::Tar(sealer_fs::TarError::Io { err, .. })) => {
-                return Err(Error::Io {
-                    path: tmp.into(),
-                    err,
-                })
-            }
-            Err(e) => {
-                let why = e.to_string();
-                let why = why.strip_prefix("not a valid tar: ").unwrap_or(&why);
-                return Err(Error::Invalid(format!("layer is not a valid tar: {why}")));
-            }
-        };
-        // Whatever follows the end-of-archive blocks is part of the blob too.
-        io::copy(&mut tee, &mut io::sink()).at(tmp)?;
+        let staged = pipeline::run(tmp, chunks)?;
         before_publish()?;
-        let digest = Digest(tee.hasher.finalize().into());
+        let digest = Digest(staged.digest);
         if let Some(want) = expected {
             if *want != digest {
                 return Err(Error::Blob {
@@ -109,8 +101,7 @@ impl Store {
                 });
             }
         }
-        let size = tee.size;
-        let file = tee.out.into_inner().map_err(|e| e.into_error()).at(tmp)?;
+        let (size, builder, file) = (staged.size, staged.builder, staged.file);
         let blob = self.blob_path(&digest);
         let index = builder
             .finish(&digest.0, size)

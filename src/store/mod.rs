@@ -41,6 +41,7 @@ mod lazy;
 mod lists;
 mod lock;
 mod pins;
+pub mod pipeline;
 mod platforms;
 mod prune;
 mod referrers;
