@@ -18,7 +18,8 @@ fi
 # of the basic-auth registry test, openssl signs the bearer-token test's JWTs. `tar` (GNU) unpacks layers for the overlayfs oracle.
 # python3 serves http sources (`python3 -m http.server`); setsid leaves a RUN's process group.
 # The rootless tests: newuidmap/newgidmap (uidmap) map /etc/subuid ranges, setpriv
-# (util-linux) becomes the test user, useradd (passwd) makes it.
+# (util-linux) becomes the test user, useradd (passwd) makes it. `sealer serve`'s tests: curl
+# (ranges, hostile paths) and containerd's daemon and ctr pulling from it.
 declare -A package_of=(
     [skopeo]=skopeo
     [umoci]=umoci
@@ -34,6 +35,9 @@ declare -A package_of=(
     [setpriv]=util-linux
     [newuidmap]=uidmap
     [useradd]=passwd
+    [curl]=curl
+    [containerd]=containerd
+    [ctr]=containerd
 )
 missing=()
 for cmd in "${!package_of[@]}"; do

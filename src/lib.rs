@@ -22,6 +22,7 @@ pub mod progress;
 pub mod registry;
 pub mod rootless;
 pub mod sbom;
+pub mod serve;
 pub mod sign;
 pub mod store;
 

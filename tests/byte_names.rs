@@ -118,16 +118,23 @@ fn copy_keeps_non_utf8_names_and_symlink_targets_as_bytes() {
     }
 }
 
-#[test]
-fn run_creates_and_deletes_non_utf8_names() {
-    let env = Env::new();
-    build_base(&env);
+/// `bytes:run`: FROM bytes:v1, a RUN that creates `caf\xe9` (empty) and
+/// `caf\xe8` ("new") at the root, deletes `data/caf\xe9`, links `lnk` to
+/// `caf\xff` and writes `d\xfe/f\xfd`.
+fn build_run(env: &Env) {
     let kubefile = "FROM bytes:v1\n\
         RUN touch \"$(printf 'caf\\351')\" && printf new > \"$(printf 'caf\\350')\" \
         && rm \"data/$(printf 'caf\\351')\" && ln -s \"$(printf 'caf\\377')\" lnk \
         && mkdir \"$(printf 'd\\376')\" && echo x > \"$(printf 'd\\376/f\\375')\"\n";
     let ctx = env.context("ctx2", &[("Kubefile", kubefile)]);
     env.build("bytes:run", &ctx);
+}
+
+#[test]
+fn run_creates_and_deletes_non_utf8_names() {
+    let env = Env::new();
+    build_base(&env);
+    build_run(&env);
     assert_eq!(
         ls(&env, "bytes:run", b""),
         set(&[b"caf\xe8", b"caf\xe9", b"d\xfe", b"data", b"lnk"])
@@ -210,4 +217,77 @@ fn rw_mount_diff_and_commit_keep_non_utf8_names_and_xattr_names() {
         "the whiteout of caf\\xe8 hides it alone: {data:?}"
     );
     assert_eq!(ls(&env, "bytes:v2", b"data"), data, "sealer ls agrees");
+}
+
+/// The exact bytes a JSON object names in `field`: `<field>_bytes` (base64)
+/// when present, else the string, which is then UTF-8.
+fn json_bytes(v: &serde_json::Value, field: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    match v[format!("{field}_bytes")].as_str() {
+        Some(b) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .unwrap_or_else(|e| panic!("{field}_bytes {b:?}: {e}")),
+        None => v[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {v}"))
+            .as_bytes()
+            .to_vec(),
+    }
+}
+
+#[test]
+fn diff_json_keeps_non_utf8_paths_and_targets_exact() {
+    let env = Env::new();
+    build_base(&env);
+    build_run(&env);
+    let run = env
+        .sealer()
+        .args(["diff", "--format", "json", "--stat", "-u"])
+        .args(["bytes:v1", "bytes:run"])
+        .output();
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let changes = v["changes"].as_array().expect("changes");
+    let by_path: std::collections::BTreeMap<Vec<u8>, &serde_json::Value> =
+        changes.iter().map(|c| (json_bytes(c, "path"), c)).collect();
+    assert_eq!(by_path.len(), changes.len(), "two changes read as one path");
+    // (path, change) as the RUN made them: caf\xe9 and caf\xe8 stay apart.
+    for (path, letter) in [
+        (&b"/caf\xe9"[..], "A"),
+        (b"/caf\xe8", "A"),
+        (b"/data/caf\xe9", "D"),
+        (b"/d\xfe", "A"),
+        (b"/d\xfe/f\xfd", "A"),
+        (b"/lnk", "A"),
+    ] {
+        let c = by_path
+            .get(path)
+            .unwrap_or_else(|| panic!("no change at {path:?}: {}", run.stdout));
+        assert_eq!(c["change"], letter, "{path:?}");
+        assert_eq!(
+            c.get("path_bytes").is_some(),
+            std::str::from_utf8(path).is_err(),
+            "path_bytes only beside a path that is not UTF-8: {c}"
+        );
+        assert!(c["path"].as_str().is_some(), "a lossy path too: {c}");
+    }
+    let lnk = by_path[&b"/lnk"[..]];
+    assert_eq!(json_bytes(&lnk["new"], "target"), b"caf\xff");
+    let dirs: Vec<Vec<u8>> = v["stat"]
+        .as_array()
+        .expect("stat")
+        .iter()
+        .map(|d| json_bytes(d, "dir"))
+        .collect();
+    assert!(dirs.contains(&b"/d\xfe".to_vec()), "{dirs:?}");
+    let patches = v["patches"].as_array().expect("patches");
+    let grave = patches
+        .iter()
+        .find(|p| json_bytes(p, "path") == b"/caf\xe8")
+        .unwrap_or_else(|| panic!("no patch of the added caf\\xe8: {patches:?}"));
+    assert_eq!(
+        json_bytes(grave, "diff"),
+        b"--- a/caf\xe8\n+++ b/caf\xe8\n@@ -0,0 +1 @@\n+new\n\\ No newline at end of file\n"
+    );
 }

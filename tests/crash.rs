@@ -374,9 +374,38 @@ fn sigkill_at_random_points_never_loses_or_corrupts_an_image() {
     }
 }
 
+/// Mountpoints of the store's RUN steps (`<root>/tmp/run-*`) in /proc/mounts.
+fn run_mounts(env: &Env) -> Vec<String> {
+    let root = fs::canonicalize(env.root()).expect("canonical root");
+    let prefix = format!("{}/tmp/run-", root.display());
+    fs::read_to_string("/proc/mounts")
+        .expect("reading /proc/mounts")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|mp| mp.starts_with(&prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Detaches the store's RUN mounts still there when dropped: a failing test
+/// leaves no dead mount behind.
+struct DetachRunMounts<'e>(&'e Env);
+
+impl Drop for DetachRunMounts<'_> {
+    fn drop(&mut self) {
+        for mp in run_mounts(self.0) {
+            match Command::new("umount").arg("-l").arg(&mp).status() {
+                Ok(s) if s.success() => {}
+                other => eprintln!("umount -l {mp}: {other:?}"),
+            }
+        }
+    }
+}
+
 #[test]
-fn a_build_killed_during_run_leaves_no_process_behind() {
+fn a_build_killed_during_run_leaves_no_process_and_no_mount_behind() {
     let env = Env::new();
+    let _detach = DetachRunMounts(&env);
     let ctx = env.context(
         "ctx",
         &[
@@ -417,8 +446,28 @@ fn a_build_killed_during_run_leaves_no_process_behind() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    assert!(
+        !run_mounts(&env).is_empty(),
+        "the RUN mount is not in /proc/mounts while RUN runs"
+    );
     build.kill().expect("SIGKILL");
     build.wait().expect("reaping sealer");
+    // The guard detaches the dead build's mount on its own, before any
+    // other sealer command runs: within a few seconds, polled.
+    let killed = Instant::now();
+    let deadline = killed + Duration::from_secs(5);
+    loop {
+        let left = run_mounts(&env);
+        if left.is_empty() {
+            eprintln!("RUN mount gone {:?} after the kill", killed.elapsed());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "5 s after the kill the RUN mount is still there: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_no_process_left(&env, "killing `sealer build` during RUN");
     assert!(
         !Path::new(&format!("/proc/{sleeper}/cmdline")).exists()

@@ -345,3 +345,102 @@ fn shared_directories_are_skipped_and_big_files_unread() {
         "the root, skipped whole"
     );
 }
+
+/// GNU `diff -ruN a b` of the contexts `old` and `new` in `dir` (reached
+/// as `a` and `b` through symlinks, the names our headers use), as `sealer
+/// diff -u` prints it: without the `diff -ruN` lines and the timestamps of
+/// the `---`/`+++` headers.
+fn gnu_diff_un(dir: &std::path::Path, old: &str, new: &str) -> String {
+    let pair = dir.join(format!("pair-{old}-{new}"));
+    std::fs::create_dir_all(&pair).expect("creating the pair");
+    std::os::unix::fs::symlink(dir.join(old), pair.join("a")).expect("symlink a");
+    std::os::unix::fs::symlink(dir.join(new), pair.join("b")).expect("symlink b");
+    let out = std::process::Command::new("diff")
+        .args(["-ruN", "a", "b"])
+        .current_dir(&pair)
+        .env("LC_ALL", "C")
+        .output()
+        .expect("running GNU diff");
+    assert_eq!(out.status.code(), Some(1), "diff -ruN: the trees differ");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .filter(|l| !l.starts_with("diff -ruN "))
+        .map(|l| match l.split_once('\t') {
+            Some((head, _)) if l.starts_with("--- ") || l.starts_with("+++ ") => head,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn diff_u_shows_added_and_deleted_files_as_diff_un_does() {
+    let env = Env::new();
+    let kubefile = ("Kubefile", "FROM scratch\nCOPY . .\n");
+    let a = env.context(
+        "a",
+        &[
+            kubefile,
+            ("etc/changed.conf", "one\ntwo\nthree\n"),
+            ("etc/gone.conf", "old\nlines\n"),
+            ("etc/gone-nonl", "no newline"),
+            ("etc/gone-empty", ""),
+            ("scripts/old/run.sh", "#!/bin/sh\necho old\n"),
+        ],
+    );
+    let b = env.context(
+        "b",
+        &[
+            kubefile,
+            ("etc/changed.conf", "one\nTWO\nthree\n"),
+            ("etc/new.conf", "x\ny\n"),
+            ("etc/new-nonl", "z"),
+            ("etc/new-empty", ""),
+            ("etc/new.bin", "a\0b"),
+            ("manifests/new/deploy.yaml", "kind: Deployment\n"),
+        ],
+    );
+    env.build("a:1", &a);
+    env.build("b:1", &b);
+    let run = diff(&env, &["-u", "a:1", "b:1"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stdout, gnu_diff_un(env.dir(), "a", "b"));
+    assert!(
+        run.stdout
+            .contains("--- a/etc/new.conf\n+++ b/etc/new.conf\n@@ -0,0 +1,2 @@\n+x\n+y\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("--- a/etc/gone.conf\n+++ b/etc/gone.conf\n@@ -1,2 +0,0 @@\n-old\n-lines\n"),
+        "{}",
+        run.stdout
+    );
+    // The other way round, and in JSON: added and deleted files have patches.
+    let back = diff(&env, &["-u", "b:1", "a:1"]);
+    assert_eq!(back.stdout, gnu_diff_un(env.dir(), "b", "a"));
+    let json = diff(&env, &["-u", "--format", "json", "a:1", "b:1"]);
+    let v: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let patched: Vec<&str> = v["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .filter_map(|p| p["path"].as_str())
+        .collect();
+    assert_eq!(
+        patched,
+        [
+            "/etc/changed.conf",
+            "/etc/gone-nonl",
+            "/etc/gone.conf",
+            "/etc/new-nonl",
+            "/etc/new.bin",
+            "/etc/new.conf",
+            "/manifests/new/deploy.yaml",
+            "/scripts/old/run.sh",
+        ],
+        "empty files added or deleted have no patch"
+    );
+}

@@ -473,3 +473,88 @@ fn from_a_multi_platform_base_each_platform_takes_its_base_and_its_container_ima
         assert!(!has(&blob(&theirs.1)), "{p}: not the other's layer");
     }
 }
+
+#[test]
+fn list_images_lists_each_platforms_images_with_its_platform() {
+    let env = Env::new();
+    let ctx = env.context(
+        "lists",
+        &[
+            (
+                "Kubefile",
+                "FROM scratch\nCOPY ${ARCH}/imageList manifests/\n",
+            ),
+            ("amd64/imageList", "busybox:1\nnginx:1.25-amd64\n"),
+            ("arm64/imageList", "busybox:1\nredis:7-arm64\n"),
+        ],
+    );
+    let list = |args: &[&str]| {
+        env.sealer()
+            .args(["build", "--list-images"])
+            .args(args)
+            .arg(&ctx)
+            .ok()
+            .stdout
+    };
+    env.run(&["images"]);
+    let before = env.snapshot();
+    let lines: Vec<String> = list(&["--platform", BOTH])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let row = |image: &str, line: usize, platform: &str| {
+        format!("docker.io/library/{image}\tmanifests/imageList:{line}\t{platform}")
+    };
+    assert_eq!(
+        lines,
+        [
+            row("busybox:1", 1, "linux/amd64"),
+            row("nginx:1.25-amd64", 2, "linux/amd64"),
+            row("busybox:1", 1, "linux/arm64"),
+            row("redis:7-arm64", 2, "linux/arm64"),
+        ]
+    );
+    // One platform: two columns, as before.
+    let arm = format!("linux/{}", other_arch());
+    let one = list(&["--platform", &arm]);
+    let wanted_arch = if other_arch() == "arm64" {
+        "redis:7-arm64"
+    } else {
+        "nginx:1.25-amd64"
+    };
+    assert_eq!(
+        one,
+        format!(
+            "docker.io/library/busybox:1\tmanifests/imageList:1\n\
+             docker.io/library/{wanted_arch}\tmanifests/imageList:2\n"
+        )
+    );
+    // JSON: every image with its platform, the platforms in the order given.
+    let json: Value = serde_json::from_str(&list(&["--platform", BOTH, "--format", "json"]))
+        .expect("JSON of --list-images");
+    let got: Vec<(&str, &str)> = json
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|i| {
+            (
+                i["platform"].as_str().expect("platform"),
+                i["image"].as_str().expect("image"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("linux/amd64", "docker.io/library/busybox:1"),
+            ("linux/amd64", "docker.io/library/nginx:1.25-amd64"),
+            ("linux/arm64", "docker.io/library/busybox:1"),
+            ("linux/arm64", "docker.io/library/redis:7-arm64"),
+        ]
+    );
+    // Without --platform: this machine's, named in JSON.
+    let host: Value =
+        serde_json::from_str(&list(&["--format", "json"])).expect("JSON of --list-images");
+    assert_eq!(host[0]["platform"], format!("linux/{}", host_arch()));
+    before.assert_same(&env.snapshot(), "the store after --list-images");
+}

@@ -102,6 +102,18 @@ impl Layer {
         Ok(want)
     }
 
+    /// Where the bytes of regular file `id` lie in the local blob: the blob
+    /// file, the offset of the data and its length; `None` for other kinds
+    /// and for layers whose bytes are not all in one local file (lets a
+    /// server hand the range to the kernel, `sendfile`).
+    pub fn extent(&self, id: EntryId) -> Option<(&File, u64, u64)> {
+        let m = self.index.meta(id);
+        if m.kind != Kind::File {
+            return None;
+        }
+        self.blob.local_file().map(|f| (f, m.data, m.size))
+    }
+
     /// Tells the layer that a reader going through file `id` was just
     /// served `len` bytes at `offset` by a FUSE mount, which keeps what it
     /// got in its own page cache: the local blob's copy of those bytes is

@@ -15,10 +15,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
 use super::carried::{self, Carried};
+use super::split::{self, Concat, Segment};
 use super::{archive_error, link_target, member_path};
 use crate::compress;
 use crate::digest::Digest;
@@ -46,14 +48,54 @@ struct Member {
 /// The archive, opened and mapped.
 pub(super) struct Archive {
     path: PathBuf,
-    /// The tar itself: `path`, or the spool of its decompressed copy.
-    data: PathBuf,
+    /// The tar itself: `path`, the spool of its decompressed copy, or the
+    /// parts of a split archive.
+    data: Data,
     members: BTreeMap<PathBuf, Member>,
     /// A decompressed copy of a compressed archive, removed on drop.
     _spool: Option<Spool>,
 }
 
 struct Spool(PathBuf);
+
+/// Where an archive's tar stream is.
+enum Data {
+    File(PathBuf),
+    Parts(Arc<Vec<Segment>>),
+}
+
+/// A reader of the tar stream.
+enum DataReader {
+    File(File),
+    Parts(Concat),
+}
+
+impl Read for DataReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            DataReader::File(f) => f.read(buf),
+            DataReader::Parts(c) => c.read(buf),
+        }
+    }
+}
+
+impl Seek for DataReader {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match self {
+            DataReader::File(f) => f.seek(to),
+            DataReader::Parts(c) => c.seek(to),
+        }
+    }
+}
+
+impl Data {
+    fn open(&self) -> io::Result<DataReader> {
+        Ok(match self {
+            Data::File(p) => DataReader::File(File::open(p)?),
+            Data::Parts(segs) => DataReader::Parts(Concat::new(segs.clone())),
+        })
+    }
+}
 
 impl Drop for Spool {
     fn drop(&mut self) {
@@ -111,6 +153,9 @@ pub fn load(
     if found.is_empty() {
         return Err(archive_error(path, "holds no image"));
     }
+    if let Some((name, digest)) = archive.delta_base()? {
+        check_base(store, &archive, &found, &name, &digest)?;
+    }
     let carried = Carried::read(&archive)?;
     if let Some(policy) = policy {
         carried::judge(policy, &found, &carried)?;
@@ -127,6 +172,35 @@ pub fn load(
         }
     }
     result
+}
+
+/// A delta archive loads only into a store holding every layer it leaves
+/// out: its base's (however that base came: loaded, pulled, built, so its
+/// manifest digest there may differ from the one recorded).
+fn check_base(
+    store: &Store,
+    archive: &Archive,
+    found: &[Found],
+    name: &str,
+    digest: &Digest,
+) -> Result<()> {
+    let lacking = found
+        .iter()
+        .flat_map(|f| &f.layers)
+        .any(|l| !archive.has_member(&l.member) && !store.has_blob(&l.diff_id));
+    if !lacking {
+        return Ok(());
+    }
+    let theirs = match store.find_tag(name)? {
+        Some((_, d)) if d.digest != *digest => format!(" (this store's {name} is {})", d.digest),
+        _ => String::new(),
+    };
+    Err(archive_error(
+        archive.path(),
+        format!(
+            "is a delta on top of {name} ({digest}), which this store does not hold{theirs}: load {name} first"
+        ),
+    ))
 }
 
 /// The stored manifest digest of each image found, in the same order.
@@ -187,6 +261,21 @@ fn ingest_all(
 
 impl Archive {
     fn open(store: &Store, path: &Path) -> Result<Archive> {
+        let first = split::find_first(path);
+        let path = first.as_path();
+        if let Some(segs) = split::open_parts(path)? {
+            let segs = Arc::new(segs);
+            let data = Data::Parts(segs.clone());
+            let reader = data.open().at(path)?;
+            let len = Concat::new(segs).len();
+            let members = scan(reader, len, path)?;
+            return Ok(Archive {
+                path: path.to_path_buf(),
+                data,
+                members,
+                _spool: None,
+            });
+        }
         let mut file = File::open(path).at(path)?;
         let mut head = [0u8; 4];
         let n = read_up_to(&mut file, &mut head).at(path)?;
@@ -205,10 +294,11 @@ impl Archive {
             spool = Some(guard);
         }
         let data = spool.as_ref().map_or(path, |s: &Spool| s.0.as_path());
-        let members = scan(file, path)?;
+        let len = file.metadata().at(path)?.len();
+        let members = scan(DataReader::File(file), len, path)?;
         Ok(Archive {
             path: path.to_path_buf(),
-            data: data.to_path_buf(),
+            data: Data::File(data.to_path_buf()),
             members,
             _spool: spool,
         })
@@ -222,10 +312,10 @@ impl Archive {
     }
 
     /// A reader of a member's bytes.
-    fn open_member(&self, p: &Path) -> Result<(io::Take<File>, u64)> {
+    fn open_member(&self, p: &Path) -> Result<(io::Take<DataReader>, u64)> {
         let m = self.member(p)?;
         // A handle of its own: handles share no file position.
-        let mut f = File::open(&self.data).at(&self.data)?;
+        let mut f = self.data.open().at(&self.path)?;
         f.seek(SeekFrom::Start(m.offset)).at(&self.path)?;
         Ok((f.take(m.size), m.size))
     }
@@ -278,6 +368,34 @@ impl Archive {
     ) -> Result<T> {
         serde_json::from_slice(bytes)
             .map_err(|e| archive_error(&self.path, format!("{what} is not valid: {e}")))
+    }
+
+    /// The base a delta archive records in index.json: (name, digest).
+    fn delta_base(&self) -> Result<Option<(String, Digest)>> {
+        if !self.has_member(Path::new("index.json")) {
+            return Ok(None);
+        }
+        #[derive(serde::Deserialize)]
+        struct Annotated {
+            #[serde(default)]
+            annotations: BTreeMap<String, String>,
+        }
+        let bytes = self.read_small(Path::new("index.json"))?;
+        let index: Annotated = self.json(&bytes, "index.json")?;
+        let Some(name) = index.annotations.get(super::SINCE_NAME) else {
+            return Ok(None);
+        };
+        let digest = index
+            .annotations
+            .get(super::SINCE_DIGEST)
+            .and_then(|d| d.parse::<Digest>().ok())
+            .ok_or_else(|| {
+                archive_error(
+                    &self.path,
+                    format!("names the base {name} without its digest"),
+                )
+            })?;
+        Ok(Some((name.clone(), digest)))
     }
 
     /// The images a docker-archive's `manifest.json` lists.
@@ -569,8 +687,7 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Reads the tar's headers: member path -> where its bytes are. Refuses
 /// paths and links leaving the archive and members cut short.
-fn scan(file: File, path: &Path) -> Result<BTreeMap<PathBuf, Member>> {
-    let len = file.metadata().at(path)?.len();
+fn scan(file: DataReader, len: u64, path: &Path) -> Result<BTreeMap<PathBuf, Member>> {
     if len == 0 {
         return Err(archive_error(path, "is empty"));
     }

@@ -13,6 +13,11 @@
 //!   <layer-hex>.tar            layers (docker >= 25 instead points into blobs/sha256/)
 //! ```
 //!
+//! A delta (`save --since BASE`) leaves out BASE's layers and names BASE in
+//! index.json's annotations ([`SINCE_NAME`], [`SINCE_DIGEST`]); `load`
+//! refuses it, naming BASE, unless the store holds every layer it leaves out. A split archive
+//! (`save --split SIZE`) is the same tar cut into checked parts (split.rs).
+//!
 //! `load` takes either (and docker >= 25's OCI layout with a manifest.json),
 //! with plain, gzip or zstd layers, optionally the whole archive gzip- or
 //! zstd-compressed; every blob is verified against its digest or diff_id.
@@ -20,9 +25,18 @@
 mod carried;
 mod load;
 mod save;
+mod split;
 
 pub use load::{load, Loaded};
-pub use save::save;
+pub use save::{save, save_with, Base, SaveOptions};
+pub use split::MIN_PART;
+
+/// `index.json` annotation of a delta archive (`save --since`): the name of
+/// the image it builds on, whose layers it leaves out.
+pub const SINCE_NAME: &str = "io.sealer.archive.since";
+/// `index.json` annotation of a delta archive: the manifest (or index)
+/// digest of that image, named when a store lacks the layers it leaves out.
+pub const SINCE_DIGEST: &str = "io.sealer.archive.since.digest";
 
 use std::path::{Component, Path, PathBuf};
 

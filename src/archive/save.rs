@@ -7,14 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read};
 use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::carried::saved_extras;
-use super::{archive_error, ArchiveFormat};
+use super::split::{PartWriter, Sink};
+use super::{archive_error, ArchiveFormat, SINCE_DIGEST, SINCE_NAME};
 use crate::digest::Digest;
 use crate::error::{invalid, Error, IoContext, JsonContext, Result};
 use crate::image::oci::{Descriptor, Index, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME};
@@ -43,6 +44,67 @@ pub fn save(
     format: ArchiveFormat,
     progress: &Progress,
 ) -> Result<()> {
+    save_with(
+        store,
+        images,
+        out,
+        format,
+        &SaveOptions::default(),
+        progress,
+    )
+    .map(|_| ())
+}
+
+/// The image a delta archive builds on: the archive leaves out its layers.
+pub struct Base {
+    /// Its name, as the archive records it.
+    pub name: String,
+    /// Its manifest's (or multi-platform index's) digest.
+    pub digest: Digest,
+    /// Every layer of it (of every platform).
+    pub layers: BTreeSet<Digest>,
+}
+
+/// What else `save` does.
+#[derive(Default)]
+pub struct SaveOptions {
+    /// Leave out the layers of this image (`--since`).
+    pub since: Option<Base>,
+    /// Write parts of at most this many bytes (`--split`).
+    pub split: Option<u64>,
+}
+
+/// [`save`], as a delta and/or in parts; returns the files written.
+pub fn save_with(
+    store: &Store,
+    images: &[(String, Image)],
+    out: &Path,
+    format: ArchiveFormat,
+    opts: &SaveOptions,
+    progress: &Progress,
+) -> Result<Vec<std::path::PathBuf>> {
+    if opts.since.is_some() && format == ArchiveFormat::Docker {
+        return Err(invalid(
+            "--since writes an OCI archive (a docker-archive cannot name its base)",
+        ));
+    }
+    if let Some(limit) = opts.split {
+        let skipped = skip_layers(images, opts);
+        let layers: Vec<_> = images
+            .iter()
+            .flat_map(|(_, i)| i.layers())
+            .filter(|l| !skipped.contains(l))
+            .collect();
+        crate::lazy::pull::complete_layers(store, &layers, progress)?;
+        let parts = PartWriter::new(out, limit)?;
+        let mut tar = tar::Builder::new(parts);
+        match format {
+            ArchiveFormat::Oci => write_oci(store, images, &mut tar, opts, progress, out)?,
+            ArchiveFormat::Docker => write_docker(store, images, &mut tar, progress, out)?,
+        }
+        let parts = tar.into_inner().at(out)?;
+        return parts.finish();
+    }
     let file_name = out
         .file_name()
         .ok_or_else(|| invalid(format!("{}: not a file name", out.display())))?;
@@ -52,7 +114,12 @@ pub fn save(
         std::process::id()
     ));
     // A lazily pulled image is completed first: an archive holds whole blobs.
-    let layers: Vec<_> = images.iter().flat_map(|(_, i)| i.layers()).collect();
+    let skipped = skip_layers(images, opts);
+    let layers: Vec<_> = images
+        .iter()
+        .flat_map(|(_, i)| i.layers())
+        .filter(|l| !skipped.contains(l))
+        .collect();
     crate::lazy::pull::complete_layers(store, &layers, progress)?;
     if format == ArchiveFormat::Docker && !saved_extras(store, images)?.is_empty() {
         log::warn!(
@@ -63,7 +130,7 @@ pub fn save(
         let f = File::create(&tmp).at(&tmp)?;
         let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, f));
         match format {
-            ArchiveFormat::Oci => write_oci(store, images, &mut tar, progress, out)?,
+            ArchiveFormat::Oci => write_oci(store, images, &mut tar, opts, progress, out)?,
             ArchiveFormat::Docker => write_docker(store, images, &mut tar, progress, out)?,
         }
         let w = tar.into_inner().at(&tmp)?;
@@ -74,7 +141,19 @@ pub fn save(
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result
+    result.map(|()| vec![out.to_path_buf()])
+}
+
+/// The layers a delta leaves out (those of its base), if it is one.
+fn skip_layers(images: &[(String, Image)], opts: &SaveOptions) -> BTreeSet<Digest> {
+    let Some(base) = &opts.since else {
+        return BTreeSet::new();
+    };
+    images
+        .iter()
+        .flat_map(|(_, i)| i.layers())
+        .filter(|l| base.layers.contains(l))
+        .collect()
 }
 
 fn header(size: u64, mode: u32, kind: tar::EntryType) -> tar::Header {
@@ -88,19 +167,37 @@ fn header(size: u64, mode: u32, kind: tar::EntryType) -> tar::Header {
     h
 }
 
-fn add_bytes<W: Write>(
+fn add_bytes<W: Sink>(
     tar: &mut tar::Builder<W>,
     path: &str,
     bytes: &[u8],
     out: &Path,
 ) -> Result<()> {
+    tar.get_mut()
+        .boundary(member_len(bytes.len() as u64))
+        .at(out)?;
     let mut h = header(bytes.len() as u64, 0o644, tar::EntryType::Regular);
     tar.append_data(&mut h, path, bytes).at(out)
 }
 
-fn add_dir<W: Write>(tar: &mut tar::Builder<W>, path: &str, out: &Path) -> Result<()> {
+fn add_dir<W: Sink>(tar: &mut tar::Builder<W>, path: &str, out: &Path) -> Result<()> {
     let mut h = header(0, 0o755, tar::EntryType::Directory);
     tar.append_data(&mut h, path, io::empty()).at(out)
+}
+
+/// The archive's `index.json`: an OCI index, with a delta's base in its
+/// annotations.
+#[derive(Serialize)]
+struct ArchiveIndex {
+    #[serde(flatten)]
+    index: Index,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+}
+
+/// Bytes a tar member of `size` data bytes takes (header, padded data).
+fn member_len(size: u64) -> u64 {
+    512 + size.div_ceil(512) * 512
 }
 
 /// Hashes what is read through it.
@@ -118,7 +215,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// Copies a layer blob into the archive, checking its digest.
-fn add_layer<W: Write>(
+fn add_layer<W: Sink>(
     store: &Store,
     tar: &mut tar::Builder<W>,
     path: &str,
@@ -140,6 +237,7 @@ fn add_layer<W: Write>(
         },
         hasher: Sha256::new(),
     };
+    tar.get_mut().boundary(member_len(size)).at(out)?;
     let mut h = header(size, 0o644, tar::EntryType::Regular);
     tar.append_data(&mut h, path, &mut reader).at(out)?;
     let got = Digest(reader.hasher.finalize().into());
@@ -153,10 +251,11 @@ fn add_layer<W: Write>(
     Ok(())
 }
 
-fn write_oci<W: Write>(
+fn write_oci<W: Sink>(
     store: &Store,
     images: &[(String, Image)],
     tar: &mut tar::Builder<W>,
+    opts: &SaveOptions,
     progress: &Progress,
     out: &Path,
 ) -> Result<()> {
@@ -189,6 +288,12 @@ fn write_oci<W: Write>(
     }
     let extras = saved_extras(store, images)?;
     index.manifests.extend(extras.entries.iter().cloned());
+    let mut annotations = BTreeMap::new();
+    if let Some(base) = &opts.since {
+        annotations.insert(SINCE_NAME.to_string(), base.name.clone());
+        annotations.insert(SINCE_DIGEST.to_string(), base.digest.to_string());
+    }
+    let index = ArchiveIndex { index, annotations };
     let index_bytes = serde_json::to_vec(&index).json("the archive's index.json")?;
     add_bytes(tar, "index.json", &index_bytes, out)?;
     add_dir(tar, "blobs/", out)?;
@@ -208,6 +313,9 @@ fn write_oci<W: Write>(
             }
         }
         for l in img.layers() {
+            if opts.since.as_ref().is_some_and(|b| b.layers.contains(&l)) {
+                continue;
+            }
             if done.insert(l) {
                 add_layer(
                     store,
@@ -229,7 +337,7 @@ fn write_oci<W: Write>(
     Ok(())
 }
 
-fn write_docker<W: Write>(
+fn write_docker<W: Sink>(
     store: &Store,
     images: &[(String, Image)],
     tar: &mut tar::Builder<W>,

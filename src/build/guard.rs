@@ -7,6 +7,12 @@
 //! should the guard die, and changes into the mounted rootfs only once it
 //! knows its parent is alive (see `process::die_with_parent`).
 //!
+//! The build serves the rootfs mount the command runs in: killed, it leaves
+//! that mount dead in the table (`ENOTCONN`). The guard, told of the death
+//! by the same signal, detaches it before it ends the group, so a killed
+//! build leaves no mount behind either (the next command's cleanup of
+//! `tmp/` stays the fallback for a build killed outside RUN).
+//!
 //! ```text
 //! sealer build ──> sealer __run-guard <build pid> <cwd> -- ARGV...   (group leader)
 //!                      └──> ARGV... (cwd = the mounted rootfs) ──> its children
@@ -16,6 +22,8 @@ use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, SigSet, Signal};
 use nix::unistd::{getpgrp, getppid, Pid};
@@ -61,13 +69,21 @@ pub fn main(args: &[OsString]) -> i32 {
         log::error!("blocking signals in the RUN guard: {e}");
         return 2;
     }
+    let parent = parent.to_str().and_then(|p| p.parse::<i32>().ok());
     // The build died before the guard was ready.
-    if parent.to_str().and_then(|p| p.parse::<i32>().ok()) != Some(getppid().as_raw()) {
+    if parent != Some(getppid().as_raw()) {
+        detach_if_orphaned(parent, &cwd);
         return 2;
     }
+    let mountpoint = cwd.clone();
     std::thread::spawn(move || {
         if signals.wait().is_ok() {
-            // Ends the command, what it started, and this guard.
+            // Held to the end: the command killed here makes the main
+            // thread's wait return, and it must not end the guard first.
+            let _ending = ENDING.lock();
+            let _ = killpg_others();
+            detach_if_orphaned(parent, &mountpoint);
+            // Ends what is left of the group, and this guard.
             let _ = killpg(getpgrp(), Signal::SIGKILL);
         }
     });
@@ -86,12 +102,46 @@ pub fn main(args: &[OsString]) -> i32 {
             return 127;
         }
     };
+    // A signal being handled ends the guard there (see above).
+    let _ending = ENDING.lock();
     // Leftovers of the command (background jobs) end with it, as in a
     // container: the layer is taken once the guard returns.
     let _ = killpg_others();
+    // Killed just now, the build is not there to unmount.
+    if parent.is_some_and(|p| p != getppid().as_raw()) {
+        crate::mount::detach_if_ours(&cwd, "the RUN mount of a killed build");
+    }
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Taken by whichever thread ends the guard: the signal thread, or the main
+/// thread once the command is over.
+static ENDING: Mutex<()> = Mutex::new(());
+
+/// How long the guard waits, once signalled, to see whether the build dies.
+const ORPHAN_WAIT: Duration = Duration::from_secs(1);
+
+/// Detaches the RUN mount at `mountpoint` once the build (`parent`) is
+/// gone, which the guard sees as being handed to another parent. The death
+/// signal comes when the build's spawning thread exits, possibly before its
+/// other threads: a build being killed orphans the guard a moment later,
+/// so this waits for it (bounded). A signal while the build lives (someone
+/// signalled the guard) leaves the mount to the build, which unmounts it
+/// when the command ends.
+fn detach_if_orphaned(parent: Option<i32>, mountpoint: &Path) {
+    let Some(parent) = parent else {
+        return;
+    };
+    let deadline = Instant::now() + ORPHAN_WAIT;
+    while parent == getppid().as_raw() {
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    crate::mount::detach_if_ours(mountpoint, "the RUN mount of a killed build");
 }
 
 /// Kills the other members of this process group (not the guard itself),

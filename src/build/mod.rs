@@ -207,16 +207,62 @@ fn discard(store: &Store, states: &[State], images: &[Image]) {
     }
 }
 
-/// Runs the Kubefile's steps and lists the container images the build would
-/// cache, fetching none; tags nothing and leaves the store as before.
-pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<images::Wanted>> {
-    let target = opts.platforms.first().cloned();
-    let (mut st, instructions) = prepare(store, opts, target, HashMap::new())?;
-    let listed = st
-        .run(&instructions)
-        .and_then(|()| images::wanted_images(&st.view()?, &opts.images, st.kube_version()));
-    discard(store, std::slice::from_ref(&st), &[]);
-    listed
+/// The container images one platform of a build would cache.
+pub struct PlatformImages {
+    /// The platform (the one asked, else the base's or this machine's).
+    pub platform: PlatformSpec,
+    /// Its images, as the build would cache them.
+    pub images: Vec<images::Wanted>,
+}
+
+/// Runs the Kubefile's steps for each platform asked (one when none is) and
+/// lists the container images the build would cache for each, in the order
+/// the platforms were given, fetching none; tags nothing and leaves the
+/// store as before.
+pub fn list_images(store: &Store, opts: &BuildOptions) -> Result<Vec<PlatformImages>> {
+    let targets: Vec<Option<PlatformSpec>> = if opts.platforms.is_empty() {
+        vec![None]
+    } else {
+        opts.platforms.iter().cloned().map(Some).collect()
+    };
+    let mut states: Vec<State> = Vec::new();
+    let mut listed = Vec::new();
+    let mut memo = HashMap::new();
+    let mut failed = None;
+    for target in targets {
+        let (mut st, instructions) = match prepare(store, opts, target.clone(), memo) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        let images = st
+            .run(&instructions)
+            .and_then(|()| images::wanted_images(&st.view()?, &opts.images, st.kube_version()));
+        memo = std::mem::take(&mut st.memo);
+        let platform = target.unwrap_or_else(|| PlatformSpec::of_config(&st.config));
+        states.push(st);
+        match images {
+            Ok(images) => listed.push(PlatformImages { platform, images }),
+            Err(e) => {
+                failed = Some(if opts.platforms.len() > 1 {
+                    Error::ForPlatform {
+                        platform: platform.to_string(),
+                        source: Box::new(e),
+                    }
+                } else {
+                    e
+                });
+                break;
+            }
+        }
+    }
+    discard(store, &states, &[]);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(listed),
+    }
 }
 
 /// Whether the Kubefile `file` (default `CONTEXT/Kubefile`) has RUN steps,

@@ -57,10 +57,12 @@ pub struct Args {
     /// directory in the rootfs (repeatable; later files win)
     #[arg(long = "chart-values", value_name = "CHART=FILE")]
     chart_values: Vec<String>,
-    /// Print the container images the build would cache (REFERENCE<TAB>SOURCE), fetch none, tag nothing
+    /// Print the container images the build would cache (REFERENCE<TAB>SOURCE,
+    /// and <TAB>PLATFORM with several --platform), fetch none, tag nothing
     #[arg(long)]
     list_images: bool,
-    /// Output of --list-images: text (REFERENCE<TAB>SOURCE) or json (every source of each image)
+    /// Output of --list-images: text (REFERENCE<TAB>SOURCE[<TAB>PLATFORM]) or
+    /// json (each image's platform and every source)
     #[arg(long, value_enum, default_value_t = Format::Text, requires = "list_images")]
     format: Format,
     /// Reproducible build: every created time is this instant (seconds since
@@ -154,16 +156,27 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         sbom: a.sbom,
     };
     if a.list_images {
-        let wanted = list_images(store, &opts)?;
+        let listed = list_images(store, &opts)?;
         let mut out = std::io::stdout().lock();
         if a.format == Format::Json {
-            let json: Vec<serde_json::Value> = wanted.iter().map(image_json).collect();
+            let json: Vec<serde_json::Value> = listed
+                .iter()
+                .flat_map(|l| l.images.iter().map(|w| image_json(w, &l.platform)))
+                .collect();
             serde_json::to_writer_pretty(&mut out, &json)?;
             writeln!(out)?;
             return Ok(());
         }
-        for w in wanted {
-            writeln!(out, "{}\t{}", w.name, w.source())?;
+        // Several platforms: a third column says whose image each line is.
+        let several = listed.len() > 1;
+        for l in &listed {
+            for w in &l.images {
+                write!(out, "{}\t{}", w.name, w.source())?;
+                if several {
+                    write!(out, "\t{}", l.platform)?;
+                }
+                writeln!(out)?;
+            }
         }
         return Ok(());
     }
@@ -171,8 +184,9 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One image of `--list-images --format json` with every place naming it.
-fn image_json(w: &crate::build::images::Wanted) -> serde_json::Value {
+/// One image of `--list-images --format json` with every place naming it,
+/// and the platform whose build names it.
+fn image_json(w: &crate::build::images::Wanted, platform: &PlatformSpec) -> serde_json::Value {
     let sources: Vec<serde_json::Value> = w
         .sources
         .iter()
@@ -188,5 +202,9 @@ fn image_json(w: &crate::build::images::Wanted) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "image": w.name, "sources": sources })
+    serde_json::json!({
+        "image": w.name,
+        "platform": platform.to_string(),
+        "sources": sources,
+    })
 }

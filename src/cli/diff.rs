@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use sealer_fs::{Kind, Meta};
 use serde_json::{json, Value};
 
+use super::json;
 use crate::human;
 use crate::image::diff::{self, tags, Change, ChangeKind, Comparison};
 use crate::image::platform::Want;
@@ -29,7 +30,8 @@ pub struct Args {
     /// Per top-level directory: paths added, changed, deleted and their bytes
     #[arg(long)]
     stat: bool,
-    /// Unified diff (3 lines of context) of the changed text files
+    /// Unified diff (3 lines of context) of the text files changed, added or
+    /// deleted, as `diff -uN` (a missing file is an empty one)
     #[arg(short = 'u', long = "unified")]
     unified: bool,
     /// Container images in registry/: added, removed, retagged
@@ -172,7 +174,7 @@ impl<W: Write> Printer<'_, W> {
             self.stat(cmp)?;
         }
         if a.unified {
-            for c in cmp.changes.iter().filter(|c| c.is_file_content()) {
+            for c in cmp.changes.iter().filter(|c| c.has_patch()) {
                 self.patch(&diff::patch(cmp, c)?)?;
             }
         }
@@ -330,22 +332,31 @@ fn side(view: &RootView, c: &Change, m: Option<Meta>) -> Value {
     let Some(m) = m else {
         return Value::Null;
     };
-    let target = (m.kind == Kind::Symlink)
-        .then(|| view.resolve(&c.path))
-        .flatten()
-        .map(|n| {
-            let n = n.top();
-            String::from_utf8_lossy(view.layer_index(n).link_target(n.id)).into_owned()
-        });
-    json!({
+    let v = json!({
         "type": kind_name(m.kind),
         "size": m.size,
         "mode": format!("{:04o}", m.perm()),
         "uid": m.uid,
         "gid": m.gid,
         "mtime": m.mtime,
-        "target": target,
-    })
+        "target": null,
+    });
+    let node = (m.kind == Kind::Symlink)
+        .then(|| view.resolve(&c.path))
+        .flatten();
+    match node {
+        Some(n) => {
+            let n = n.top();
+            json::with_bytes(v, "target", view.layer_index(n).link_target(n.id))
+        }
+        None => v,
+    }
+}
+
+/// `/PATH` of a change: the bytes as they are, for JSON's `path` and,
+/// when not UTF-8, `path_bytes`.
+fn slash_path(p: &[u8]) -> Vec<u8> {
+    [b"/", p].concat()
 }
 
 fn to_json(
@@ -355,18 +366,20 @@ fn to_json(
     cmp: &Comparison,
     tag_changes: Option<&[(String, tags::TagChange)]>,
 ) -> anyhow::Result<Value> {
-    let path = |c: &Change| format!("/{}", String::from_utf8_lossy(&c.path));
     let changes: Vec<Value> = cmp
         .changes
         .iter()
         .map(|c| {
-            json!({
-                "path": path(c),
-                "change": c.kind.letter().to_string(),
-                "what": c.aspects.iter().map(|x| x.word()).collect::<Vec<_>>(),
-                "old": side(cmp.old, c, c.old),
-                "new": side(cmp.new, c, c.new),
-            })
+            json::with_bytes(
+                json!({
+                    "change": c.kind.letter().to_string(),
+                    "what": c.aspects.iter().map(|x| x.word()).collect::<Vec<_>>(),
+                    "old": side(cmp.old, c, c.old),
+                    "new": side(cmp.new, c, c.new),
+                }),
+                "path",
+                &slash_path(&c.path),
+            )
         })
         .collect();
     let mut v = json!({
@@ -380,25 +393,29 @@ fn to_json(
         let stat: Vec<Value> = diff::stat(&cmp.changes)
             .iter()
             .map(|(dir, s)| {
-                json!({
-                    "dir": format!("/{}", String::from_utf8_lossy(dir)),
-                    "added": count(s.added),
-                    "changed": count(s.changed),
-                    "deleted": count(s.deleted),
-                })
+                json::with_bytes(
+                    json!({
+                        "added": count(s.added),
+                        "changed": count(s.changed),
+                        "deleted": count(s.deleted),
+                    }),
+                    "dir",
+                    &slash_path(dir),
+                )
             })
             .collect();
         v["stat"] = Value::Array(stat);
     }
     if a.unified {
         let mut patches = Vec::new();
-        for c in cmp.changes.iter().filter(|c| c.is_file_content()) {
+        for c in cmp.changes.iter().filter(|c| c.has_patch()) {
             let p = diff::patch(cmp, c)?;
-            patches.push(json!({
-                "path": path(c),
-                "binary": p.starts_with(b"Binary files "),
-                "diff": String::from_utf8_lossy(&p),
-            }));
+            if p.is_empty() {
+                continue;
+            }
+            let v = json!({ "binary": p.starts_with(b"Binary files ") });
+            let v = json::with_bytes(v, "path", &slash_path(&c.path));
+            patches.push(json::with_bytes(v, "diff", &p));
         }
         v["patches"] = Value::Array(patches);
     }

@@ -10,6 +10,7 @@ mod fsck;
 mod generate_key_pair;
 mod images;
 mod inspect;
+mod json;
 mod load;
 mod logger;
 mod login;
@@ -17,6 +18,7 @@ mod ls;
 mod man;
 mod manifest;
 mod merge;
+mod mirror;
 mod mount;
 mod prune;
 mod pull;
@@ -25,6 +27,7 @@ mod rmi;
 mod save;
 mod sbom;
 mod search;
+mod serve;
 mod sign;
 mod version;
 
@@ -104,6 +107,8 @@ enum Command {
     Merge(merge::Args),
     /// List the tags of a repository (newest version first) or the repositories of a registry
     Search(search::Args),
+    /// Push the container images cached in an image's registry/ to another registry, same digests
+    Mirror(mirror::Args),
     /// Push an image to a registry
     Push(push::Args),
     /// Log in to a registry (credentials go to docker's config.json)
@@ -122,6 +127,9 @@ enum Command {
     Sign(sign::Args),
     /// Verify an image's cosign signature with a public key (exit 1 if none holds)
     Verify(sign::VerifyArgs),
+    /// Serve ClusterImages and their container images as a read-only registry
+    #[command(name = "serve")]
+    Registry(serve::Args),
     /// Will an image install offline? Container images its rootfs needs that registry/ lacks, corrupt or missing blobs (exit 1 if any)
     Check(check::Args),
     /// Check every blob, ref and layer index of the store (--repair fixes)
@@ -246,6 +254,7 @@ impl PlatformArg {
 /// Runs a command; returns its exit status (0 but for `sealer diff`).
 fn run(cli: Cli) -> anyhow::Result<i32> {
     let root = cli.root.clone().unwrap_or_else(Store::default_root);
+    let verbose = cli.verbose;
     if let Some(conf) = &cli.registries_conf {
         // Read by the registry client of this process and of the mount
         // servers it starts (lazy reads).
@@ -305,6 +314,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => Ok(crate::mount::serve_detached(&store)?),
         Command::Commit(a) => commit::run(&store, a),
         Command::Pull(a) => pull::run(&store, a),
+        Command::Mirror(a) => mirror::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Manifest(a) => manifest::run(&store, a),
         Command::Merge(a) => merge::run(&store, a),
@@ -312,6 +322,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Sbom(a) => sbom::run(&store, a),
         Command::Load(a) => load::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
+        Command::Registry(a) => serve::run(&store, a, verbose),
         Command::Sign(a) => sign::run(&store, a),
         Command::Verify(a) => sign::run_verify(&store, a),
         Command::Prune(a) => prune::run(&store, a),

@@ -1,8 +1,9 @@
-//! `sealer save -o FILE [--format oci-archive|docker-archive] [--platform P] IMAGE...`
+//! `sealer save -o FILE [--format oci-archive|docker-archive] [--platform P]
+//! [--since BASE] [--split SIZE] IMAGE...`
 
 use anyhow::Context as _;
 
-use crate::archive::{save, ArchiveFormat};
+use crate::archive::{save_with, ArchiveFormat, Base, SaveOptions};
 use crate::image::platform::Want;
 use crate::progress::Progress;
 use crate::store::Store;
@@ -24,6 +25,14 @@ pub struct Args {
     /// platform in an OCI archive; this machine's in a docker-archive]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
+    /// A delta: leave out every layer of BASE (loads only into a store that
+    /// holds BASE, which the archive names)
+    #[arg(long, value_name = "BASE")]
+    since: Option<String>,
+    /// Write parts FILE.000, FILE.001... of at most SIZE each (4G, 700M,
+    /// 1.5G); `load -i FILE.000` reads them all
+    #[arg(long, value_name = "SIZE")]
+    split: Option<String>,
     /// No progress output
     #[arg(short, long)]
     quiet: bool,
@@ -65,8 +74,45 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
         let name = img.name.clone().unwrap_or_else(|| what.clone());
         images.push((name, img));
     }
+    let split = a
+        .split
+        .as_deref()
+        .map(crate::human::parse_bytes)
+        .transpose()
+        .context("--split")?;
+    let since = match &a.since {
+        Some(b) => Some(base(store, b, &want).with_context(|| format!("--since {b}"))?),
+        None => None,
+    };
+    let opts = SaveOptions { since, split };
     let progress = Progress::new(a.quiet);
-    save(store, &images, &a.output, format, &progress)
+    let files = save_with(store, &images, &a.output, format, &opts, &progress)
         .with_context(|| format!("saving to {}", a.output.display()))?;
+    if opts.split.is_some() {
+        for f in files {
+            println!("{}", f.display());
+        }
+    }
     Ok(())
+}
+
+/// The base of a delta: every platform of a multi-platform name.
+fn base(store: &Store, what: &str, want: &Want) -> anyhow::Result<Base> {
+    if let Some((name, desc)) = store.find_tag(what)?.filter(|(_, d)| store.is_index(d)) {
+        let mut layers = std::collections::BTreeSet::new();
+        for m in store.manifests_of(&desc)? {
+            layers.extend(store.load_image(&m.digest, None)?.layers());
+        }
+        return Ok(Base {
+            name,
+            digest: desc.digest,
+            layers,
+        });
+    }
+    let img = store.resolve_pinned_for(what, want)?;
+    Ok(Base {
+        name: img.name.clone().unwrap_or_else(|| what.to_string()),
+        digest: img.manifest_digest,
+        layers: img.layers().into_iter().collect(),
+    })
 }

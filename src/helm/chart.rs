@@ -45,6 +45,8 @@ pub struct Chart {
     pub files: Vec<File>,
     /// Subcharts from charts/, by directory or archive name.
     pub dependencies: Vec<Chart>,
+    /// values.schema.json, when the chart has one.
+    pub schema: Option<Rc<[u8]>>,
 }
 
 /// Why a chart could not be loaded, with Helm's wording.
@@ -201,6 +203,7 @@ pub fn load_buffered(label: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart
         templates: Vec::new(),
         files: Vec::new(),
         dependencies: Vec::new(),
+        schema: None,
     };
     let mut subcharts: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for (name, data) in files {
@@ -209,7 +212,8 @@ pub fn load_buffered(label: &str, files: Vec<(String, Vec<u8>)>) -> Result<Chart
             data: Rc::from(data),
         };
         match name.as_str() {
-            "Chart.yaml" | "Chart.lock" | "requirements.lock" | "values.schema.json" => {
+            "values.schema.json" => chart.schema = Some(Rc::from(data)),
+            "Chart.yaml" | "Chart.lock" | "requirements.lock" => {
                 if name == "requirements.lock"
                     && metadata.as_ref().is_some_and(|m| m.api_version == "v1")
                 {

@@ -313,7 +313,7 @@ impl Metadata {
         if self.version.is_empty() {
             return v("chart.metadata.version is required");
         }
-        if super::semver::Version::parse(&self.version).is_none() {
+        if super::semver::Version::parse(&self.version).is_err() {
             return v(&format!(
                 "chart.metadata.version {:?} is invalid",
                 self.version

@@ -18,6 +18,7 @@ mod ignore;
 mod metadata;
 mod objects;
 mod render;
+mod schema;
 mod semver;
 mod values;
 pub mod yaml;

@@ -211,7 +211,7 @@ impl KubeVersion {
 
     /// `chartutil.ParseKubeVersion` (`v1.22.15`, `1.22`): `None` if not semver.
     pub fn parse(text: &str) -> Option<KubeVersion> {
-        let v = Version::parse(text)?;
+        let v = Version::parse(text).ok()?;
         Some(KubeVersion {
             version: format!("v{}", v.to_plain()),
             major: v.major.to_string(),

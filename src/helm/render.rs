@@ -22,6 +22,7 @@ use super::chart::Chart;
 use super::deps::{check_missing, missing_dependencies, process_dependencies, DepError};
 use super::files::Files;
 use super::objects::{capabilities, chart_object, release, KubeVersion};
+use super::schema::validate_chart;
 use super::values::{as_map, coalesce_tables, coalesce_values, path_value, table, CoalesceError};
 use crate::gotmpl::{Host, Map, Templates, Value};
 
@@ -70,6 +71,9 @@ pub enum RenderError {
     /// Values of charts cannot be coalesced.
     #[error(transparent)]
     Values(#[from] CoalesceError),
+    /// The values fail a chart's values.schema.json (Helm's list of violations).
+    #[error("{0}")]
+    Schema(String),
     /// The kube version given is not a version.
     #[error("invalid kube version {0:?}")]
     KubeVersion(String),
@@ -124,6 +128,9 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Release, RenderErro
         release(&opts.release_name, &opts.namespace, opts.revision),
     );
     let values = coalesce_values(&c, &vals)?;
+    if let Some(e) = validate_chart(&c, &values) {
+        return Err(RenderError::Schema(e));
+    }
     top.insert("Values".into(), values.clone());
     let mut tpls = BTreeMap::new();
     all_templates(&c, None, &Value::from(top), &mut tpls);
@@ -184,6 +191,7 @@ fn deep_clone(c: &Chart) -> Chart {
         templates: c.templates.clone(),
         files: c.files.clone(),
         dependencies: c.dependencies.iter().map(deep_clone).collect(),
+        schema: c.schema.clone(),
     }
 }
 

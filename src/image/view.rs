@@ -61,6 +61,12 @@ impl RootView {
         self.layers[n.layer].read_at(n.id, offset, buf)
     }
 
+    /// Where a regular file's bytes lie in its layer's local blob (see
+    /// [`Layer::extent`]).
+    pub fn extent(&self, n: Node) -> Option<(&std::fs::File, u64, u64)> {
+        self.layers[n.layer].extent(n.id)
+    }
+
     /// The digest of the layer holding a node, which with the node's entry
     /// id names the entry across images.
     pub fn layer_digest(&self, n: Node) -> &[u8; 32] {

@@ -73,6 +73,25 @@ pub fn detach(path: &Path, what: &str) {
     }
 }
 
+/// Detaches the mount at `path` if it is one of ours (a `sealer:` FUSE
+/// mount; nothing else there is touched), for a process that outlives the
+/// server of that mount: the RUN guard of a killed build. `path` need not be
+/// canonical; only its parent is resolved, since a dead FUSE mount cannot be
+/// stat'ed. Returns whether a mount of ours was there.
+pub fn detach_if_ours(path: &Path, what: &str) -> bool {
+    let real = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    };
+    if !mounted_at(&real).is_some_and(|m| m.is_ours()) {
+        return false;
+    }
+    detach(&real, what);
+    true
+}
+
 /// Unmounts `path` (lazily with `lazy`): umount2(2) as root; an ordinary
 /// user, whom the kernel refuses (`EPERM`), goes through `fusermount3 -u`
 /// (`-uz`), which unmounts what this user mounted. Errors keep their errno

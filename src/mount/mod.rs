@@ -19,7 +19,8 @@ mod server;
 mod table;
 
 pub use lifecycle::{
-    absolute, check_mountpoint, detach, detach_under, namespace_for, teardown_dead, unmount,
+    absolute, check_mountpoint, detach, detach_if_ours, detach_under, namespace_for, teardown_dead,
+    unmount,
 };
 pub use record::{MountRecord, Served};
 pub use rw::{commit, mount_changes, writable_at, Committed};

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod client;
 mod download;
 pub mod manifest;
+pub mod mirror;
 pub mod mirrors;
 mod pull;
 mod push;

@@ -522,14 +522,14 @@ fn stream_compressed(
     })
 }
 
-enum Mount {
+pub(crate) enum Mount {
     Done,
     /// Not mounted; an upload session the registry opened, if any.
     Session(Option<String>),
 }
 
 /// Tries to mount `digest` from repositories of the same registry.
-fn try_mount(repo: &Repo, digest: &Digest, repos: &[String]) -> Result<Mount> {
+pub(crate) fn try_mount(repo: &Repo, digest: &Digest, repos: &[String]) -> Result<Mount> {
     let host = format!("{}/", repo.client.host());
     let here = repo.name();
     for from in repos.iter().filter(|r| r.starts_with(&host) && **r != here) {
@@ -628,6 +628,35 @@ fn upload(
 /// Uploads a small blob in one request (POST, PUT).
 pub(crate) fn upload_bytes(repo: &Repo, digest: &Digest, bytes: &[u8]) -> Result<()> {
     upload(repo, digest, Body::Bytes(bytes), bytes.len() as u64, None)
+}
+
+/// Uploads a blob streamed from `body` (never held whole): POST (unless a
+/// session is given), one PATCH in chunked transfer encoding, and the PUT
+/// closing it with the digest, which the registry checks.
+pub(crate) fn upload_stream(
+    repo: &Repo,
+    digest: &Digest,
+    body: &mut dyn Read,
+    session: Option<String>,
+) -> Result<()> {
+    let loc = match session {
+        Some(l) => l,
+        None => start_upload(repo, digest)?,
+    };
+    let mut resp = repo.client.send_stream(
+        Method::PATCH,
+        &loc,
+        &[("Content-Type", "application/octet-stream")],
+        body,
+        &repo.scope,
+    )?;
+    let code = resp.status().as_u16();
+    if code != 202 {
+        let doing = format!("uploading blob {digest}");
+        return Err(repo.client.status_error(&mut resp, code, &doing));
+    }
+    let loc = location(repo, &mut resp)?;
+    finish_upload(repo, &loc, digest, Body::Empty)
 }
 
 /// Opens an upload session (POST): its location.

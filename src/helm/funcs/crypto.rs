@@ -1,10 +1,11 @@
 //! sprig's crypto, encoding, UUID and random functions, and (in the
 //! submodules) its date, path and URL functions. Keys and certificates are
 //! random in Helm, so only their shape is kept: PEM blocks of random bytes
-//! that never fail. What needs bcrypt, scrypt or AES decryption is refused
-//! with an error instead of giving a wrong value.
+//! that never fail. What needs bcrypt or AES decryption is refused with an
+//! error instead of giving a wrong value; `derivePassword` is exact.
 
 mod dates;
+mod password;
 mod paths;
 #[cfg(test)]
 mod tests;
@@ -456,7 +457,7 @@ pub(super) fn register(m: &mut FuncMap) {
             let user = super::cast::strval(&a[0]);
             Ok(Value::from(format!("{user}:{}", bcrypt_shaped())))
         }),
-        ("derivePassword", |_, _| Err(unsupported("derivePassword"))),
+        ("derivePassword", password::derive_password_fn),
     ];
     m.extend(table.iter().copied());
     dates::register(m);

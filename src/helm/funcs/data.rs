@@ -10,6 +10,7 @@
 
 mod json;
 mod resolve;
+mod scan;
 mod toml;
 mod yaml;
 
@@ -162,10 +163,11 @@ fn from_yaml_array(_: &mut dyn Host, args: &[Value]) -> Result<Value, String> {
 }
 
 /// encoding/json's Unmarshal into interface{} (numbers as float64).
+/// Syntax errors are Go's (its scanner runs first); serde_json decodes.
 fn parse_json(text: &str) -> Result<Value, String> {
+    scan::check_valid(text)?;
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(j) => Ok(Value::from_json(&j)),
-        Err(e) if e.is_eof() => Err("unexpected end of JSON input".into()),
         Err(e) => Err(format!("invalid JSON: {e}")),
     }
 }

@@ -19,6 +19,8 @@ mod decode;
 mod node;
 mod resolve;
 
+pub use resolve::{resolve_untagged, STR as STR_TAG};
+
 use crate::gotmpl::{Map, Value};
 
 /// A value as yaml.v2 decodes it into `interface{}`, before the JSON

@@ -59,6 +59,12 @@ pub fn resolve(tag: &str, text: &str) -> Result<(&'static str, Go), String> {
     ))
 }
 
+/// yaml.v2's `resolve("", text)`: what an untagged plain scalar reads as
+/// (its tag and value); toYaml quotes every string that reads otherwise.
+pub fn resolve_untagged(text: &str) -> (&'static str, Go) {
+    resolve_plain("", text)
+}
+
 fn resolve_plain(tag: &str, text: &str) -> (&'static str, Go) {
     let str_out = (STR, Go::Str(text.to_string()));
     if tag == STR {
@@ -210,54 +216,79 @@ fn parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Whether `s` is one of yaml.v2's timestamp forms: `2006-1-2`, with
-/// `T15:4:5.999999999Z07:00` (or `t`) or ` 15:4:5.999999999`.
+/// Reads 1 or 2 digits (Go's time.Parse for `1`, `2`, `15`, `4`, `5`).
+fn num12(s: &mut &[u8]) -> Option<u32> {
+    let n = s.iter().take(2).take_while(|b| b.is_ascii_digit()).count();
+    if n == 0 {
+        return None;
+    }
+    let v = s[..n].iter().fold(0, |a, b| a * 10 + u32::from(b - b'0'));
+    *s = &s[n..];
+    Some(v)
+}
+
+fn eat(s: &mut &[u8], c: u8) -> Option<()> {
+    (s.first() == Some(&c)).then(|| *s = &s[1..])
+}
+
+fn days_in(month: u32, year: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Whether yaml.v2 reads `s` as a timestamp: `2006-1-2`, or with
+/// `T`/`t` and a `Z`/`±07:00` zone, or with a space and no zone.
 fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
         return false;
     }
-    let (date, time) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], Some((b[i], &s[i + 1..]))),
-        None => (s, None),
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let num = |p: &str, lo: u32, hi: u32| {
-        (1..=2).contains(&p.len())
-            && p.bytes().all(|c| c.is_ascii_digit())
-            && p.parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n))
-    };
-    if parts.len() != 3 || !num(parts[1], 1, 12) || !num(parts[2], 1, 31) {
-        return false;
+    timestamp(b).is_some()
+}
+
+fn timestamp(b: &[u8]) -> Option<()> {
+    let year = b[..4].iter().fold(0, |a, d| a * 10 + u32::from(d - b'0'));
+    let mut s = &b[5..];
+    let month = num12(&mut s)?;
+    eat(&mut s, b'-')?;
+    let day = num12(&mut s)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in(month, year) {
+        return None;
     }
-    let Some((sep, time)) = time else {
-        return true;
+    let sep = match s.first() {
+        None => return Some(()),
+        Some(c @ (b'T' | b't' | b' ')) => *c,
+        Some(_) => return None,
     };
-    let (clock, zone) = if sep == b' ' {
-        (time, None)
-    } else {
-        match time.find(['Z', '+', '-']) {
-            Some(i) => (&time[..i], Some(&time[i..])),
-            None => return false,
-        }
-    };
-    let (hms, frac) = match clock.split_once('.') {
-        Some((h, f)) => (h, Some(f)),
-        None => (clock, None),
-    };
-    let hms: Vec<&str> = hms.split(':').collect();
-    let clock_ok = hms.len() == 3
-        && num(hms[0], 0, 23)
-        && num(hms[1], 0, 59)
-        && num(hms[2], 0, 59)
-        && frac
-            .is_none_or(|f| !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()));
-    let zone_ok = match zone {
-        None | Some("Z") => true,
-        Some(z) => {
-            let z = z.as_bytes();
-            z.len() == 6 && z[3] == b':' && [1, 2, 4, 5].iter().all(|&i| z[i].is_ascii_digit())
-        }
-    };
-    clock_ok && zone_ok
+    s = &s[1..];
+    let hour = num12(&mut s)?;
+    eat(&mut s, b':')?;
+    let min = num12(&mut s)?;
+    eat(&mut s, b':')?;
+    let sec = num12(&mut s)?;
+    if hour >= 24 || min >= 60 || sec >= 60 {
+        return None;
+    }
+    if s.len() >= 2 && s[0] == b'.' && s[1].is_ascii_digit() {
+        s = &s[1..];
+        let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        s = &s[n..];
+    }
+    if sep == b' ' {
+        return s.is_empty().then_some(());
+    }
+    match s {
+        [b'Z'] => Some(()),
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2]
+            .iter()
+            .all(|d| d.is_ascii_digit())
+            .then_some(()),
+        _ => None,
+    }
 }

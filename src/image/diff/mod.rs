@@ -95,6 +95,17 @@ impl Change {
             && self.old.is_some_and(|m| m.kind == Kind::File)
             && self.new.is_some_and(|m| m.kind == Kind::File)
     }
+
+    /// What `diff -uN` shows a patch for: a regular file whose bytes
+    /// changed, or one added or deleted (the missing side an empty file).
+    pub fn has_patch(&self) -> bool {
+        let file = |m: Option<Meta>| m.is_some_and(|m| m.kind == Kind::File);
+        match self.kind {
+            ChangeKind::Changed => self.is_file_content(),
+            ChangeKind::Added => file(self.new),
+            ChangeKind::Deleted => file(self.old),
+        }
+    }
 }
 
 /// What was walked, for the curious (and the tests of the skipping).
@@ -401,9 +412,13 @@ fn read_error(view: &RootView, n: Node, err: std::io::Error) -> Error {
 /// Files larger than this are not diffed by lines.
 const PATCH_MAX: u64 = 32 << 20;
 
-/// A changed regular file as `diff -u` shows it: `--- a/PATH`, `+++ b/PATH`
-/// and the hunks, or `Binary files a/PATH and b/PATH differ` when either side
-/// holds a NUL byte or is not UTF-8.
+/// A changed, added or deleted regular file as `diff -uN` shows it:
+/// `--- a/PATH`, `+++ b/PATH` (without `diff`'s timestamps, as git) and the
+/// hunks, or `Binary files a/PATH and b/PATH differ` when either side holds
+/// a NUL byte or is not UTF-8. The side without the file is an empty file
+/// named as the other (`diff -N`, not git's `/dev/null`): an added file is
+/// `@@ -0,0 +1,N @@`, a deleted one `@@ -1,N +0,0 @@`, and an empty file
+/// added or deleted has no patch (empty output), as with `diff -uN`.
 pub fn patch(cmp: &Comparison, change: &Change) -> Result<Vec<u8>> {
     let p = &change.path;
     let sizes = (
@@ -420,7 +435,14 @@ pub fn patch(cmp: &Comparison, change: &Change) -> Result<Vec<u8>> {
         ]
         .concat());
     }
-    let (old, new) = (content(cmp.old, p)?, content(cmp.new, p)?);
+    let side = |view: &RootView, m: Option<Meta>| match m {
+        Some(_) => content(view, p),
+        None => Ok(Vec::new()),
+    };
+    let (old, new) = (side(cmp.old, change.old)?, side(cmp.new, change.new)?);
+    if old == new {
+        return Ok(Vec::new());
+    }
     if !unified::is_text(&old) || !unified::is_text(&new) {
         return Ok([b"Binary files a/", &p[..], b" and b/", p, b" differ\n"].concat());
     }
