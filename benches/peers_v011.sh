@@ -141,25 +141,26 @@ pushed_by_us() {
 }
 
 # ---- timing: rounds of every tool, rotating order ----
-declare -A T
+declare -A T C # wall and CPU (user + sys) seconds per run
 run_one() { # NAME PREPARE CMD
     bash -c "$2" >/dev/null 2>&1
     local t0 t1
     t0=$(date +%s.%N)
-    if ! bash -c "$3" >"$work/out.log" 2>&1; then
+    if ! /usr/bin/time -f '%U %S' -o "$work/cpu" bash -c "$3" >"$work/out.log" 2>&1; then
         echo "failed: $1: $3" >&2
         cat "$work/out.log" >&2
         exit 1
     fi
     t1=$(date +%s.%N)
     T[$1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
+    C[$1]+="$(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu") "
 }
 rounds() { # NAME PREPARE CMD [NAME PREPARE CMD]...
     local -a args=("$@")
     local n=$((${#args[@]} / 3)) r k j
     for ((k = 0; k < n; k++)); do # warm-up
         run_one "${args[k * 3]}" "${args[k * 3 + 1]}" "${args[k * 3 + 2]}"
-        T[${args[k * 3]}]=
+        T[${args[k * 3]}]= C[${args[k * 3]}]=
     done
     for ((r = 0; r < ROUNDS; r++)); do
         for ((j = 0; j < n; j++)); do
@@ -169,6 +170,7 @@ rounds() { # NAME PREPARE CMD [NAME PREPARE CMD]...
     done
 }
 med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
+cpu() { tr ' ' '\n' <<<"${C[$1]}" | grep . | median; }
 range() { tr ' ' '\n' <<<"${T[$1]}" | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
 ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -215,7 +217,8 @@ fi
 
 row() { # OP OURS PEER
     [ -n "${T[$2]:-}" ] && [ -n "${T[$3]:-}" ] || return 0
-    printf '| %s | %s s (%s) | %s | %s s (%s) | %s |\n' "$1" "$(med "$2")" "$(range "$2")" "$3" "$(med "$3")" "$(range "$3")" "$(ratio "$2" "$3")"
+    printf '| %s | %s s (%s), %s CPU-s | %s | %s s (%s), %s CPU-s | %s |\n' "$1" "$(med "$2")" "$(range "$2")" "$(cpu "$2")" \
+        "$3" "$(med "$3")" "$(range "$3")" "$(cpu "$3")" "$(ratio "$2" "$3")"
 }
 cat <<EOF
 
@@ -226,7 +229,8 @@ real executables, 6000 small text files, a docker-registry tree of random
 blobs); both registries' blobs together $((gz / 1000000)) MB. Local Debian docker-registry
 $(docker-registry --version | awk '{ print $3 }') on 127.0.0.1. Machine: $(machine), load $(cut -d' ' -f1-3 /proc/loadavg).
 Peers: sealer v0.11.0 ($V011, built from source with $("$V011" version 2>/dev/null | grep -o '"goVersion":"[^"]*"' | cut -d'"' -f4)), skopeo $(skopeo --version | awk '{ print $3 }').
-Median (range) of $ROUNDS interleaved rounds after a warm-up; fresh stores every run.
+Median (range) of $ROUNDS interleaved rounds after a warm-up, and the median CPU time
+(user + sys, the tool's process tree; not the registry's); fresh stores every run.
 
 | operation | sealer | peer | peer time | sealer / peer |
 | --- | --- | --- | --- | --- |
@@ -238,7 +242,7 @@ $(row pull "pull sealer" "pull skopeo")
 $(row "pull of v0.11's push" "pull sealer (v0.11's push)" "pull v0.11")
 $(row "pull, sealer before issue 26" "pull baseline" "pull v0.11")
 EOF
-for k in "${!T[@]}"; do echo "times: $k: ${T[$k]}"; done
+for k in "${!T[@]}"; do echo "times: $k: ${T[$k]}(CPU: ${C[$k]})"; done
 if [ -n "${HOLD:-}" ]; then # keep the registry and images up for profiling
     echo "holding $HOLD s: work=$work registry=$reg"
     sleep "$HOLD"
