@@ -393,3 +393,89 @@ impl<F: Fn(Failed)> Iterator for Members<'_, F> {
 fn inflate_member(piece: &[u8], u_len: usize) -> io::Result<Vec<u8>> {
     compress::gunzip_exact(piece, u_len)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::Encoder;
+    use crate::lazy::table::BlobRef;
+    use std::io::Write;
+
+    /// `data` as our push writes it, its pieces as the receiver sends them,
+    /// and its member table.
+    fn pushed(data: &[u8]) -> (Vec<Vec<u8>>, Table) {
+        let mut enc = Encoder::new(Vec::new(), Compression::Gzip).unwrap();
+        enc.write_all(data).unwrap();
+        let (blob, members) = enc.finish_members().unwrap();
+        let members = members.unwrap();
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for m in &members {
+            pieces.push(blob[at..at + m.compressed as usize].to_vec());
+            at += m.compressed as usize;
+        }
+        let blob_ref = BlobRef {
+            digest: Digest::of(&blob),
+            size: blob.len() as u64,
+        };
+        let index = BlobRef {
+            digest: Digest::of(b"index"),
+            size: 5,
+        };
+        let table = Table::of_gzip(blob_ref, Digest::of(data), index, &members);
+        (pieces, table)
+    }
+
+    fn run(pieces: Vec<Vec<u8>>, table: &Table) -> (io::Result<Vec<u8>>, Vec<String>) {
+        let (tx, rx) = sync_channel(pieces.len() + 1);
+        for p in pieces {
+            tx.send(Ok(p)).unwrap();
+        }
+        drop(tx);
+        let noted = Mutex::new(Vec::new());
+        let note = |f: Failed| {
+            let why = match f {
+                Failed::Table(why) => format!("table: {why}"),
+                Failed::Other(e) => format!("other: {e}"),
+            };
+            noted.lock().unwrap().push(why);
+        };
+        let out: io::Result<Vec<u8>> = Members::new(table, rx, &note)
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<io::Result<Vec<_>>>()
+            .map(|v| v.concat());
+        (out, noted.into_inner().unwrap())
+    }
+
+    #[test]
+    fn members_come_out_in_order_and_a_wrong_table_is_the_tables_fault() {
+        let text = b"kubeadm init --config kubeadm.yaml\n".repeat(400_000);
+        let (pieces, table) = pushed(&text);
+        assert!(table.members.len() > WINDOW, "more members than the window");
+        let (out, noted) = run(pieces.clone(), &table);
+        assert_eq!(out.unwrap(), text);
+        assert!(noted.is_empty());
+        // A table whose uncompressed offsets are off by one byte.
+        let mut wrong = table.clone();
+        wrong.members[3].1 += 1;
+        let (out, noted) = run(pieces, &wrong);
+        assert!(out.is_err());
+        assert_eq!(noted.len(), 1, "{noted:?}");
+        assert!(noted[0].starts_with("table: member 2"), "{noted:?}");
+    }
+
+    #[test]
+    fn a_failed_download_ends_the_members_with_its_error() {
+        let text = vec![7u8; 3 << 20];
+        let (pieces, table) = pushed(&text);
+        let (tx, rx) = sync_channel(8);
+        tx.send(Ok(pieces[0].clone())).unwrap();
+        tx.send(Err(io::Error::other("download failed: reset")))
+            .unwrap();
+        drop(tx);
+        let note = |_: Failed| panic!("not the table's fault");
+        let got: io::Result<Vec<Chunk>> = Members::new(&table, rx, &note).collect();
+        let err = got.unwrap_err().to_string();
+        assert!(err.contains("download failed"), "{err}");
+    }
+}
