@@ -258,6 +258,10 @@ pub(super) mod tests {
         Value::from(x)
     }
 
+    pub fn i(x: i64) -> Value {
+        Value::Int(x)
+    }
+
     pub fn list(items: Vec<Value>) -> Value {
         Value::from(items)
     }
@@ -273,6 +277,19 @@ pub(super) mod tests {
 
     /// One case: function, arguments, what Go gives.
     pub type Case = (&'static str, Vec<Value>, Result<Value, String>);
+
+    /// One case checked by how Go prints the result (`%v`).
+    pub type PrintedCase = (&'static str, Vec<Value>, Result<&'static str, &'static str>);
+
+    /// Runs each case against the functions `reg` registers, comparing the
+    /// printed result.
+    pub fn check_printed(reg: fn(&mut FuncMap), cases: Vec<PrintedCase>) {
+        for (name, args, want) in cases {
+            let got = call(reg, name, &args).map(|v| crate::gotmpl::format::sprint_value(&v));
+            let want = want.map(str::to_string).map_err(str::to_string);
+            assert_eq!(got, want, "{name} {args:?}");
+        }
+    }
 
     /// Runs each case against the functions `reg` registers.
     pub fn check(reg: fn(&mut FuncMap), cases: Vec<Case>) {

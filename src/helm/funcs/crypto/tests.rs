@@ -2,33 +2,16 @@
 //! (exact values where Helm's are deterministic, shapes where random).
 
 use crate::gotmpl::format::sprint_value;
-use crate::gotmpl::{FuncMap, Map, Value};
+use crate::gotmpl::{Map, Value};
 
-use crate::gotmpl::NoHost;
+use crate::helm::funcs::convert::tests::{i, s, PrintedCase as Case};
 
 fn call(name: &str, args: &[Value]) -> Result<Value, String> {
-    let mut m = FuncMap::new();
-    super::register(&mut m);
-    let f = m.get(name).ok_or(format!("no function {name}"))?;
-    f(&mut NoHost, args)
+    crate::helm::funcs::convert::tests::call(super::register, name, args)
 }
-
-fn s(x: &str) -> Value {
-    Value::from(x)
-}
-
-fn i(x: i64) -> Value {
-    Value::Int(x)
-}
-
-type Case = (&'static str, Vec<Value>, Result<&'static str, &'static str>);
 
 fn check(cases: Vec<Case>) {
-    for (name, args, want) in cases {
-        let got = call(name, &args).map(|v| sprint_value(&v));
-        let want = want.map(str::to_string).map_err(str::to_string);
-        assert_eq!(got, want, "{name} {args:?}");
-    }
+    crate::helm::funcs::convert::tests::check_printed(super::register, cases)
 }
 
 #[test]
