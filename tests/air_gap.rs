@@ -12,22 +12,7 @@ use serde_json::Value;
 use crate::util::registry::Registry;
 use crate::util::{fails_cleanly, Env};
 
-const PASS: &str = "correct horse";
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/sign")
-        .join(name)
-}
-
-/// A key pair `k.key`/`k.pub` in the test directory.
-fn keys(env: &Env) -> (PathBuf, PathBuf) {
-    env.sealer()
-        .env("SEALER_PASSWORD", PASS)
-        .args(["generate-key-pair", "--output-key-prefix", "k"])
-        .ok();
-    (env.path("k.key"), env.path("k.pub"))
-}
+use crate::sign::{data, keys, PASS};
 
 fn build(env: &Env, name: &str, content: &str, extra: &[&str]) {
     let dir = format!("ctx-{content}");

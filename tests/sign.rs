@@ -10,16 +10,18 @@ use std::path::PathBuf;
 use crate::util::registry::Registry;
 use crate::util::{fails_cleanly, Env};
 
-const PASS: &str = "correct horse";
+/// The passphrase of the test keys.
+pub(crate) const PASS: &str = "correct horse";
 
-fn data(name: &str) -> PathBuf {
+/// A file of tests/data/sign (the peers' fixtures).
+pub(crate) fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/sign")
         .join(name)
 }
 
 /// A key pair `k.key`/`k.pub` in the test directory.
-fn keys(env: &Env) -> (PathBuf, PathBuf) {
+pub(crate) fn keys(env: &Env) -> (PathBuf, PathBuf) {
     env.sealer()
         .env("SEALER_PASSWORD", PASS)
         .args(["generate-key-pair", "--output-key-prefix", "k"])

@@ -215,13 +215,7 @@ fn push(store: &Store, a: PushArgs) -> anyhow::Result<()> {
     };
     let pushed = push_all(store, &images, true, &target, &opts)
         .with_context(|| format!("pushing {}", target.full_name()))?;
-    progress.line(&format!(
-        "{} blobs uploaded ({}), {} already present, {} mounted",
-        pushed.uploaded,
-        crate::human::bytes(pushed.uploaded_bytes),
-        pushed.existed,
-        pushed.mounted
-    ));
+    progress.line(&super::push::summary(&pushed));
     if a.rm {
         store.delete_list(&name)?;
     }

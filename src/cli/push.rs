@@ -108,13 +108,7 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     };
     let pushed = push_all(store, &images, as_index, &target, &opts)
         .with_context(|| format!("pushing {}", target.full_name()))?;
-    progress.line(&format!(
-        "{} blobs uploaded ({}), {} already present, {} mounted",
-        pushed.uploaded,
-        crate::human::bytes(pushed.uploaded_bytes),
-        pushed.existed,
-        pushed.mounted
-    ));
+    progress.line(&summary(&pushed));
     if !signed.is_empty() {
         let carried = crate::sign::image::push_signatures(
             &signed,
@@ -135,4 +129,15 @@ pub fn run(store: &Store, a: Args) -> anyhow::Result<()> {
     }
     println!("{}@{}", target.repo, pushed.manifest_digest);
     Ok(())
+}
+
+/// What a push did, as `push` and `manifest push` report it.
+pub(super) fn summary(pushed: &crate::registry::Pushed) -> String {
+    format!(
+        "{} blobs uploaded ({}), {} already present, {} mounted",
+        pushed.uploaded,
+        crate::human::bytes(pushed.uploaded_bytes),
+        pushed.existed,
+        pushed.mounted
+    )
 }
